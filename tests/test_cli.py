@@ -1,0 +1,89 @@
+"""The `wskit` command, run as a real subprocess where it serves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wskit import AGENT_EVENTS
+from wskit.auth import verify_token
+from wskit.client import AgentClient
+
+SECRET = "c" * 40
+WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k != "WSKIT_SECRET"}
+    env = {**base, **(env or {})}
+    return subprocess.run([*WSKIT, *args], check=False, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_token_prints_a_token_for_the_user(tmp_path: Path) -> None:
+    result = run_cli("token", "alice", "--ttl", "60", env={"WSKIT_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    assert verify_token(result.stdout.strip(), SECRET) == "alice"
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET)
+    result = run_cli("token", "bob", "--secret-file", str(secret_file))
+    assert verify_token(result.stdout.strip(), SECRET) == "bob"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve"], "no secret: set WSKIT_SECRET or pass --secret-file"),
+        (["token", "alice"], "no secret: set WSKIT_SECRET or pass --secret-file"),
+        (["token", "bad id"], "user_id must be"),
+        (["serve", "--secret-file", "/nonexistent/secret"], "cannot read --secret-file"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
+    env = {"WSKIT_SECRET": SECRET} if args == ["token", "bad id"] else None
+    result = run_cli(*args, env=env)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_bad_option_values_are_usage_errors() -> None:
+    result = run_cli("serve", "--port", "99999", "--dev")
+    assert result.returncode == 2 and "expected a port number 0-65535" in result.stderr
+
+
+def test_serve_dev_serves_clients_and_stops_cleanly_on_sigterm() -> None:
+    process = subprocess.Popen(
+        [*WSKIT, "serve", "--dev", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        url = re.search(r"(ws://\S+)", banner)
+        assert url, banner
+        instructions = "".join(process.stdout.readline() for _ in range(3))
+        assert "wskit token alice" in instructions
+        token = re.search(r"example token for 'alice': (\S+)", instructions)
+        assert token, instructions
+
+        async def use_then_signal() -> int | None:
+            client = await AgentClient.connect(url.group(1), token.group(1))
+            events = await client.run_agent("hi there", thread_id="cli")
+            assert [e["type"] for e in events] == list(AGENT_EVENTS)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(client.connection.wait_closed(), 10)
+            return client.connection.close_code
+
+        assert asyncio.run(use_then_signal()) == 1001
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,145 @@
+"""The `wskit` command: `serve`, `token` (and the analyzer and report commands).
+
+Exit codes: 0 success, 1 a check found a problem, 2 usage or configuration error (one line on
+stderr naming what was wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from wskit.auth import generate_secret, load_secret, mint_token
+from wskit.server import DEFAULT_MAX_CONNECTIONS_PER_USER, DEFAULT_MAX_MESSAGE_BYTES, WskitServer
+
+__all__ = ["UsageError", "main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: printed as one line, exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.dev:
+        secret = generate_secret()
+    else:
+        try:
+            secret = load_secret(args.secret_file)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    server = WskitServer(
+        secret=secret,
+        host=args.host,
+        port=args.port,
+        max_message_bytes=args.max_message_bytes,
+        max_connections_per_user=args.max_connections_per_user,
+    )
+    return asyncio.run(_serve_until_signal(server, dev=args.dev))
+
+
+async def _serve_until_signal(server: WskitServer, *, dev: bool) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}") from None
+    print(f"wskit serving on {server.url} (health: {server.http_url()})", flush=True)
+    if dev:
+        print(
+            "dev mode: random secret for this run only. Mint a token with:\n"
+            f"  WSKIT_SECRET={server.secret} wskit token alice\n"
+            f"example token for 'alice': {server.mint_token('alice')}",
+            flush=True,
+        )
+    await stop.wait()
+    print("shutting down", flush=True)
+    await server.close(1001)
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    try:
+        secret = load_secret(args.secret_file)
+        print(mint_token(args.user_id, secret, ttl_seconds=args.ttl))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `wskit` command."""
+    parser = argparse.ArgumentParser(prog="wskit", description="One WebSocket manager, served and proven.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the WebSocket server")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--secret-file", help="file holding the token secret (default: $WSKIT_SECRET)")
+    serve.add_argument("--dev", action="store_true", help="use a random throwaway secret and print how to mint tokens")
+    serve.add_argument("--max-message-bytes", type=_positive_int, default=DEFAULT_MAX_MESSAGE_BYTES)
+    serve.add_argument("--max-connections-per-user", type=_positive_int, default=DEFAULT_MAX_CONNECTIONS_PER_USER)
+    serve.set_defaults(func=_cmd_serve)
+
+    token = commands.add_parser("token", help="print a token for USER_ID")
+    token.add_argument("user_id")
+    token.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--secret-file", help="file holding the token secret (default: $WSKIT_SECRET)")
+    token.set_defaults(func=_cmd_token)
+
+    for register in _extra_commands():
+        register(commands)
+    return parser
+
+
+def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `wskit` command; returns its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except UsageError as exc:
+        print(f"wskit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())

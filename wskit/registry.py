@@ -1,0 +1,205 @@
+"""`ManagerRegistry`: one manager per user, bounded, with idle managers released.
+
+A server owns one registry; notebooks and scripts share the process default
+(`default_registry()`). The registry is also where isolation is enforced across managers:
+a connection belongs to exactly one user at a time.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from wskit.backplane import Backplane, InProcessBackplane
+from wskit.context import UserContext
+from wskit.errors import IsolationError, RegistryFullError
+from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MESSAGES
+from wskit.protocols import WebSocketProtocol
+from wskit.unified_manager import _UnifiedWebSocketManagerImplementation as _Manager
+
+__all__ = ["ManagerRegistry", "default_registry"]
+
+
+def _require_positive(name: str, value: object, *, integer: bool = True) -> None:
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:  # type: ignore[operator]
+        kind = "int" if integer else "number"
+        raise ValueError(f"{name} must be a positive {kind}; got {value!r}")
+
+
+class ManagerRegistry:
+    """Holds the manager of each user: same user, same manager; different users, nothing shared.
+
+    Args:
+        idle_timeout: seconds a manager with no connections is kept before it is released.
+            A released manager that is still referenced elsewhere stays that user's manager.
+        max_managers: most managers held at once; when full, the longest-idle one is released,
+            and if every manager has connections `RegistryFullError` is raised.
+        backplane: where envelopes are published (default: a new `InProcessBackplane`).
+        max_buffered_messages, max_buffered_bytes: per-connection outbox limits; a connection
+            that exceeds them is a slow consumer and is closed.
+        clock: monotonic seconds, injectable for tests of idle release.
+    """
+
+    def __init__(
+        self,
+        *,
+        idle_timeout: float = 300.0,
+        max_managers: int = 10_000,
+        backplane: Backplane | None = None,
+        max_buffered_messages: int = DEFAULT_MAX_BUFFERED_MESSAGES,
+        max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        _require_positive("idle_timeout", idle_timeout, integer=False)
+        _require_positive("max_managers", max_managers)
+        _require_positive("max_buffered_messages", max_buffered_messages)
+        _require_positive("max_buffered_bytes", max_buffered_bytes)
+        if backplane is not None and not isinstance(backplane, Backplane):
+            raise TypeError(f"backplane must implement wskit.backplane.Backplane; got {type(backplane).__name__}")
+        self.idle_timeout = float(idle_timeout)
+        self.max_managers = max_managers
+        self.max_buffered_messages = max_buffered_messages
+        self.max_buffered_bytes = max_buffered_bytes
+        self._clock = clock
+        self._backplane: Backplane = backplane if backplane is not None else InProcessBackplane()
+        self._backplane.attach(self._deliver)
+        self._managers: dict[str, _Manager] = {}
+        self._released: weakref.WeakValueDictionary[str, _Manager] = weakref.WeakValueDictionary()
+        self._idle_since: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._owners: dict[int, tuple[str, WebSocketProtocol]] = {}
+        self._connection_counter = 0
+        self._messages_sent = 0
+
+    @property
+    def backplane(self) -> Backplane:
+        """The backplane this registry's managers publish through."""
+        return self._backplane
+
+    def get_or_create(self, user_context: UserContext) -> _Manager:
+        """Return the manager of `user_context.user_id`, creating it on first use."""
+        if not isinstance(user_context, UserContext):
+            raise TypeError(
+                f"pass user_context=UserContext(user_id=...); got {type(user_context).__name__} {user_context!r}"
+            )
+        self.release_idle()
+        user_id = user_context.user_id
+        manager = self._managers.get(user_id)
+        if manager is None:
+            manager = self._released.pop(user_id, None)
+        if manager is None:
+            self._make_room()
+            manager = _Manager._for_registry(user_context, self)
+        if user_id not in self._managers:
+            self._managers[user_id] = manager
+            if not manager.connections:
+                self._idle_since[user_id] = self._clock()
+        return manager
+
+    def get(self, user_id: str) -> _Manager | None:
+        """The manager of `user_id` if one exists, else None (never creates one)."""
+        manager = self._managers.get(user_id)
+        return self._released.get(user_id) if manager is None else manager
+
+    def release_idle(self) -> int:
+        """Release managers idle for longer than `idle_timeout`; return how many were released."""
+        deadline = self._clock() - self.idle_timeout
+        released = 0
+        while self._idle_since:
+            user_id, since = next(iter(self._idle_since.items()))
+            if since > deadline:
+                break
+            self._release(user_id)
+            released += 1
+        return released
+
+    async def broadcast(self, message: Mapping[str, Any]) -> int:
+        """Send `message` to every user held here (each gets its own `seq`); return connections reached.
+
+        This is the only way to reach more than one user, so nothing broadcasts by accident.
+        """
+        total = 0
+        for manager in list(self._managers.values()):
+            total += await manager.send(message)
+        return total
+
+    def users(self) -> list[str]:
+        """The user ids with a manager held here, sorted."""
+        return sorted(self._managers)
+
+    def __len__(self) -> int:
+        return len(self._managers)
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self._managers
+
+    def stats(self) -> dict[str, int]:
+        """Counts across all users: managers held, live connections, messages sent."""
+        return {
+            "users": len(self._managers),
+            "connections": len(self._owners),
+            "messages_sent": self._messages_sent,
+        }
+
+    def _make_room(self) -> None:
+        if len(self._managers) < self.max_managers:
+            return
+        if not self._idle_since:
+            raise RegistryFullError(
+                f"registry holds max_managers={self.max_managers} managers and all have connections;"
+                " raise max_managers or disconnect users"
+            )
+        self._release(next(iter(self._idle_since)))
+
+    def _release(self, user_id: str) -> None:
+        del self._idle_since[user_id]
+        manager = self._managers.pop(user_id)
+        self._released[user_id] = manager
+
+    def _claim_connection(self, connection: WebSocketProtocol, user_id: str) -> str:
+        owner = self._owners.get(id(connection))
+        if owner is not None:
+            raise IsolationError(
+                f"this connection already belongs to user {owner[0]!r}; remove it there before adding it"
+                f" for {user_id!r}"
+            )
+        self._owners[id(connection)] = (user_id, connection)
+        self._connection_counter += 1
+        return f"conn-{self._connection_counter}"
+
+    def _release_connection(self, connection: WebSocketProtocol) -> None:
+        self._owners.pop(id(connection), None)
+
+    def _note_active(self, manager: _Manager) -> None:
+        user_id = manager.user_id
+        self._idle_since.pop(user_id, None)
+        if user_id not in self._managers:
+            # A released manager that someone still held got a connection again: adopt it back.
+            self._released.pop(user_id, None)
+            self._managers[user_id] = manager
+
+    def _note_idle(self, user_id: str) -> None:
+        if user_id in self._managers:
+            self._idle_since[user_id] = self._clock()
+            self._idle_since.move_to_end(user_id)
+
+    def _count_message(self) -> None:
+        self._messages_sent += 1
+
+    def _deliver(self, user_id: str, seq: int, frame: str) -> int:
+        manager = self.get(user_id)
+        return 0 if manager is None else manager._deliver_local(seq, frame)
+
+
+_default_registry: ManagerRegistry | None = None
+
+
+def default_registry() -> ManagerRegistry:
+    """The process-wide registry used when no registry is passed (notebooks, scripts)."""
+    global _default_registry
+    if _default_registry is None:
+        _default_registry = ManagerRegistry()
+    return _default_registry
