@@ -15,15 +15,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from wskit.auth import generate_secret, load_secret, mint_token
+from wskit.errors import UsageError
 from wskit.server import DEFAULT_MAX_CONNECTIONS_PER_USER, DEFAULT_MAX_MESSAGE_BYTES, WskitServer
 
-__all__ = ["UsageError", "main"]
+__all__ = ["build_parser", "main"]
 
 Command = Callable[[argparse.Namespace], int]
-
-
-class UsageError(Exception):
-    """Bad arguments or configuration: printed as one line, exit code 2."""
 
 
 def _positive_int(text: str) -> int:
@@ -123,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    return []
+    # Imported here so that `wskit serve` does not pay for the analyzer's imports.
+    from wskit.ssot.cli import register as register_ssot
+
+    return [register_ssot]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ __all__ = [
     "InvalidUserContext",
     "IsolationError",
     "RegistryFullError",
+    "UsageError",
     "WskitError",
 ]
 
@@ -44,3 +45,7 @@ class ConnectionRejected(WskitError):
         super().__init__(f"server rejected the connection: HTTP {status}: {reason}")
         self.status = status
         self.reason = reason
+
+
+class UsageError(WskitError):
+    """Bad command-line arguments or configuration: printed as one line, exit code 2."""

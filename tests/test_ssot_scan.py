@@ -1,0 +1,142 @@
+"""`scan_tree` on a messy fixture tree and on wskit itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+from wskit.ssot import scan_tree
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ssot"
+SCANPKG = FIXTURES / "scanpkg"
+PROJECT = Path(__file__).parent.parent
+
+
+def classified(report: object) -> dict[str, str]:
+    return {f"{c.module}.{c.qualname}": c.classification for c in report.classes}  # type: ignore[attr-defined]
+
+
+def test_every_matching_class_is_found_and_classified() -> None:
+    report = scan_tree(SCANPKG, "WebSocketManager")
+    assert classified(report) == {
+        "scanpkg.base.BaseWebSocketManager": "abstract",
+        "scanpkg.core.WebSocketManager": "implementation",
+        "scanpkg.dup.WebSocketManager": "implementation",
+        "scanpkg.errors.WebSocketManagerError": "exception",
+        "scanpkg.errors.WebSocketManagerTimeout": "exception",
+        "scanpkg.factory.WebSocketManagerFactory": "factory",
+        "scanpkg.kinds.WebSocketManagerState": "enum",
+        "scanpkg.legacy.LegacyWebSocketManager": "implementation",
+        "scanpkg.mocks.MockWebSocketManager": "test double",
+        "scanpkg.protocols.WebSocketManagerProtocol": "protocol",
+    }
+    assert [f"{c.module}.{c.qualname}" for c in report.implementations] == [
+        "scanpkg.core.WebSocketManager",
+        "scanpkg.legacy.LegacyWebSocketManager",
+    ]
+
+
+def test_dead_shadowed_class_and_unparsable_file_are_reported() -> None:
+    report = scan_tree(SCANPKG, "WebSocketManager")
+    dead = next(c for c in report.classes if c.module == "scanpkg.dup")
+    assert dead.shadowed == "rebound at line 5 of scanpkg/dup.py, which wins"
+    assert [(f.kind, f.where) for f in report.findings] == [("shadowed", "scanpkg/dup.py:1")]
+    assert report.skipped == (("scanpkg/broken.py", "does not parse: SyntaxError: invalid syntax (broken.py, line 1)"),)
+
+
+def test_aliases_and_importers_are_counted_by_path() -> None:
+    report = scan_tree(SCANPKG, "WebSocketManager")
+    core = next(c for c in report.classes if c.module == "scanpkg.core")
+    assert core.aliases == (
+        "scanpkg.dup:WebSocketManager",
+        "scanpkg.factory:WebSocketManager",
+        "scanpkg.user:Manager",
+        "scanpkg.user:WSM",
+        "scanpkg.user:WebSocketManager",
+        "scanpkg:Manager",
+        "scanpkg:WebSocketManager",
+    )
+    chain = dict(zip(core.aliases, core.alias_chains, strict=True))["scanpkg:Manager"]
+    assert [hop.partition(" ")[0] for hop in chain] == [
+        "scanpkg/__init__.py:3",
+        "scanpkg/__init__.py:1",
+        "scanpkg/core.py:1",
+    ]
+    assert dict(core.import_paths) == {
+        "scanpkg.core:WebSocketManager": 4,  # __init__, dup, factory, user (twice in user: counted once)
+        "scanpkg:Manager": 1,
+        "scanpkg:WebSocketManager": 1,
+    }
+    assert core.importers == 6
+    legacy = next(c for c in report.classes if c.module == "scanpkg.legacy")
+    assert dict(legacy.import_paths) == {"scanpkg.legacy:LegacyWebSocketManager": 1}  # a function-level import
+
+
+def test_tests_are_skipped_unless_asked_and_then_are_test_doubles() -> None:
+    without = scan_tree(SCANPKG, "WebSocketManager")
+    assert not any(c.module.startswith("scanpkg.tests") for c in without.classes)
+    with_tests = scan_tree(SCANPKG, "WebSocketManager", include_tests=True)
+    doubles = {c.qualname for c in with_tests.classes if c.module == "scanpkg.tests.test_fakes"}
+    assert doubles == {"FakeWebSocketManager", "WebSocketManagerForTests"}
+    assert all(c.classification == "test double" for c in with_tests.classes if c.module.startswith("scanpkg.tests"))
+    assert len(with_tests.implementations) == len(without.implementations) == 2
+
+
+def test_wskit_has_exactly_one_manager_implementation() -> None:
+    report = scan_tree(PROJECT / "wskit", "WebSocketManager|WebSocketProtocol")
+    assert [(c.qualname, c.classification) for c in report.classes] == [
+        ("WebSocketProtocol", "protocol"),
+        ("_UnifiedWebSocketManagerImplementation", "implementation"),
+    ]
+    (only,) = report.implementations
+    assert only.module == "wskit.unified_manager"
+    assert "wskit:WebSocketManager" in only.aliases and "wskit.websocket_manager:WebSocketManager" in only.aliases
+    assert "✅ ONE IMPLEMENTATION" in report.summary()
+
+
+def test_renderings_of_a_scan() -> None:
+    report = scan_tree(SCANPKG, "WebSocketManager")
+    frame = report.frame
+    assert list(frame.columns) == [
+        "name", "module", "defined_at", "classification", "aliases", "importers", "import_paths", "shadowed",
+    ]  # fmt: skip
+    assert len(frame) == 10 and frame["shadowed"].sum() == 1
+    document = report.to_json()
+    assert document["implementations"] == 2 and len(document["classes"]) == 10
+    assert document["classes"][0]["aliases"] == [] and "import_paths" in document["classes"][0]
+    assert isinstance(report.plot(), Figure)
+    assert "<table" in report._repr_html_() and "❌ 2 IMPLEMENTATIONS" in report.summary()
+    assert report.to_markdown().count("\n| ") == 11
+
+
+@pytest.mark.parametrize(
+    ("root", "role", "error", "text"),
+    [
+        (SCANPKG, "", ValueError, "role must be a non-empty regular expression"),
+        (SCANPKG, "Web(Socket", ValueError, "is not a valid regular expression"),
+        (FIXTURES / "nope", "X", ValueError, "does not exist"),
+        (42, "X", TypeError, "root must be a directory path"),
+    ],
+)
+def test_bad_scan_arguments(root: object, role: str, error: type[Exception], text: str) -> None:
+    with pytest.raises(error, match=text):
+        scan_tree(root, role)  # type: ignore[arg-type]
+
+
+def test_scan_copes_with_a_large_generated_tree(tmp_path: Path) -> None:
+    package = tmp_path / "big"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for index in range(400):
+        body = "\n".join(f"def helper_{index}_{i}(x):\n    return x + {i}\n" for i in range(20))
+        (package / f"module_{index}.py").write_text(body + f"\nclass Thing{index}:\n    pass\n")
+    (package / "module_7.py").write_text(
+        "from big.target import SessionManager\n\nclass LocalSessionManager:\n    pass\n"
+    )
+    (package / "target.py").write_text("class SessionManager:\n    pass\n")
+    report = scan_tree(package, "SessionManager")
+    assert report.files_scanned == 402
+    assert report.files_parsed == 2  # the text filter kept the other 400 files unparsed
+    assert [c.qualname for c in report.implementations] == ["LocalSessionManager", "SessionManager"]

@@ -1,0 +1,278 @@
+"""What a module binds at module level, read from its syntax tree (never executed).
+
+For each name: every `class`, `def`, import, and assignment that binds it, with its line, and
+whether it runs unconditionally on import, only under some condition (`if`, `try`, loops), or
+only for type checkers (`if TYPE_CHECKING:`). Star imports, module `__getattr__` and code that
+rewrites the module namespace (`globals()`, `sys.modules[__name__]`) are recorded too, because
+they are where static resolution has to stop and say so.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Binding", "DynamicNamespace", "ModuleInfo", "StarImport", "parse_module"]
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One module-level binding of `name`.
+
+    kind: "class", "function", "import" (`from module import attr`), "module" (`import x.y`),
+    "alias" (`name = <dotted name>`, value in `node`) or "dynamic" (any other assignment).
+    """
+
+    name: str
+    line: int
+    kind: str
+    conditional: bool = False
+    type_only: bool = False
+    module: str | None = None
+    attr: str | None = None
+    node: ast.AST | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StarImport:
+    """`from module import *` at `line`."""
+
+    module: str
+    line: int
+    conditional: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DynamicNamespace:
+    """Module-level code that rewrites the module namespace; `names` are the string literals it
+    mentions, or None when it is fed by values that cannot be read statically."""
+
+    line: int
+    code: str
+    names: frozenset[str] | None
+
+
+@dataclass(slots=True)
+class ModuleInfo:
+    """Everything `parse_module` learned about one module."""
+
+    name: str
+    file: Path
+    is_package: bool
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    star_imports: list[StarImport] = field(default_factory=list)
+    dynamic: list[DynamicNamespace] = field(default_factory=list)
+    all_names: tuple[str, ...] | None = None
+    deprecated_at: int | None = None  # line of a module-level DeprecationWarning
+
+    def runtime_bindings(self, name: str) -> list[Binding]:
+        """Bindings of `name` that exist when the module runs (type-checking-only ones excluded)."""
+        return [b for b in self.bindings.get(name, ()) if not b.type_only]
+
+    @property
+    def getattr_line(self) -> int | None:
+        """Line of a module-level `__getattr__` (PEP 562), if any."""
+        found = self.runtime_bindings("__getattr__")
+        return found[0].line if found else None
+
+
+def absolute_module(current: str, is_package: bool, level: int, module: str | None) -> str:
+    """Resolve a (possibly relative) `from` import's module name as seen from `current`."""
+    if level == 0:
+        return module or ""
+    parts = current.split(".")
+    base = parts if is_package else parts[:-1]
+    if level > 1:
+        base = base[: len(base) - (level - 1)]
+    return ".".join([*base, *([module] if module else [])])
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
+
+
+def _always_reraises(handlers: list[ast.ExceptHandler]) -> bool:
+    return bool(handlers) and all(h.body and isinstance(h.body[-1], ast.Raise) for h in handlers)
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return None if inner is None else f"{inner}.{node.attr}"
+    return None
+
+
+_DEPRECATION_CATEGORIES = {"DeprecationWarning", "PendingDeprecationWarning"}
+
+
+def warns_deprecation(nodes: list[ast.stmt]) -> int | None:
+    """Line of the first `warnings.warn(..., DeprecationWarning)` among `nodes`, else None."""
+    for node in nodes:
+        for call in ast.walk(node):
+            if not isinstance(call, ast.Call) or (_dotted(call.func) or "").rpartition(".")[2] != "warn":
+                continue
+            category = call.args[1] if len(call.args) > 1 else None
+            for keyword in call.keywords:
+                if keyword.arg == "category":
+                    category = keyword.value
+            if category is not None and (_dotted(category) or "").rpartition(".")[2] in _DEPRECATION_CATEGORIES:
+                return call.lineno
+    return None
+
+
+def _is_namespace_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"globals", "vars"}
+
+
+def _rewrites_namespace(node: ast.stmt) -> bool:
+    for sub in ast.walk(node):
+        if _is_namespace_call(sub):
+            return True
+        if (
+            isinstance(sub, ast.Subscript)
+            and _dotted(sub.value) == "sys.modules"
+            and isinstance(sub.slice, ast.Name)
+            and sub.slice.id == "__name__"
+        ):
+            return True
+    return False
+
+
+def _literal_names(node: ast.stmt) -> frozenset[str] | None:
+    """String literals in `node`, or None if any call in it is fed a value that is not a literal."""
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            for arg in [*sub.args, *(k.value for k in sub.keywords)]:
+                if _is_namespace_call(arg):
+                    continue
+                try:
+                    ast.literal_eval(arg)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    return None
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            names.add(sub.value)
+    return frozenset(names)
+
+
+class _Collector:
+    def __init__(self, info: ModuleInfo) -> None:
+        self.info = info
+
+    def add(self, binding: Binding) -> None:
+        self.info.bindings.setdefault(binding.name, []).append(binding)
+
+    def block(self, body: list[ast.stmt], conditional: bool, type_only: bool) -> None:
+        for node in body:
+            self.statement(node, conditional, type_only)
+
+    def statement(self, node: ast.stmt, conditional: bool, type_only: bool) -> None:
+        info = self.info
+
+        def bind(name: str, kind: str, *, module: str | None = None, attr: str | None = None, value: ast.AST) -> None:
+            self.add(Binding(name, node.lineno, kind, conditional, type_only, module, attr, value))
+
+        if isinstance(node, ast.ClassDef):
+            bind(node.name, "class", value=node)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            bind(node.name, "function", value=node)
+        elif isinstance(node, ast.ImportFrom):
+            source = absolute_module(info.name, info.is_package, node.level, node.module)
+            for alias in node.names:
+                if alias.name == "*":
+                    if not type_only:
+                        info.star_imports.append(StarImport(source, node.lineno, conditional))
+                    continue
+                bind(alias.asname or alias.name, "import", module=source, attr=alias.name, value=node)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bind(alias.asname, "module", module=alias.name, value=node)
+                else:
+                    top = alias.name.partition(".")[0]
+                    bind(top, "module", module=top, value=node)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            self.assignment(node, conditional, type_only)
+        elif isinstance(node, ast.If):
+            if _is_main_guard(node.test):
+                return
+            if _is_type_checking(node.test):
+                self.block(node.body, conditional, True)
+                self.block(node.orelse, conditional, type_only)
+            else:
+                self.block(node.body, True, type_only)
+                self.block(node.orelse, True, type_only)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            # A try whose every handler re-raises binds its body's names unconditionally.
+            self.block(node.body, conditional or not _always_reraises(node.handlers), type_only)
+            for handler in node.handlers:
+                self.block(handler.body, True, type_only)
+            self.block(node.orelse, conditional or not _always_reraises(node.handlers), type_only)
+            self.block(node.finalbody, conditional, type_only)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            self.block(node.body, conditional, type_only)
+        elif isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            self.block(node.body, True, type_only)
+            self.block(node.orelse, True, type_only)
+        if not type_only and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if isinstance(node, ast.Expr | ast.Assign | ast.AugAssign) and _rewrites_namespace(node):
+                code = ast.unparse(node)
+                code = code if len(code) <= 60 else code[:57] + "..."
+                info.dynamic.append(DynamicNamespace(node.lineno, code, _literal_names(node)))
+            if isinstance(node, ast.Expr) and info.deprecated_at is None and not conditional:
+                info.deprecated_at = warns_deprecation([node])
+
+    def assignment(self, node: ast.Assign | ast.AnnAssign, conditional: bool, type_only: bool) -> None:
+        if node.value is None:
+            return
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if target.id == "__all__":
+                    self.info.all_names = _literal_strings(node.value)
+                kind = "alias" if _dotted(node.value) is not None else "dynamic"
+                self.add(Binding(target.id, node.lineno, kind, conditional, type_only, node=node.value))
+            elif isinstance(target, ast.Tuple | ast.List):
+                values = node.value.elts if isinstance(node.value, ast.Tuple | ast.List) else None
+                for index, element in enumerate(target.elts):
+                    if not isinstance(element, ast.Name):
+                        continue
+                    value = values[index] if values is not None and len(values) == len(target.elts) else None
+                    kind = "alias" if value is not None and _dotted(value) is not None else "dynamic"
+                    self.add(Binding(element.id, node.lineno, kind, conditional, type_only, node=value or node.value))
+
+
+def _literal_strings(node: ast.expr) -> tuple[str, ...] | None:
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def parse_module(name: str, file: Path, is_package: bool, tree: ast.Module | None = None) -> ModuleInfo:
+    """Read the bindings of module `name` from `file` (or from its already parsed `tree`).
+
+    Raises `SyntaxError` (or `ValueError` for null bytes) when the file does not parse.
+    """
+    if tree is None:
+        tree = ast.parse(file.read_bytes(), filename=str(file))
+    info = ModuleInfo(name=name, file=file, is_package=is_package)
+    _Collector(info).block(tree.body, False, False)
+    return info

@@ -1,0 +1,143 @@
+"""`wskit ssot check | paths | scan`: the analyzer for CI.
+
+Exit codes: 0 consolidated (scan: at most one implementation and nothing shadowed), 1 violation
+found, 2 usage or configuration error (one line naming the bad key or value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from wskit.errors import UsageError
+from wskit.ssot.check import MODES, ImportPathReport, check_import_paths
+from wskit.ssot.config import ConfigError, load_config
+from wskit.ssot.runtime import call_by_path
+from wskit.ssot.scan import ScanReport, scan_tree
+
+__all__ = ["register"]
+
+FORMATS = ("text", "json", "markdown")
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _render_paths(report: ImportPathReport, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+    if fmt == "markdown":
+        return report.to_markdown()
+    return report.summary()
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    mode = args.mode or config.mode
+    reports = []
+    for symbol in config.symbols:
+        try:
+            reports.append(
+                check_import_paths(
+                    list(symbol.paths) + [p for p in symbol.interfaces if p not in symbol.paths],
+                    mode=mode,
+                    search_path=list(config.search_path),
+                    probe=symbol.probe if mode == "runtime" else None,
+                    canonical=symbol.canonical,
+                    interfaces=symbol.interfaces,
+                    title=symbol.name,
+                    timeout=config.timeout,
+                )
+            )
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"symbol {symbol.name!r}: {exc}") from None
+    consolidated = all(r.consolidated for r in reports)
+    if args.format == "json":
+        document: dict[str, Any] = {
+            "consolidated": consolidated,
+            "mode": mode,
+            "symbols": [
+                {"name": s.name, "canonical": s.canonical, **r.to_json()}
+                for s, r in zip(config.symbols, reports, strict=True)
+            ],
+        }
+        _emit(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        _emit("\n\n".join(_render_paths(r, args.format) for r in reports))
+    return 0 if consolidated else 1
+
+
+def _cmd_paths(args: argparse.Namespace) -> int:
+    probe = None
+    if args.probe is not None:
+        try:
+            kwargs = json.loads(args.probe_kwargs)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--probe-kwargs is not valid JSON: {exc}") from None
+        if not isinstance(kwargs, dict):
+            raise UsageError(f"--probe-kwargs must be a JSON object; got {args.probe_kwargs}")
+        import functools
+
+        probe = functools.partial(call_by_path, args.probe, **kwargs)
+    try:
+        report = check_import_paths(
+            args.paths, mode=args.mode, search_path=args.search_path or None, probe=probe, title=args.title
+        )
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    _emit(_render_paths(report, args.format))
+    return 0 if report.consolidated else 1
+
+
+def _render_scan(report: ScanReport, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+    if fmt == "markdown":
+        return report.to_markdown()
+    return report.summary()
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    try:
+        report = scan_tree(args.root, args.role, include_tests=args.include_tests)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    _emit(_render_scan(report, args.format))
+    shadowed = any(c.shadowed for c in report.classes)
+    return 0 if len(report.implementations) <= 1 and not shadowed else 1
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `ssot` and its subcommands to the `wskit` parser."""
+    ssot = commands.add_parser("ssot", help="prove import-path consolidation; find duplicate implementations")
+    verbs = ssot.add_subparsers(dest="ssot_command", required=True, metavar="VERB")
+
+    check = verbs.add_parser("check", help="check the symbols declared in [tool.wskit.ssot]")
+    check.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    check.add_argument("--mode", choices=MODES, help="override the configured mode")
+    check.add_argument("--format", choices=FORMATS, default="text")
+    check.set_defaults(func=_cmd_check)
+
+    paths = verbs.add_parser("paths", help="check ad-hoc import paths (pkg.module:Name)")
+    paths.add_argument("paths", nargs="+", metavar="PATH")
+    paths.add_argument("--mode", choices=MODES, default="runtime")
+    paths.add_argument("--search-path", action="append", metavar="DIR", help="look for packages here first")
+    paths.add_argument("--probe", metavar="MODULE:CALLABLE", help="runtime: call factories with what this returns")
+    paths.add_argument("--probe-kwargs", default="{}", metavar="JSON", help="keyword arguments for --probe")
+    paths.add_argument("--title", default="SSOT", help="heading of the text summary")
+    paths.add_argument("--format", choices=FORMATS, default="text")
+    paths.set_defaults(func=_cmd_paths)
+
+    scan = verbs.add_parser("scan", help="find and classify the classes playing a role under ROOT")
+    scan.add_argument("root", metavar="ROOT")
+    scan.add_argument("--role", required=True, metavar="REGEX", help="regular expression matched against class names")
+    scan.add_argument("--include-tests", action="store_true", help="also scan test directories (as test doubles)")
+    scan.add_argument("--format", choices=FORMATS, default="text")
+    scan.set_defaults(func=_cmd_scan)

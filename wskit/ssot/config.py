@@ -1,0 +1,155 @@
+"""`[tool.wskit.ssot]` in a project's pyproject.toml: the symbols whose paths must stay consolidated.
+
+[tool.wskit.ssot]
+search_path = ["."]              # optional, relative to the pyproject.toml
+mode = "runtime"                 # optional default: "runtime" or "static"
+timeout = 60                     # optional, seconds per path in runtime mode
+
+[[tool.wskit.ssot.symbols]]
+name = "WebSocket manager"       # heading of the report
+canonical = "pkg.impl:Manager"   # the one implementation
+paths = ["pkg:Manager", "pkg.factory:get_manager"]
+interfaces = ["pkg.protocols:ManagerProtocol"]                          # optional
+probe = { call = "pkg.context:Context", kwargs = { user_id = "probe" } }  # optional
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wskit.ssot.check import MODES
+from wskit.ssot.paths import parse_import_path
+from wskit.ssot.runtime import call_by_path
+
+__all__ = ["ConfigError", "SsotConfig", "SymbolSpec", "load_config"]
+
+_TOP_KEYS = {"search_path", "mode", "timeout", "symbols"}
+_SYMBOL_KEYS = {"name", "canonical", "paths", "interfaces", "probe"}
+_PROBE_KEYS = {"call", "args", "kwargs"}
+
+
+class ConfigError(ValueError):
+    """The configuration is missing or has a bad key or value (the message names it)."""
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    """One symbol: its canonical path, the paths that must reach it, its interfaces, its probe."""
+
+    name: str
+    canonical: str
+    paths: tuple[str, ...]
+    interfaces: tuple[str, ...] = ()
+    probe: functools.partial[Any] | None = None
+
+
+@dataclass(frozen=True)
+class SsotConfig:
+    """The whole `[tool.wskit.ssot]` table."""
+
+    symbols: tuple[SymbolSpec, ...]
+    search_path: tuple[Path, ...] = ()
+    mode: str = "runtime"
+    timeout: float = 60.0
+
+
+def _strings(value: object, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (not value and not allow_empty):
+        raise ConfigError(f"{key} must be a {'' if allow_empty else 'non-empty '}list of strings; got {value!r}")
+    return tuple(value)
+
+
+def _path(value: str, key: str) -> str:
+    try:
+        return str(parse_import_path(value))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _probe(value: object, key: str) -> functools.partial[Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table like {{ call = 'pkg.mod:factory', kwargs = {{...}} }}; got {value!r}")
+    unknown = sorted(set(value) - _PROBE_KEYS)
+    if unknown:
+        raise ConfigError(f"{key} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_PROBE_KEYS))}")
+    if "call" not in value:
+        raise ConfigError(f"{key}.call is required ('pkg.module:callable' building the factory argument)")
+    call = _path(value["call"], f"{key}.call") if isinstance(value["call"], str) else None
+    if call is None:
+        raise ConfigError(f"{key}.call must be a string 'pkg.module:callable'; got {value['call']!r}")
+    args, kwargs = value.get("args", []), value.get("kwargs", {})
+    if not isinstance(args, list):
+        raise ConfigError(f"{key}.args must be a list; got {args!r}")
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"{key}.kwargs must be a table; got {kwargs!r}")
+    return functools.partial(call_by_path, call, *args, **kwargs)
+
+
+def _symbol(value: object, index: int) -> SymbolSpec:
+    key = f"tool.wskit.ssot.symbols[{index}]"
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table")
+    unknown = sorted(set(value) - _SYMBOL_KEYS)
+    if unknown:
+        raise ConfigError(f"{key} has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_SYMBOL_KEYS))}")
+    for required in ("name", "canonical", "paths"):
+        if required not in value:
+            raise ConfigError(f"{key}.{required} is required")
+    if not isinstance(value["name"], str) or not value["name"].strip():
+        raise ConfigError(f"{key}.name must be a non-empty string; got {value['name']!r}")
+    if not isinstance(value["canonical"], str):
+        raise ConfigError(f"{key}.canonical must be a string 'pkg.module:Name'; got {value['canonical']!r}")
+    paths = tuple(_path(p, f"{key}.paths") for p in _strings(value["paths"], f"{key}.paths"))
+    interfaces = tuple(
+        _path(p, f"{key}.interfaces")
+        for p in _strings(value.get("interfaces", []), f"{key}.interfaces", allow_empty=True)
+    )
+    return SymbolSpec(
+        name=value["name"],
+        canonical=_path(value["canonical"], f"{key}.canonical"),
+        paths=paths,
+        interfaces=interfaces,
+        probe=_probe(value["probe"], f"{key}.probe") if "probe" in value else None,
+    )
+
+
+def load_config(pyproject: str | Path) -> SsotConfig:
+    """Read and validate `[tool.wskit.ssot]`; raise `ConfigError` naming the bad key or value."""
+    file = Path(pyproject)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("wskit", {}).get("ssot")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file} has no [tool.wskit.ssot] table; see 'wskit ssot check --help'")
+    unknown = sorted(set(table) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"tool.wskit.ssot has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_TOP_KEYS))}")
+    mode = table.get("mode", "runtime")
+    if mode not in MODES:
+        raise ConfigError(f"tool.wskit.ssot.mode must be 'runtime' or 'static'; got {mode!r}")
+    timeout = table.get("timeout", 60.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"tool.wskit.ssot.timeout must be a positive number of seconds; got {timeout!r}")
+    search_path = []
+    for entry in _strings(table.get("search_path", []), "tool.wskit.ssot.search_path", allow_empty=True):
+        directory = (file.parent / entry).resolve()
+        if not directory.is_dir():
+            raise ConfigError(f"tool.wskit.ssot.search_path entry {entry!r} is not a directory")
+        search_path.append(directory)
+    symbols = table.get("symbols")
+    if not isinstance(symbols, list) or not symbols:
+        raise ConfigError("tool.wskit.ssot.symbols must be a non-empty array of tables ([[tool.wskit.ssot.symbols]])")
+    return SsotConfig(
+        symbols=tuple(_symbol(s, i) for i, s in enumerate(symbols)),
+        search_path=tuple(search_path),
+        mode=mode,
+        timeout=float(timeout),
+    )

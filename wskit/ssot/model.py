@@ -1,0 +1,61 @@
+"""The analyzer's results as plain data: rows for import paths, findings, statuses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+__all__ = ["FAILED", "INTERFACE", "RESOLVED", "STATUSES", "UNRESOLVED", "Finding", "PathRow"]
+
+RESOLVED: Final = "resolved"
+"""The path reaches a concrete class (directly, by alias, or as a factory's return type)."""
+INTERFACE: Final = "interface"
+"""The path reaches a Protocol or an all-abstract class: reported, excluded from the verdict."""
+FAILED: Final = "failed"
+"""The path does not import or does not exist."""
+UNRESOLVED: Final = "unresolved"
+"""Static mode cannot follow the path without running code (the detail says why)."""
+STATUSES: Final = (RESOLVED, INTERFACE, UNRESOLVED, FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class PathRow:
+    """The analysis of one import path.
+
+    kind: what the path names: "class", "factory", "async factory", "interface", "instance",
+    "module" or "unknown". `resolved` is the qualified name of the object reached (for a factory,
+    the type it returns) and `defined_at` its `file:line`, file relative to its search root.
+    """
+
+    path: str
+    kind: str
+    status: str
+    resolved: str | None
+    defined_at: str | None
+    deprecated: bool
+    detail: str
+    chain: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The name looked up (the part after the colon)."""
+        return self.path.rpartition(":")[2]
+
+    def as_json(self) -> dict[str, Any]:
+        """The documented JSON row (the chain is included as a list)."""
+        data = asdict(self)
+        data["chain"] = list(self.chain)
+        return data
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Finding:
+    """Something worth knowing beside the verdict, e.g. a shadowed name or an async factory."""
+
+    kind: str
+    where: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        """`{"kind", "where", "message"}`."""
+        return {"kind": self.kind, "where": self.where, "message": self.message}

@@ -1,0 +1,162 @@
+"""Renderers of an `ImportPathReport`: text summary, JSON, Markdown, DataFrame, HTML, plot.
+
+Each renderer sorts what it shows, so output is diffable and safe as an nbval reference.
+"""
+
+from __future__ import annotations
+
+import html as _html
+from typing import TYPE_CHECKING, Any
+
+from wskit.ssot.model import FAILED, INTERFACE, RESOLVED, STATUSES, UNRESOLVED, PathRow
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from wskit.ssot.check import ImportPathReport
+
+__all__ = ["COLUMNS", "as_json", "frame", "html", "markdown", "plot", "summary"]
+
+COLUMNS = ("path", "kind", "status", "resolved", "defined_at", "deprecated", "detail")
+VALIDATED = "✅ SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!"
+VIOLATION = "❌ SSOT VIOLATION DETECTED"
+STATUS_COLORS = {RESOLVED: "#2e7d32", INTERFACE: "#1565c0", UNRESOLVED: "#ef6c00", FAILED: "#c62828"}
+
+
+def _sorted_rows(report: ImportPathReport) -> list[PathRow]:
+    return sorted(report.rows, key=lambda row: row.path)
+
+
+def _failure_note(row: PathRow) -> str:
+    if row.status == INTERFACE:
+        return f"{row.name} - interface only, expected"
+    if row.status == UNRESOLVED:
+        return f"{row.name} - unresolved: {row.detail}"
+    return f"{row.name} - {row.detail}"
+
+
+def summary(report: ImportPathReport, title: str) -> str:
+    """The original analysis block: counts, failures with reasons, then the verdict."""
+    successful = [row for row in report.rows if row.status == RESOLVED]
+    others = [row for row in report.rows if row.status != RESOLVED]
+    failed_line = f"Failed imports: {len(others)}"
+    if others:
+        failed_line += f" ({'; '.join(_failure_note(row) for row in others)})"
+    lines = [
+        f"=== {title.upper()} IMPORT CONSOLIDATION ANALYSIS ===",
+        f"Total import paths tested: {len(report.rows)}",
+        f"Successful imports: {len(successful)}",
+        failed_line,
+        "",
+    ]
+    if report.consolidated:
+        lines.append(VALIDATED)
+        return "\n".join(lines)
+    lines.append(VIOLATION)
+    lines += [f"  - {problem}" for problem in report.violations]
+    for target, paths in report.targets.items():
+        defined_at = next(row.defined_at for row in report.rows if row.resolved == target)
+        lines.append(f"Target: {target}" + (f" ({defined_at})" if defined_at else ""))
+        lines += [f"  <- {path}" for path in paths]
+    return "\n".join(lines)
+
+
+def as_json(report: ImportPathReport) -> dict[str, Any]:
+    """The documented JSON document of a report."""
+    return {
+        "consolidated": report.consolidated,
+        "mode": report.mode,
+        "title": report.title,
+        "rows": [row.as_json() for row in _sorted_rows(report)],
+        "findings": [finding.as_json() for finding in sorted(report.findings)],
+        "violations": report.violations,
+        "canonical_row": report.canonical.as_json() if report.canonical is not None else None,
+        "files_parsed": report.files_parsed,
+    }
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(report: ImportPathReport) -> str:
+    """A Markdown section: heading, verdict, violations, table of rows, findings."""
+    verdict = "✅ consolidated" if report.consolidated else "❌ violation"
+    lines = [f"### {report.title} import consolidation ({report.mode} mode): {verdict}", ""]
+    lines += [f"- {problem}" for problem in report.violations]
+    if report.violations:
+        lines.append("")
+    lines.append("| " + " | ".join(COLUMNS) + " |")
+    lines.append("|" + "---|" * len(COLUMNS))
+    for row in _sorted_rows(report):
+        lines.append("| " + " | ".join(_cell(getattr(row, column)) for column in COLUMNS) + " |")
+    if report.findings:
+        lines += ["", "Findings:"] + [f"- {f.kind} at {_cell(f.where)}: {_cell(f.message)}" for f in report.findings]
+    return "\n".join(lines) + "\n"
+
+
+def frame(report: ImportPathReport) -> pd.DataFrame:
+    """The rows as a pandas DataFrame with the documented columns, sorted by path."""
+    import pandas as pd
+
+    records = [{column: getattr(row, column) for column in COLUMNS} for row in _sorted_rows(report)]
+    return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+
+def html(report: ImportPathReport) -> str:
+    """A self-contained HTML block (no scripts, no external styles) for notebooks and reports."""
+    esc = _escape
+    color = "#2e7d32" if report.consolidated else "#c62828"
+    verdict = "consolidated" if report.consolidated else "SSOT violation"
+    parts = [
+        '<div class="wskit-ssot-report">',
+        f"<p><strong>{esc(report.title)} import consolidation</strong> ({esc(report.mode)} mode): "
+        f'<strong style="color:{color}">{esc(verdict)}</strong></p>',
+    ]
+    if report.violations:
+        parts.append("<ul>" + "".join(f"<li>{esc(p)}</li>" for p in report.violations) + "</ul>")
+    parts.append("<table><thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in COLUMNS) + "</tr></thead><tbody>")
+    for row in _sorted_rows(report):
+        cells = "".join(
+            f'<td style="color:{STATUS_COLORS[row.status]}">{esc(row.status)}</td>'
+            if column == "status"
+            else f"<td>{esc(getattr(row, column))}</td>"
+            for column in COLUMNS
+        )
+        parts.append(f"<tr>{cells}</tr>")
+    parts.append("</tbody></table>")
+    if report.findings:
+        items = "".join(f"<li>{esc(f.kind)} at {esc(f.where)}: {esc(f.message)}</li>" for f in report.findings)
+        parts.append(f"<p>Findings:</p><ul>{items}</ul>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _escape(value: object) -> str:
+    return "" if value is None else _html.escape(str(value))
+
+
+def plot(report: ImportPathReport) -> Figure:
+    """Two panels: how many paths have each status, and how many paths reach each target."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    by_status, by_target = figure.subplots(1, 2, width_ratios=[1, 2])
+    counts = [sum(1 for row in report.rows if row.status == status) for status in STATUSES]
+    by_status.bar(STATUSES, counts, color=[STATUS_COLORS[s] for s in STATUSES])
+    by_status.set_title("paths per status")
+    by_status.set_ylabel("import paths")
+    by_status.yaxis.get_major_locator().set_params(integer=True)
+    targets = report.targets
+    labels = [target.rpartition(".")[2] for target in targets] or ["(none)"]
+    values = [len(paths) for paths in targets.values()] or [0]
+    bar_color = STATUS_COLORS[RESOLVED] if len(targets) == 1 else STATUS_COLORS[FAILED]
+    by_target.barh(labels, values, color=bar_color)
+    by_target.set_title("paths per resolved target" + ("" if len(targets) == 1 else f" ({len(targets)} targets)"))
+    by_target.set_xlabel("import paths")
+    by_target.xaxis.get_major_locator().set_params(integer=True)
+    verdict = "consolidated" if report.consolidated else "SSOT violation"
+    figure.suptitle(f"{report.title}: {verdict} ({report.mode} mode)")
+    return figure
