@@ -1,12 +1,13 @@
 # Two commands do all set-up on a fresh machine (Python 3.11 + pip + venv):
-#   make report   bootstrap .venv, execute the notebooks, write reports/
+#   make report   bootstrap .venv, execute every notebook in a fresh kernel, write reports/
 #   make test     bootstrap .venv, lint, unit + integration tests, nbval over notebooks/
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: venv lint test report notebooks lab clean
+.PHONY: venv lint test report notebooks lab system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +16,30 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Debian's chromium, for the browser checks of the HTML reports (installed when missing).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "chromium is missing and this user cannot install it: apt-get install chromium" >&2; exit 1; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
 lint: venv
 	$(BIN)/ruff check wskit tests $(wildcard benchmarks)
 	$(BIN)/mypy --strict wskit
 
-test: lint
-	$(BIN)/python -m pytest
+test: lint system-deps
+	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+report: venv
+	$(BIN)/wskit report --notebooks notebooks --output reports
+
+# Re-execute every notebook in place: the new outputs become nbval's reference.
+notebooks: venv
+	$(BIN)/wskit notebooks --notebooks notebooks
+
+lab: venv
+	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -380,7 +380,7 @@ def test_renderers_show_the_same_sorted_rows() -> None:
     assert page.count("<tr>") == 5 and "<script" not in page
     figure = report.plot()
     assert isinstance(figure, Figure) and len(figure.axes) == 2
-    bars = [patch.get_height() for patch in figure.axes[0].patches]
+    bars = [patch.get_width() for patch in figure.axes[0].patches]
     assert bars == [2, 1, 0, 1]  # resolved, interface, unresolved, failed
     summary = report.summary(title="engine")
     assert summary.splitlines()[:4] == [

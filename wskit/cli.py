@@ -94,6 +94,40 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from wskit.report import build_report
+
+    try:
+        result = build_report(args.notebooks, args.output, timeout=args.timeout, progress=not args.quiet)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for line in result.failures():
+        print(f"wskit report: {line}", file=sys.stderr)
+    passed = sum(run.ok for run in result.runs)
+    print(f"{passed}/{len(result.runs)} notebooks passed; report: {result.index}")
+    return 0 if result.ok else 1
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from wskit.notebooks import execute_notebook, find_notebooks, save_in_place
+
+    try:
+        paths = find_notebooks(args.notebooks)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    failed = 0
+    for path in paths:
+        run = execute_notebook(path, timeout=args.timeout)
+        if run.ok:
+            save_in_place(run)
+            print(f"re-executed {path} ({run.seconds:.1f} s)")
+        else:
+            failed += 1
+            where = f"cell {run.failed_cell}: {run.error}" if run.failed_cell is not None else "a check printed [FAIL]"
+            print(f"wskit notebooks: {path} failed at {where}; left unchanged", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `wskit` command."""
     parser = argparse.ArgumentParser(prog="wskit", description="One WebSocket manager, served and proven.")
@@ -113,6 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--secret-file", help="file holding the token secret (default: $WSKIT_SECRET)")
     token.set_defaults(func=_cmd_token)
+
+    report = commands.add_parser("report", help="execute the notebooks and write HTML reports")
+    report.add_argument("--notebooks", default="notebooks", help="directory of .ipynb files (default notebooks/)")
+    report.add_argument("--output", default="reports", help="where to write the HTML (default reports/)")
+    report.add_argument("--timeout", type=_positive_int, default=120, help="seconds allowed per cell")
+    report.add_argument("--quiet", action="store_true", help="no progress bar")
+    report.set_defaults(func=_cmd_report)
+
+    notebooks = commands.add_parser("notebooks", help="re-execute the notebooks in place (new nbval references)")
+    notebooks.add_argument("--notebooks", default="notebooks", help="directory of .ipynb files (default notebooks/)")
+    notebooks.add_argument("--timeout", type=_positive_int, default=120, help="seconds allowed per cell")
+    notebooks.set_defaults(func=_cmd_notebooks)
 
     for register in _extra_commands():
         register(commands)

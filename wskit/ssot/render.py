@@ -142,18 +142,20 @@ def plot(report: ImportPathReport) -> Figure:
     """Two panels: how many paths have each status, and how many paths reach each target."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 3.6), layout="constrained")
-    by_status, by_target = figure.subplots(1, 2, width_ratios=[1, 2])
+    figure = Figure(figsize=(10, 3.2), layout="constrained")
+    by_status, by_target = figure.subplots(1, 2, width_ratios=[1, 1.6])
     counts = [sum(1 for row in report.rows if row.status == status) for status in STATUSES]
-    by_status.bar(STATUSES, counts, color=[STATUS_COLORS[s] for s in STATUSES])
+    by_status.barh(STATUSES, counts, color=[STATUS_COLORS[s] for s in STATUSES])
+    by_status.invert_yaxis()
     by_status.set_title("paths per status")
-    by_status.set_ylabel("import paths")
-    by_status.yaxis.get_major_locator().set_params(integer=True)
+    by_status.set_xlabel("import paths")
+    by_status.xaxis.get_major_locator().set_params(integer=True)
     targets = report.targets
     labels = [target.rpartition(".")[2] for target in targets] or ["(none)"]
     values = [len(paths) for paths in targets.values()] or [0]
     bar_color = STATUS_COLORS[RESOLVED] if len(targets) == 1 else STATUS_COLORS[FAILED]
-    by_target.barh(labels, values, color=bar_color)
+    by_target.barh(labels, values, color=bar_color, height=0.5)
+    by_target.invert_yaxis()
     by_target.set_title("paths per resolved target" + ("" if len(targets) == 1 else f" ({len(targets)} targets)"))
     by_target.set_xlabel("import paths")
     by_target.xaxis.get_major_locator().set_params(integer=True)

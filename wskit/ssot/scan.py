@@ -86,7 +86,11 @@ class ClassRecord:
 
 @dataclass(frozen=True)
 class ScanReport:
-    """The classes found for a role, sorted by module and line; plus what could not be read."""
+    """The classes found for a role, sorted by module and line; plus what could not be read.
+
+    `root` is the tree as the caller spelled it; module names and files are relative to the
+    first directory above it that is not a package.
+    """
 
     root: str
     role: str
@@ -344,7 +348,7 @@ def scan_tree(root: str | os.PathLike[str], role: str, *, include_tests: bool = 
                 "paths": Counter(),
             }
     _link_usage(scan, resolver, records)
-    return _report(scan, root_path, role, resolver, records)
+    return _report(scan, str(root), role, resolver, records)
 
 
 def _substring_cover(names: set[str]) -> list[bytes]:
@@ -477,7 +481,7 @@ def _dotted_name(node: ast.expr) -> str | None:
 
 
 def _report(
-    scan: _Scan, root: Path, role: str, resolver: StaticResolver, records: dict[Any, dict[str, Any]]
+    scan: _Scan, root: str, role: str, resolver: StaticResolver, records: dict[Any, dict[str, Any]]
 ) -> ScanReport:
     ordered = sorted(records.values(), key=lambda r: (r["definition"].module, r["definition"].line or 0))
     findings: list[Finding] = []
@@ -513,12 +517,8 @@ def _report(
         for f in resolver.findings
         if f.where.rpartition(":")[0] in files and not any(f.message.startswith(d) for d in dead)
     ]
-    try:
-        shown_root = str(root.relative_to(Path.cwd()))
-    except ValueError:
-        shown_root = str(root)
     return ScanReport(
-        root=shown_root,
+        root=root,
         role=role,
         classes=tuple(classes),
         skipped=tuple(sorted(scan.skipped.items())),

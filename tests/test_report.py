@@ -1,0 +1,156 @@
+"""`wskit report` end to end: fresh kernels, offline HTML, and the pages checked in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]
+
+
+def wskit_report(notebooks: Path, output: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*WSKIT, "report", "--notebooks", str(notebooks), "--output", str(output), "--quiet"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("reports")
+    result = wskit_report(NOTEBOOKS, output)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == f"4/4 notebooks passed; report: {output / 'index.html'}"
+    return output
+
+
+def test_one_html_file_per_notebook_and_an_index(report_dir: Path) -> None:
+    assert sorted(p.name for p in report_dir.iterdir()) == [
+        "01_import_consolidation.html",
+        "02_core_functionality.html",
+        "03_isolation_and_security.html",
+        "04_performance.html",
+        "index.html",
+    ]
+    index = (report_dir / "index.html").read_text()
+    assert "4 notebooks: 4 passed, 0 failed." in index
+    assert "✅ SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!" in index
+    assert "SUCCESS: ALL CORE WEBSOCKET FUNCTIONALITY WORKING!" in index
+    assert "✅ ISOLATION HOLDS: only the diagonal of the delivery matrix is non-zero" in index
+    assert "6 passed" in index  # notebook 02's [OK] checks
+
+
+def test_pages_reference_nothing_on_the_network(report_dir: Path) -> None:
+    for page in report_dir.glob("*.html"):
+        text = page.read_text()
+        assert "<script" not in text, f"{page.name} carries a script"
+        remote = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", text)
+        assert not remote, f"{page.name} references {remote[:3]}"
+        assert not re.search(r"@import|@font-face", text), f"{page.name} imports styles or fonts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing at /usr/bin/chromium; run 'make system-deps' (as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def open_page(browser: object, url: str) -> tuple[object, list[str], list[str]]:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    requested: list[str] = []
+    failed: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("requestfailed", lambda request: failed.append(f"{request.url} {request.failure}"))
+    page.goto(url, wait_until="load")
+    return page, requested, failed
+
+
+def test_index_renders_in_chromium(report_dir: Path, browser: object) -> None:
+    page, requested, failed = open_page(browser, (report_dir / "index.html").as_uri())
+    assert page.title() == "wskit report"  # type: ignore[attr-defined]
+    rows = page.locator("#summary tbody tr")  # type: ignore[attr-defined]
+    assert rows.count() == 4
+    assert [rows.nth(i).locator("td.result").inner_text() for i in range(4)] == ["PASS"] * 4
+    assert "4 notebooks: 4 passed, 0 failed." in page.locator("#totals").inner_text()  # type: ignore[attr-defined]
+    links = page.locator("#summary a")  # type: ignore[attr-defined]
+    assert [links.nth(i).get_attribute("href") for i in range(4)] == [
+        "01_import_consolidation.html",
+        "02_core_functionality.html",
+        "03_isolation_and_security.html",
+        "04_performance.html",
+    ]
+    assert not failed and all(url.startswith("file:") for url in requested)
+
+
+def test_notebook_report_renders_with_its_figures(report_dir: Path, browser: object) -> None:
+    page, requested, failed = open_page(browser, (report_dir / "index.html").as_uri())
+    page.locator("#summary a").first.click()  # type: ignore[attr-defined]
+    page.wait_for_load_state("load")  # type: ignore[attr-defined]
+    assert page.title() == "01 · Import consolidation: is there one WebSocket manager?"  # type: ignore[attr-defined]
+    body = page.locator("body").inner_text()  # type: ignore[attr-defined]
+    assert "✅ SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!" in body
+    tables = page.locator("table.dataframe")  # type: ignore[attr-defined]
+    assert tables.count() == 2 and tables.first.locator("tbody tr").count() == 4
+    images = page.locator("img")  # type: ignore[attr-defined]
+    assert images.count() == 2
+    loaded = page.evaluate(  # type: ignore[attr-defined]
+        "() => Array.from(document.images)"
+        ".map(i => i.complete && i.naturalWidth > 0 && i.src.startsWith('data:image/png'))"
+    )
+    assert loaded == [True, True]
+    assert not failed, failed
+    assert all(url.startswith(("file:", "data:")) for url in requested), requested
+
+
+def test_a_failing_notebook_fails_the_report_naming_notebook_and_cell(tmp_path: Path) -> None:
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("# Failing on purpose"),
+            new_code_cell("print('first cell runs')"),
+            new_code_cell("1 / 0"),
+            new_code_cell("print('never reached')"),
+        ]
+    )
+    nbformat.write(notebook, notebooks / "failing.ipynb")
+    output = tmp_path / "reports"
+    result = wskit_report(notebooks, output)
+    assert result.returncode == 1
+    assert f"{notebooks / 'failing.ipynb'} failed at cell 2: ZeroDivisionError: division by zero" in result.stderr
+    index = (output / "index.html").read_text()
+    assert "1 notebooks: 0 passed, 1 failed." in index and ">FAIL<" in index
+    page = (output / "failing.html").read_text()
+    assert "<pre>first cell runs" in page and "<pre>never reached" not in page  # stopped at the failure
+    assert "ZeroDivisionError" in page
+
+
+def test_report_usage_errors(tmp_path: Path) -> None:
+    result = wskit_report(tmp_path / "missing", tmp_path / "out")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    result = wskit_report(tmp_path, tmp_path / "out")
+    assert result.returncode == 2 and "no .ipynb files" in result.stderr
