@@ -43,6 +43,10 @@ class MemoryConnection:
     def messages(self) -> list[dict[str, Any]]:
         return [json.loads(frame) for frame in self.frames]
 
+    def last_written_seq(self) -> int:
+        """What a client on this connection would resume from."""
+        return max((m["seq"] for m in self.messages if "seq" in m), default=0)
+
 
 @pytest.fixture
 def registry() -> ManagerRegistry:

@@ -1,18 +1,20 @@
 """The fan-out seam: managers allocate `seq` and publish envelopes through a backplane.
 
 The in-process backplane delivers straight to the managers of this process. A cross-process
-backplane (e.g. over Redis) implements the same three methods; the manager does not change.
+backplane (e.g. over Redis) implements the same few methods; the manager does not change. The
+batch methods exist for broadcasts, which number and deliver one envelope per user at once (a
+networked backplane can pipeline them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 __all__ = ["Backplane", "DeliverySink", "InProcessBackplane"]
 
-DeliverySink = Callable[[str, int, str], int]
-"""`sink(user_id, seq, frame) -> connections reached`: hands a frame to local connections."""
+DeliverySink = Callable[[str, int, bytes], int]
+"""`sink(user_id, seq, data) -> connections reached`: hands an envelope to local connections."""
 
 
 @runtime_checkable
@@ -27,8 +29,20 @@ class Backplane(Protocol):
         """Return the user's next sequence number (1, 2, 3, ... with no gaps or repeats)."""
         ...
 
-    async def publish(self, user_id: str, seq: int, frame: str) -> int:
-        """Deliver `frame` to the user's connections; return how many local connections took it."""
+    async def next_seqs(self, user_ids: Sequence[str]) -> list[int]:
+        """The next sequence number of each user, in order (each user at most once)."""
+        ...
+
+    async def last_seq(self, user_id: str) -> int:
+        """The user's latest allocated sequence number (0 before the first)."""
+        ...
+
+    async def publish(self, user_id: str, seq: int, data: bytes) -> int:
+        """Deliver envelope `data` to the user's connections; return how many local ones took it."""
+        ...
+
+    async def publish_many(self, envelopes: Sequence[tuple[str, int, bytes]]) -> int:
+        """Deliver `(user_id, seq, data)` envelopes in order; return how many local connections took them."""
         ...
 
 
@@ -53,8 +67,32 @@ class InProcessBackplane:
         self._seqs[user_id] = seq
         return seq
 
-    async def publish(self, user_id: str, seq: int, frame: str) -> int:
-        """Hand the frame to the attached registry; 0 when nothing is attached."""
+    async def next_seqs(self, user_ids: Sequence[str]) -> list[int]:
+        """The next sequence number of each user."""
+        seqs = self._seqs
+        allocated = []
+        for user_id in user_ids:
+            seq = seqs.get(user_id, 0) + 1
+            seqs[user_id] = seq
+            allocated.append(seq)
+        return allocated
+
+    async def last_seq(self, user_id: str) -> int:
+        """The user's latest sequence number (0 before the first)."""
+        return self._seqs.get(user_id, 0)
+
+    async def publish(self, user_id: str, seq: int, data: bytes) -> int:
+        """Hand the envelope to the attached registry; 0 when nothing is attached."""
         if self._sink is None:
             return 0
-        return self._sink(user_id, seq, frame)
+        return self._sink(user_id, seq, data)
+
+    async def publish_many(self, envelopes: Sequence[tuple[str, int, bytes]]) -> int:
+        """Hand each envelope to the attached registry, in order."""
+        sink = self._sink
+        if sink is None:
+            return 0
+        delivered = 0
+        for user_id, seq, data in envelopes:
+            delivered += sink(user_id, seq, data)
+        return delivered

@@ -16,7 +16,10 @@ from collections.abc import Callable, Sequence
 
 from wskit.auth import generate_secret, load_secret, mint_token
 from wskit.errors import UsageError
-from wskit.server import DEFAULT_MAX_CONNECTIONS_PER_USER, DEFAULT_MAX_MESSAGE_BYTES, WskitServer
+from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_MESSAGES
+from wskit.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
+from wskit.registry import ManagerRegistry
+from wskit.server import DEFAULT_MAX_CONNECTIONS_PER_USER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RESUME_GRACE, WskitServer
 
 __all__ = ["build_parser", "main"]
 
@@ -31,6 +34,20 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
 
 
 def _port(text: str) -> int:
@@ -56,8 +73,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         secret=secret,
         host=args.host,
         port=args.port,
+        registry=ManagerRegistry(history_max_messages=args.history_size, history_max_age=args.history_age),
         max_message_bytes=args.max_message_bytes,
         max_connections_per_user=args.max_connections_per_user,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
+        max_frames_per_second=args.max_frames_per_second,
+        frame_burst=args.frame_burst,
+        resume_grace=args.resume_grace,
     )
     return asyncio.run(_serve_until_signal(server, dev=args.dev))
 
@@ -140,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dev", action="store_true", help="use a random throwaway secret and print how to mint tokens")
     serve.add_argument("--max-message-bytes", type=_positive_int, default=DEFAULT_MAX_MESSAGE_BYTES)
     serve.add_argument("--max-connections-per-user", type=_positive_int, default=DEFAULT_MAX_CONNECTIONS_PER_USER)
+    serve.add_argument("--max-frames-per-second", type=_positive_float, default=DEFAULT_FRAMES_PER_SECOND,
+                       help="inbound rate limit per connection (default %(default)s)")  # fmt: skip
+    serve.add_argument("--frame-burst", type=_positive_int, default=DEFAULT_FRAME_BURST,
+                       help="frames allowed at once before the rate applies (default %(default)s)")  # fmt: skip
+    serve.add_argument("--ping-interval", type=_positive_float, default=20.0, help="keepalive ping every N seconds")
+    serve.add_argument("--ping-timeout", type=_positive_float, default=20.0, help="close peers silent for N seconds")
+    serve.add_argument("--history-size", type=_positive_int, default=DEFAULT_HISTORY_MAX_MESSAGES,
+                       help="envelopes kept per user for resumes (default %(default)s)")  # fmt: skip
+    serve.add_argument("--history-age", type=_positive_float, default=DEFAULT_HISTORY_MAX_AGE,
+                       help="seconds envelopes are kept for resumes (default %(default)s)")  # fmt: skip
+    serve.add_argument("--resume-grace", type=_non_negative_float, default=DEFAULT_RESUME_GRACE,
+                       help="seconds a new connection waits for a first-frame resume (0: none)")  # fmt: skip
     serve.set_defaults(func=_cmd_serve)
 
     token = commands.add_parser("token", help="print a token for USER_ID")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -26,6 +27,11 @@ class AgentClient:
         self.connection = connection
         self.received: list[dict[str, Any]] = []
 
+    @property
+    def last_seq(self) -> int:
+        """The highest envelope `seq` received so far (0 before the first): what to resume from."""
+        return max((m["seq"] for m in self.received if isinstance(m.get("seq"), int)), default=0)
+
     @classmethod
     async def connect(
         cls,
@@ -33,19 +39,26 @@ class AgentClient:
         token: str,
         *,
         token_in: Literal["header", "query"] = "header",
+        last_seq: int | None = None,
         open_timeout: float = 5.0,
+        **options: Any,
     ) -> Self:
         """Open a connection authenticated by `token`, sent as a Bearer header or `?token=`.
 
+        With `last_seq`, the server first replays every envelope after it (`?last_seq=`).
+        Other keyword arguments go to `websockets.asyncio.client.connect` (e.g. `max_queue`).
         Raises `ConnectionRejected` (with the HTTP status and the server's reason) on refusal.
         """
         if token_in not in ("header", "query"):
             raise ValueError(f"token_in must be 'header' or 'query'; got {token_in!r}")
         headers = {"Authorization": f"Bearer {token}"} if token_in == "header" else None
-        if token_in == "query":
-            url = f"{url}{'&' if '?' in url else '?'}token={token}"
+        query = {"token": token} if token_in == "query" else {}
+        if last_seq is not None:
+            query["last_seq"] = str(last_seq)
+        if query:
+            url = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(query)}"
         try:
-            connection = await connect(url, additional_headers=headers, open_timeout=open_timeout)
+            connection = await connect(url, additional_headers=headers, open_timeout=open_timeout, **options)
         except InvalidStatus as exc:
             response = exc.response
             raise ConnectionRejected(response.status_code, response.body.decode(errors="replace").strip()) from None
@@ -54,6 +67,10 @@ class AgentClient:
     async def send_json(self, message: Any) -> None:
         """Send any JSON value as one text frame."""
         await self.connection.send(json.dumps(message))
+
+    async def resume(self, last_seq: int) -> None:
+        """Ask for every envelope after `last_seq` (must be this connection's first frame)."""
+        await self.send_json({"type": "resume", "last_seq": last_seq})
 
     async def send_user_message(self, payload: Any, *, thread_id: str, run_id: str | None = None) -> None:
         """Ask the server's reference agent to run on `payload` in `thread_id`."""

@@ -8,7 +8,6 @@ seconds since the Unix epoch (float).
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Final
 
 __all__ = ["AGENT_EVENTS", "ENVELOPE_KEYS", "encode_json", "render_envelope"]
@@ -54,18 +53,13 @@ def render_envelope(
     """Assemble the envelope's JSON text around an already encoded payload.
 
     The payload is encoded once by the caller (so encoding errors surface before a `seq` is
-    spent) and spliced in here rather than encoded a second time.
+    spent, and a broadcast encodes it once for all users). The other fields are written
+    directly: the type and ids must already be validated, and their character sets
+    (`[A-Za-z0-9._:@-]`) need no JSON escaping.
     """
-    if not math.isfinite(ts):
-        raise ValueError(f"ts must be a finite number of seconds; got {ts!r}")
-    head = _encoder.encode(
-        {
-            "type": event_type,
-            "seq": seq,
-            "ts": ts,
-            "user_id": user_id,
-            "thread_id": thread_id,
-            "run_id": run_id,
-        }
+    thread = "null" if thread_id is None else f'"{thread_id}"'
+    run = "null" if run_id is None else f'"{run_id}"'
+    return (
+        f'{{"type":"{event_type}","seq":{seq},"ts":{ts!r},"user_id":"{user_id}",'
+        f'"thread_id":{thread},"run_id":{run},"payload":{payload_json}}}'
     )
-    return f'{head[:-1]},"payload":{payload_json}}}'

@@ -1,20 +1,40 @@
 """Parsing and validation of frames clients send; no I/O, so every rule is unit-testable.
 
 Accepted frames (JSON text): `{"type": "ping"}`, `{"type": "user_message", "payload": ...,
-"thread_id": ...}` (optional `run_id`). Anything else becomes a `FrameError` whose `code` and
+"thread_id": ...}` (optional `run_id`) and, as a connection's first frame only,
+`{"type": "resume", "last_seq": N}`. Anything else becomes a `FrameError` whose `code` and
 `detail` are sent back as `{"type": "error", "code": ..., "detail": ...}`.
+
+Frames are also rate-limited per connection (`FrameRateLimiter`, a token bucket).
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from wskit.context import validate_id
 from wskit.errors import InvalidUserContext
 
-__all__ = ["FrameError", "Ping", "UserMessage", "parse_frame"]
+__all__ = [
+    "DEFAULT_FRAMES_PER_SECOND",
+    "DEFAULT_FRAME_BURST",
+    "FrameError",
+    "FrameRateLimiter",
+    "Ping",
+    "Resume",
+    "UserMessage",
+    "parse_frame",
+]
+
+DEFAULT_FRAMES_PER_SECOND = 20.0
+"""Sustained inbound frames per second allowed on one connection."""
+
+DEFAULT_FRAME_BURST = 40
+"""Frames one connection may send at once before the sustained rate applies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +52,13 @@ class UserMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """`{"type": "resume", "last_seq": N}`: replay what came after envelope `N`, then go live."""
+
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class FrameError:
     """Why a frame was refused: a stable machine `code` and a one-line human `detail`."""
 
@@ -43,9 +70,13 @@ class FrameError:
         return {"type": "error", "code": self.code, "detail": self.detail}
 
 
-Inbound = Ping | UserMessage | FrameError
+Inbound = Ping | UserMessage | Resume | FrameError
 
-_FIELDS = {"ping": {"type"}, "user_message": {"type", "payload", "thread_id", "run_id"}}
+_FIELDS = {
+    "ping": {"type"},
+    "user_message": {"type", "payload", "thread_id", "run_id"},
+    "resume": {"type", "last_seq"},
+}
 
 
 def parse_frame(data: str | bytes) -> Inbound:
@@ -59,13 +90,18 @@ def parse_frame(data: str | bytes) -> Inbound:
     if not isinstance(obj, dict):
         return FrameError("invalid_frame", f"frame must be a JSON object; got {type(obj).__name__}")
     kind = obj.get("type")
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:
         return FrameError("unknown_type", f"unknown type {kind!r}; expected one of {', '.join(sorted(_FIELDS))}")
     unexpected = set(obj) - _FIELDS[kind]
     if unexpected:
         return FrameError("unknown_field", f"{kind} does not take {', '.join(sorted(unexpected))}")
     if kind == "ping":
         return Ping()
+    if kind == "resume":
+        last_seq = obj.get("last_seq")
+        if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
+            return FrameError("invalid_field", f"resume needs 'last_seq', a non-negative integer; got {last_seq!r}")
+        return Resume(last_seq)
     for field in ("payload", "thread_id"):
         if field not in obj:
             return FrameError("missing_field", f"user_message needs {field!r}")
@@ -75,3 +111,33 @@ def parse_frame(data: str | bytes) -> Inbound:
     except InvalidUserContext as exc:
         return FrameError("invalid_field", str(exc))
     return UserMessage(payload=obj["payload"], thread_id=thread_id, run_id=run_id)
+
+
+class FrameRateLimiter:
+    """Token bucket: `burst` frames at once, refilled at `per_second` frames per second."""
+
+    __slots__ = ("_clock", "_stamp", "_tokens", "burst", "per_second")
+
+    def __init__(
+        self,
+        per_second: float = DEFAULT_FRAMES_PER_SECOND,
+        burst: int = DEFAULT_FRAME_BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not per_second > 0 or isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError(f"rate limit needs per_second > 0 and burst >= 1; got {per_second!r}, {burst!r}")
+        self.per_second = per_second
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._stamp = clock()
+
+    def allow(self) -> bool:
+        """Take one token for a frame; False when the connection is over its rate."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.per_second)
+        self._stamp = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True

@@ -1,8 +1,14 @@
-"""`Outbox`: the ordered, bounded queue of frames waiting to be written to one connection.
+"""`Outbox`: the ordered, bounded queue of frames on their way to one connection.
 
-Each connection gets its own outbox so that one slow or failing socket never delays the
-others: the manager only appends to outboxes, and a drain task per outbox (alive only while
-frames are waiting) does the awaiting.
+Each connection gets its own outbox, so one slow or failing socket never delays the others:
+a frame is written at once while the socket keeps up (see `wskit.writers`), and otherwise
+queued for a drain task that exists only while frames are waiting. A queue that reaches its
+limits means the peer is not keeping up: the outbox fails with `OutboxOverflow` and the
+manager closes that connection (its frames stay in the user's history for a resume).
+
+Envelopes carry their `seq`; an outbox never passes a `seq` that is not above the last one
+it passed, so a connection sees each envelope at most once and in order, even when a replay
+and live delivery overlap.
 """
 
 from __future__ import annotations
@@ -10,19 +16,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from wskit.protocols import WebSocketProtocol
+from wskit.writers import FrameWriter
 
 __all__ = ["DEFAULT_MAX_BUFFERED_BYTES", "DEFAULT_MAX_BUFFERED_MESSAGES", "Outbox", "OutboxOverflow"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BUFFERED_MESSAGES = 1024
-"""Frames a connection may have waiting before it counts as a slow consumer."""
+DEFAULT_MAX_BUFFERED_MESSAGES = 1000
+"""Frames a connection may have queued before it counts as a slow consumer."""
 
-DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024
-"""Bytes a connection may have waiting before it counts as a slow consumer (4 MiB)."""
+DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
+"""Bytes a connection may have queued before it counts as a slow consumer (1 MiB); the
+socket's own write buffer (32 KiB high-water mark in `websockets`) comes on top."""
 
 
 class OutboxOverflow(Exception):
@@ -30,51 +37,62 @@ class OutboxOverflow(Exception):
 
 
 class Outbox:
-    """Frames for one connection, written in order by a drain task.
+    """Frames for one connection, written in order.
 
     `on_failure` is called once, with the exception, when a write fails or the outbox
-    overflows; after that the outbox accepts nothing more.
+    overflows; after that the outbox accepts nothing more. A held outbox queues frames without
+    writing them until `release()`.
     """
 
     __slots__ = (
         "_bytes",
         "_closed",
-        "_connection",
         "_empty",
         "_frames",
+        "_held",
+        "_last_seq",
         "_max_bytes",
         "_max_messages",
         "_on_failure",
+        "_replay_bytes",
+        "_replay_frames",
         "_task",
+        "_writer",
     )
 
     def __init__(
         self,
-        connection: WebSocketProtocol,
+        writer: FrameWriter,
         on_failure: Callable[[BaseException], None],
         *,
         max_messages: int = DEFAULT_MAX_BUFFERED_MESSAGES,
         max_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        held: bool = False,
     ) -> None:
-        self._connection = connection
+        self._writer = writer
         self._on_failure = on_failure
         self._max_messages = max_messages
         self._max_bytes = max_bytes
-        self._frames: collections.deque[str] = collections.deque()
+        self._frames: collections.deque[bytes] = collections.deque()
         self._bytes = 0
+        # A replay sits at the head of the queue and does not count against the limits: it is
+        # bounded by the user's history, whose frames it shares rather than copies.
+        self._replay_frames = 0
+        self._replay_bytes = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._empty = asyncio.Event()
-        self._empty.set()
+        self._held = held
+        self._last_seq = 0
+        self._empty: asyncio.Event | None = None
 
     @property
     def pending(self) -> int:
-        """Frames accepted but not yet written."""
+        """Frames accepted but not yet handed to the socket."""
         return len(self._frames)
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes accepted but not yet written (frames are ASCII JSON, so characters = bytes)."""
+        """Bytes accepted but not yet handed to the socket (frames are ASCII JSON)."""
         return self._bytes
 
     @property
@@ -82,59 +100,125 @@ class Outbox:
         """True once the outbox failed, overflowed or was closed; it then accepts nothing."""
         return self._closed
 
-    def offer(self, frame: str) -> bool:
-        """Queue `frame` for writing; False when the outbox is closed or just overflowed."""
+    @property
+    def held(self) -> bool:
+        """True while frames are queued but not written (see `release`)."""
+        return self._held
+
+    @property
+    def last_seq(self) -> int:
+        """The highest envelope `seq` passed to this connection (0 before the first)."""
+        return self._last_seq
+
+    def offer(self, data: bytes, seq: int | None = None, *, replay: bool = False) -> bool:
+        """Pass `data` on (an envelope if `seq` is given, else a control message).
+
+        Returns False when the outbox is closed, when it just overflowed, or when the envelope
+        is not newer than the last one passed (a duplicate from an overlapping replay).
+        `replay=True` marks catch-up frames, exempt from the limits.
+        """
         if self._closed:
             return False
-        size = len(frame)
-        if len(self._frames) >= self._max_messages or self._bytes + size > self._max_bytes:
-            self._fail(
-                OutboxOverflow(
-                    f"outbound buffer full ({len(self._frames)} messages, {self._bytes} bytes;"
-                    f" limits {self._max_messages} messages, {self._max_bytes} bytes)"
-                )
-            )
-            return False
-        self._frames.append(frame)
-        self._bytes += size
-        if self._task is None:
-            self._empty.clear()
-            self._task = asyncio.get_running_loop().create_task(self._drain())
-        return True
+        if seq is not None:
+            if seq <= self._last_seq:
+                return False
+            self._last_seq = seq
+        if not self._frames and self._task is None and not self._held:
+            try:
+                if self._writer.write_nowait(data):
+                    return True
+            except Exception as exc:  # this socket's failure is this socket's problem
+                self._fail(exc)
+                return False
+        return self._enqueue(data, replay)
+
+    def offer_all(self, frames: Iterable[tuple[int, bytes]]) -> int:
+        """Offer a replay of envelopes in order; returns how many were taken."""
+        return sum(self.offer(data, seq, replay=True) for seq, data in frames)
+
+    def discard_held(self) -> None:
+        """Forget what a held outbox queued (and the last `seq` it saw), to replay it in order."""
+        if self._held:
+            self._frames.clear()
+            self._bytes = self._replay_frames = self._replay_bytes = 0
+            self._last_seq = 0
+
+    def release(self) -> None:
+        """Start writing what a held outbox queued, then write new frames as they come."""
+        if self._held:
+            self._held = False
+            self._start_drain()
 
     async def flush(self) -> None:
-        """Wait until every accepted frame was written (or the outbox closed)."""
+        """Wait until every accepted frame was handed to the socket (or the outbox closed)."""
+        if self._task is None:
+            return
+        if self._empty is None:
+            self._empty = asyncio.Event()
         await self._empty.wait()
 
     def close(self) -> None:
         """Stop accepting frames and drop the waiting ones."""
         self._closed = True
         self._frames.clear()
-        self._bytes = 0
+        self._bytes = self._replay_frames = self._replay_bytes = 0
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        self._empty.set()
+        self._signal_empty()
+
+    def _enqueue(self, data: bytes, replay: bool) -> bool:
+        size = len(data)
+        if replay:
+            self._replay_frames += 1
+            self._replay_bytes += size
+        else:
+            live_frames = len(self._frames) - self._replay_frames
+            live_bytes = self._bytes - self._replay_bytes
+            if live_frames >= self._max_messages or live_bytes + size > self._max_bytes:
+                self._fail(
+                    OutboxOverflow(
+                        f"outbound buffer full ({live_frames} messages, {live_bytes} bytes queued;"
+                        f" limits {self._max_messages} messages, {self._max_bytes} bytes)"
+                    )
+                )
+                return False
+        self._frames.append(data)
+        self._bytes += size
+        self._start_drain()
+        return True
+
+    def _start_drain(self) -> None:
+        if self._task is None and self._frames and not self._held and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
         frames = self._frames
         try:
             while frames:
-                frame = frames[0]
-                await self._connection.send(frame)
+                data = frames[0]
+                await self._writer.write(data)
                 # The outbox may have been closed while the write was awaited.
                 if frames:
                     frames.popleft()
-                    self._bytes -= len(frame)
+                    self._bytes -= len(data)
+                    if self._replay_frames:
+                        self._replay_frames -= 1
+                        self._replay_bytes -= len(data)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # any failure of this one socket is this socket's problem
+        except Exception as exc:  # this socket's failure is this socket's problem
             logger.debug("write failed: %r", exc)
             self._task = None
             self._fail(exc)
         finally:
             self._task = None
+            self._signal_empty()
+
+    def _signal_empty(self) -> None:
+        if self._empty is not None:
             self._empty.set()
+            self._empty = None
 
     def _fail(self, exc: BaseException) -> None:
         if self._closed:

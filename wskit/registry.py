@@ -15,9 +15,12 @@ from typing import Any
 
 from wskit.backplane import Backplane, InProcessBackplane
 from wskit.context import UserContext
+from wskit.envelope import encode_json
 from wskit.errors import IsolationError, RegistryFullError
+from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_MESSAGES
 from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MESSAGES
 from wskit.protocols import WebSocketProtocol
+from wskit.unified_manager import _parse_message
 from wskit.unified_manager import _UnifiedWebSocketManagerImplementation as _Manager
 
 __all__ = ["ManagerRegistry", "default_registry"]
@@ -41,6 +44,8 @@ class ManagerRegistry:
         backplane: where envelopes are published (default: a new `InProcessBackplane`).
         max_buffered_messages, max_buffered_bytes: per-connection outbox limits; a connection
             that exceeds them is a slow consumer and is closed.
+        history_max_messages, history_max_age: how many envelopes per user, and for how many
+            seconds, are kept for reconnecting clients.
         clock: monotonic seconds, injectable for tests of idle release.
     """
 
@@ -52,18 +57,24 @@ class ManagerRegistry:
         backplane: Backplane | None = None,
         max_buffered_messages: int = DEFAULT_MAX_BUFFERED_MESSAGES,
         max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        history_max_messages: int = DEFAULT_HISTORY_MAX_MESSAGES,
+        history_max_age: float = DEFAULT_HISTORY_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _require_positive("idle_timeout", idle_timeout, integer=False)
         _require_positive("max_managers", max_managers)
         _require_positive("max_buffered_messages", max_buffered_messages)
         _require_positive("max_buffered_bytes", max_buffered_bytes)
+        _require_positive("history_max_messages", history_max_messages)
+        _require_positive("history_max_age", history_max_age, integer=False)
         if backplane is not None and not isinstance(backplane, Backplane):
             raise TypeError(f"backplane must implement wskit.backplane.Backplane; got {type(backplane).__name__}")
         self.idle_timeout = float(idle_timeout)
         self.max_managers = max_managers
         self.max_buffered_messages = max_buffered_messages
         self.max_buffered_bytes = max_buffered_bytes
+        self.history_max_messages = history_max_messages
+        self.history_max_age = float(history_max_age)
         self._clock = clock
         self._backplane: Backplane = backplane if backplane is not None else InProcessBackplane()
         self._backplane.attach(self._deliver)
@@ -120,11 +131,18 @@ class ManagerRegistry:
         """Send `message` to every user held here (each gets its own `seq`); return connections reached.
 
         This is the only way to reach more than one user, so nothing broadcasts by accident.
+        The message is validated and its payload encoded once for all users.
         """
-        total = 0
-        for manager in list(self._managers.values()):
-            total += await manager.send(message)
-        return total
+        event_type, payload, thread_id, run_id = _parse_message(message)
+        payload_json = encode_json(payload)
+        managers = list(self._managers.values())
+        histories = [m._history if m._history is not None else await m._ensure_history() for m in managers]
+        seqs = await self._backplane.next_seqs([m.user_id for m in managers])
+        envelopes = [
+            (m.user_id, seq, m._record(history, seq, event_type, payload_json, thread_id, run_id))
+            for m, history, seq in zip(managers, histories, seqs, strict=True)
+        ]
+        return await self._backplane.publish_many(envelopes)
 
     def users(self) -> list[str]:
         """The user ids with a manager held here, sorted."""
@@ -186,12 +204,9 @@ class ManagerRegistry:
             self._idle_since[user_id] = self._clock()
             self._idle_since.move_to_end(user_id)
 
-    def _count_message(self) -> None:
-        self._messages_sent += 1
-
-    def _deliver(self, user_id: str, seq: int, frame: str) -> int:
-        manager = self.get(user_id)
-        return 0 if manager is None else manager._deliver_local(seq, frame)
+    def _deliver(self, user_id: str, seq: int, data: bytes) -> int:
+        manager = self._managers.get(user_id) or self._released.get(user_id)
+        return 0 if manager is None else manager._deliver_local(seq, data)
 
 
 _default_registry: ManagerRegistry | None = None

@@ -5,6 +5,18 @@ with a JWT (`Authorization: Bearer` header, or `?token=` for browsers) before a 
 manager exists; failures get HTTP 401 with a one-line reason. After the handshake each frame is
 parsed by `wskit.inbound` and answered, or runs the reference agent for that user only.
 
+Reconnecting loses nothing: a client that connects with `?last_seq=N`, or whose first frame is
+`{"type": "resume", "last_seq": N}`, first receives every envelope after `N` still kept (or
+`{"type": "resync_required", ...}`), then live traffic. So that a first-frame resume can still be
+honored in order, a connection without `?last_seq` receives live traffic after its first frame
+or after `resume_grace` seconds, whichever comes first.
+
+Limits: inbound frames over `max_message_bytes` close with 1009; more than
+`max_connections_per_user` connections close the newest with 1008; a connection sending faster
+than `max_frames_per_second` (after a burst of `frame_burst`) gets a `rate_limited` error and is
+closed with 1008; a slow consumer whose outbound buffer fills is closed with 1013; keepalive
+pings every `ping_interval` seconds remove peers that do not answer within `ping_timeout`.
+
 Use it as an async context manager, e.g. in a notebook or a test::
 
     async with WskitServer(port=0) as server:
@@ -18,6 +30,7 @@ import asyncio
 import itertools
 import logging
 import urllib.parse
+import weakref
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,11 +44,27 @@ from wskit.auth import generate_secret, mint_token, verify_token
 from wskit.context import UserContext
 from wskit.envelope import encode_json
 from wskit.errors import AuthenticationError, RegistryFullError
-from wskit.inbound import FrameError, Ping, UserMessage, parse_frame
+from wskit.inbound import (
+    DEFAULT_FRAME_BURST,
+    DEFAULT_FRAMES_PER_SECOND,
+    FrameError,
+    FrameRateLimiter,
+    Inbound,
+    Ping,
+    Resume,
+    UserMessage,
+    parse_frame,
+)
 from wskit.registry import ManagerRegistry
 from wskit.unified_manager import _UnifiedWebSocketManagerImplementation as Manager
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS_PER_USER", "DEFAULT_MAX_MESSAGE_BYTES", "WskitServer"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS_PER_USER",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_RESUME_GRACE",
+    "RATE_LIMIT_CLOSE_CODE",
+    "WskitServer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +73,12 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 
 DEFAULT_MAX_CONNECTIONS_PER_USER = 10
 """Connections one user may hold; the next one is closed with 1008 (policy violation)."""
+
+DEFAULT_RESUME_GRACE = 0.5
+"""Seconds a connection without `?last_seq` waits for a first-frame resume before going live."""
+
+RATE_LIMIT_CLOSE_CODE = 1008
+"""Close code (policy violation) after the `rate_limited` error event."""
 
 WEBSOCKET_PATHS = frozenset({"/", "/ws"})
 
@@ -58,6 +93,10 @@ class WskitServer:
         max_message_bytes: largest inbound frame before closing with 1009.
         max_connections_per_user: connections per user before closing the newest with 1008.
         ping_interval, ping_timeout: keepalive, in seconds (None disables).
+        max_frames_per_second, frame_burst: inbound rate limit per connection.
+        resume_grace: seconds a connection without `?last_seq` is held for a first-frame resume
+            (0 disables first-frame resume: such connections go live at once).
+        close_timeout: seconds to wait for a peer's closing handshake (bounds shutdown).
     """
 
     def __init__(
@@ -71,6 +110,10 @@ class WskitServer:
         max_connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER,
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
+        max_frames_per_second: float = DEFAULT_FRAMES_PER_SECOND,
+        frame_burst: int = DEFAULT_FRAME_BURST,
+        resume_grace: float = DEFAULT_RESUME_GRACE,
+        close_timeout: float = 5.0,
     ) -> None:
         for name, value in (
             ("max_message_bytes", max_message_bytes),
@@ -89,10 +132,27 @@ class WskitServer:
         self.max_connections_per_user = max_connections_per_user
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
+        FrameRateLimiter(max_frames_per_second, frame_burst)  # validates both now
+        self.max_frames_per_second = max_frames_per_second
+        self.frame_burst = frame_burst
+        if not resume_grace >= 0 or not close_timeout > 0:
+            raise ValueError(
+                f"resume_grace must be >= 0 and close_timeout > 0; got {resume_grace!r}, {close_timeout!r}"
+            )
+        self.resume_grace = resume_grace
+        self.close_timeout = close_timeout
+        self._resume_points: weakref.WeakKeyDictionary[ServerConnection, int] = weakref.WeakKeyDictionary()
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._run_ids = itertools.count(1)
         self.rejected_handshakes = 0
+
+    @property
+    def websockets_server(self) -> Server:
+        """The underlying `websockets` server (its `.connections` are the live sockets)."""
+        if self._server is None:
+            raise RuntimeError("server is not running; use 'async with WskitServer(...) as server'")
+        return self._server
 
     @property
     def url(self) -> str:
@@ -119,6 +179,7 @@ class WskitServer:
             max_size=self.max_message_bytes,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
+            close_timeout=self.close_timeout,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._spawn(self._release_idle_periodically())
@@ -171,6 +232,11 @@ class WskitServer:
             connection.username = verify_token(_token_from(request.headers, url.query), self.secret)
         except AuthenticationError as exc:
             return self._reject(connection, 401, str(exc))
+        last_seq = urllib.parse.parse_qs(url.query).get("last_seq")
+        if last_seq is not None:
+            if not last_seq[0].isdigit() or not last_seq[0].isascii():
+                return self._reject(connection, 400, f"last_seq must be a non-negative integer; got {last_seq[0]!r}")
+            self._resume_points[connection] = int(last_seq[0])
         return None
 
     def _reject(self, connection: ServerConnection, status: int, reason: str) -> Response:
@@ -187,22 +253,51 @@ class WskitServer:
         if len(manager.connections) >= self.max_connections_per_user:
             await ws.close(1008, f"too many connections for this user (limit {self.max_connections_per_user})")
             return
-        connection_id = await manager.add_connection(ws, user_id=user_id)
+        last_seq = self._resume_points.pop(ws, None)
+        held = last_seq is None and self.resume_grace > 0
+        connection_id = await manager.add_connection(ws, user_id=user_id, last_seq=last_seq, hold=held)
+        timer = (
+            asyncio.get_running_loop().call_later(self.resume_grace, manager.go_live, connection_id) if held else None
+        )
+        limiter = FrameRateLimiter(self.max_frames_per_second, self.frame_burst)
+        closing = False
         try:
             async for data in ws:
-                await self._route(manager, connection_id, data)
+                if closing:
+                    # Keep reading (and discarding) so that the peer's reply to our close frame is
+                    # seen; a paused reader would stall the closing handshake until close_timeout.
+                    continue
+                request = parse_frame(data)
+                if timer is not None:  # the first frame ends the wait for a resume
+                    timer.cancel()
+                    timer = None
+                    if isinstance(request, Resume) and connection_id in manager.connections:
+                        await manager.resume(connection_id, request.last_seq)
+                        continue
+                    manager.go_live(connection_id)
+                if not limiter.allow():
+                    detail = f"more than {self.max_frames_per_second:g} frames per second; slow down"
+                    await manager.reply(connection_id, {"type": "error", "code": "rate_limited", "detail": detail})
+                    self._spawn(manager.close_connection(connection_id, RATE_LIMIT_CLOSE_CODE, "rate limit exceeded"))
+                    closing = True
+                    continue
+                await self._route(manager, connection_id, request)
         except ConnectionClosed:
             pass
         finally:
+            if timer is not None:
+                timer.cancel()
             await manager.remove_connection(connection_id)
 
-    async def _route(self, manager: Manager, connection_id: str, data: str | bytes) -> None:
-        request = parse_frame(data)
+    async def _route(self, manager: Manager, connection_id: str, request: Inbound) -> None:
         if isinstance(request, Ping):
             await manager.reply(connection_id, {"type": "pong"})
         elif isinstance(request, UserMessage):
             run_id = request.run_id or f"run-{next(self._run_ids)}"
             self._spawn(run_reference_agent(manager, request.payload, thread_id=request.thread_id, run_id=run_id))
+        elif isinstance(request, Resume):
+            detail = "resume must be the first frame; or reconnect with ?last_seq=N"
+            await manager.reply(connection_id, {"type": "error", "code": "resume_too_late", "detail": detail})
         elif isinstance(request, FrameError):
             await manager.reply(connection_id, request.as_message())
 
