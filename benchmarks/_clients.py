@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import sys
 
+from _common import raise_file_limit  # the benchmarks directory is on sys.path when run as a script
 from websockets.asyncio.client import ClientConnection, connect
-
-
-def raise_file_limit() -> None:
-    """Allow as many sockets as the hard limit permits (10,000 connections need it)."""
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class Counter:

@@ -18,67 +18,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from _common import LineProcess, emit_result, start_clients  # benchmarks/ is on sys.path when run as a script
 from websockets.asyncio.server import broadcast
 
 from wskit import ManagerRegistry, UserContext
 from wskit.envelope import encode_json, render_envelope
 from wskit.server import WskitServer
 
-CLIENTS = Path(__file__).with_name("_clients.py")
 PAYLOAD = {"event": "tick", "text": "x" * 120}
 
 
-class ClientProcess:
-    """The benchmark clients, driven over stdin/stdout."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def start(cls, url: str, tokens: list[str], work: Path) -> ClientProcess:
-        tokens_file = work / "tokens.json"
-        tokens_file.write_text(json.dumps(tokens))
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, str(CLIENTS), url, str(tokens_file),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        client = cls(process)
-        line = await client.read_line(300)
-        assert line == f"connected {len(tokens)}", line
-        return client
-
-    async def read_line(self, timeout: float) -> str:
-        assert self.process.stdout is not None
-        async with asyncio.timeout(timeout):
-            return (await self.process.stdout.readline()).decode().strip()
-
-    async def expect(self, messages: int) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"expect {messages}\n".encode())
-        await self.process.stdin.drain()
-
-    async def stop(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(b"quit\n")
-        await self.process.stdin.drain()
-        await self.process.wait()
-
-
-async def timed_phase(client: ClientProcess, messages: int, send: Any) -> tuple[float, float]:
+async def timed_phase(client: LineProcess, messages: int, send: Any) -> tuple[float, float]:
     """(wall seconds until every connection had every message, server CPU seconds)."""
-    await client.expect(messages)
+    await client.tell(f"expect {messages}")
     cpu, wall = time.process_time(), time.perf_counter()
     for n in range(messages):
         await send(n)
         await asyncio.sleep(0)  # both phases yield to the loop once per message
-    line = await client.read_line(600)
+    line = await client.line(600)
     assert line == "done", line
     return time.perf_counter() - wall, time.process_time() - cpu
 
@@ -90,7 +53,7 @@ async def layout(name: str, users: list[str], connections: int, messages: int, r
     ) as server:
         tokens = [server.mint_token(users[i % len(users)]) for i in range(connections)]
         with tempfile.TemporaryDirectory() as work:
-            client = await ClientProcess.start(server.url, tokens, Path(work))
+            client = await start_clients(server.url, tokens, Path(work))
             sockets = list(server.websockets_server.connections)
             managers = [registry.get_or_create(UserContext(user_id=u)) for u in users]
 
@@ -150,10 +113,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the JSON result here")
     args = parser.parse_args()
-    result = asyncio.run(run(args.connections, args.messages, args.repeat))
-    print(json.dumps(result))
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    emit_result(asyncio.run(run(args.connections, args.messages, args.repeat)), args.json)
     return 0
 
 

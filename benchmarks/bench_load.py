@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import emit_result  # the benchmarks directory is on sys.path when run as a script
 
 from wskit import UserContext
 from wskit.client import AgentClient
@@ -113,9 +114,7 @@ def main() -> int:
         f" latency p50 {result['latency_ms_p50']:.2f} ms, p99 {result['latency_ms_p99']:.2f} ms"
         f" ({result['seconds']:.1f} s)"
     )
-    print(json.dumps(result))
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    emit_result(result, args.json)
     return 0 if result["exactly_once"] else 1
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -25,9 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _clients import raise_file_limit  # the benchmarks directory is on sys.path when run as a script
+from _common import LineProcess, emit_result, raise_file_limit, start_clients  # benchmarks/ is on sys.path
 
-CLIENTS = Path(__file__).with_name("_clients.py")
 TARGETS = 10
 
 
@@ -91,51 +89,16 @@ async def serve(kind: str) -> None:
 # --- the orchestrating parent --------------------------------------------------------------------
 
 
-class Process:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    async def start(cls, *args: str, env: dict[str, str] | None = None) -> Process:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env
-        )
-        return cls(process)
-
-    async def line(self, timeout: float = 600) -> str:
-        assert self.process.stdout is not None
-        async with asyncio.timeout(timeout):
-            return (await self.process.stdout.readline()).decode().strip()
-
-    async def tell(self, command: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{command}\n".encode())
-        await self.process.stdin.drain()
-
-    async def stop(self) -> None:
-        await self.tell("quit")
-        await self.process.wait()
-
-
-async def clients(port: int, tokens: list[str], work: Path, name: str) -> Process:
-    tokens_file = work / f"{name}.json"
-    tokens_file.write_text(json.dumps(tokens))
-    process = await Process.start(str(CLIENTS), f"ws://127.0.0.1:{port}/ws", str(tokens_file))
-    line = await process.line()
-    assert line == f"connected {len(tokens)}", line
-    return process
-
-
 async def memory(kind: str, connections: int, env: dict[str, str], work: Path) -> dict[str, Any]:
     from wskit.auth import mint_token
 
-    server = await Process.start(__file__, "--serve", kind, env=env)
+    server = await LineProcess.start(__file__, "--serve", kind, env=env)
     port = int((await server.line()).split()[1])
     await asyncio.sleep(0.5)
     before = rss_bytes(server.process.pid)
     tokens = [mint_token(f"user{i:05d}", env["WSKIT_SECRET"]) for i in range(connections)]
     started = time.perf_counter()
-    held = await clients(port, tokens, work, f"{kind}-memory")
+    held = await start_clients(f"ws://127.0.0.1:{port}/ws", tokens, work, f"{kind}-memory")
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(1.0)
     after = rss_bytes(server.process.pid)
@@ -151,13 +114,14 @@ async def routing(connections: int, sends: int, env: dict[str, str], work: Path)
     from wskit.auth import mint_token
 
     secret = env["WSKIT_SECRET"]
-    server = await Process.start(__file__, "--serve", "wskit", env=env)
+    server = await LineProcess.start(__file__, "--serve", "wskit", env=env)
     port = int((await server.line()).split()[1])
-    targets = await clients(port, [mint_token(f"user{i:05d}", secret) for i in range(TARGETS)], work, "targets")
+    url = f"ws://127.0.0.1:{port}/ws"
+    targets = await start_clients(url, [mint_token(f"user{i:05d}", secret) for i in range(TARGETS)], work, "targets")
     await server.tell(f"send_cost {TARGETS} {sends}")
     few = float((await server.line()).split()[1])
     rest = [mint_token(f"user{i:05d}", secret) for i in range(TARGETS, connections)]
-    crowd = await clients(port, rest, work, "crowd")
+    crowd = await start_clients(url, rest, work, "crowd")
     await asyncio.sleep(1.0)
     await server.tell(f"send_cost {TARGETS} {sends}")
     many = float((await server.line()).split()[1])
@@ -200,10 +164,7 @@ def main() -> int:
     if args.serve:
         asyncio.run(serve(args.serve))
         return 0
-    result = asyncio.run(run(args.connections, args.sends))
-    print(json.dumps(result))
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    emit_result(asyncio.run(run(args.connections, args.sends)), args.json)
     return 0
 
 

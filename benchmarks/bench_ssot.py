@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import random
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import grimp
+from _common import emit_result  # the benchmarks directory is on sys.path when run as a script
 
 from wskit.ssot import check_import_paths, scan_tree
 
@@ -176,9 +176,7 @@ def main() -> int:
         "met": ratio <= 2.0,
         "installed_packages": installed,
     }
-    print(json.dumps(result))
-    if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    emit_result(result, args.json)
     return 0
 
 

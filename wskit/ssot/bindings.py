@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Binding", "DynamicNamespace", "ModuleInfo", "StarImport", "parse_module"]
+__all__ = ["Binding", "DynamicNamespace", "ModuleInfo", "StarImport", "dotted_name", "parse_module"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +107,12 @@ def _always_reraises(handlers: list[ast.ExceptHandler]) -> bool:
     return bool(handlers) and all(h.body and isinstance(h.body[-1], ast.Raise) for h in handlers)
 
 
-def _dotted(node: ast.expr) -> str | None:
+def dotted_name(node: ast.expr) -> str | None:
+    """`a.b.c` for a name or attribute chain, None for any other expression."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
+        inner = dotted_name(node.value)
         return None if inner is None else f"{inner}.{node.attr}"
     return None
 
@@ -123,13 +124,13 @@ def warns_deprecation(nodes: list[ast.stmt]) -> int | None:
     """Line of the first `warnings.warn(..., DeprecationWarning)` among `nodes`, else None."""
     for node in nodes:
         for call in ast.walk(node):
-            if not isinstance(call, ast.Call) or (_dotted(call.func) or "").rpartition(".")[2] != "warn":
+            if not isinstance(call, ast.Call) or (dotted_name(call.func) or "").rpartition(".")[2] != "warn":
                 continue
             category = call.args[1] if len(call.args) > 1 else None
             for keyword in call.keywords:
                 if keyword.arg == "category":
                     category = keyword.value
-            if category is not None and (_dotted(category) or "").rpartition(".")[2] in _DEPRECATION_CATEGORIES:
+            if category is not None and (dotted_name(category) or "").rpartition(".")[2] in _DEPRECATION_CATEGORIES:
                 return call.lineno
     return None
 
@@ -144,7 +145,7 @@ def _rewrites_namespace(node: ast.stmt) -> bool:
             return True
         if (
             isinstance(sub, ast.Subscript)
-            and _dotted(sub.value) == "sys.modules"
+            and dotted_name(sub.value) == "sys.modules"
             and isinstance(sub.slice, ast.Name)
             and sub.slice.id == "__name__"
         ):
@@ -244,7 +245,7 @@ class _Collector:
             if isinstance(target, ast.Name):
                 if target.id == "__all__":
                     self.info.all_names = _literal_strings(node.value)
-                kind = "alias" if _dotted(node.value) is not None else "dynamic"
+                kind = "alias" if dotted_name(node.value) is not None else "dynamic"
                 self.add(Binding(target.id, node.lineno, kind, conditional, type_only, node=node.value))
             elif isinstance(target, ast.Tuple | ast.List):
                 values = node.value.elts if isinstance(node.value, ast.Tuple | ast.List) else None
@@ -252,7 +253,7 @@ class _Collector:
                     if not isinstance(element, ast.Name):
                         continue
                     value = values[index] if values is not None and len(values) == len(target.elts) else None
-                    kind = "alias" if value is not None and _dotted(value) is not None else "dynamic"
+                    kind = "alias" if value is not None and dotted_name(value) is not None else "dynamic"
                     self.add(Binding(element.id, node.lineno, kind, conditional, type_only, node=value or node.value))
 
 

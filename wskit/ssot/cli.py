@@ -10,13 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from wskit.errors import UsageError
-from wskit.ssot.check import MODES, ImportPathReport, check_import_paths
+from wskit.ssot.check import MODES, check_import_paths
 from wskit.ssot.config import ConfigError, load_config
 from wskit.ssot.runtime import call_by_path
-from wskit.ssot.scan import ScanReport, scan_tree
+from wskit.ssot.scan import scan_tree
 
 __all__ = ["register"]
 
@@ -27,7 +27,14 @@ def _emit(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def _render_paths(report: ImportPathReport, fmt: str) -> str:
+class _Report(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+    def to_markdown(self) -> str: ...
+    def summary(self) -> str: ...
+
+
+def _render(report: _Report, fmt: str) -> str:
+    """A path report or a scan report in the requested --format."""
     if fmt == "json":
         return json.dumps(report.to_json(), indent=2, ensure_ascii=False)
     if fmt == "markdown":
@@ -70,7 +77,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         }
         _emit(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        _emit("\n\n".join(_render_paths(r, args.format) for r in reports))
+        _emit("\n\n".join(_render(r, args.format) for r in reports))
     return 0 if consolidated else 1
 
 
@@ -92,16 +99,8 @@ def _cmd_paths(args: argparse.Namespace) -> int:
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    _emit(_render_paths(report, args.format))
+    _emit(_render(report, args.format))
     return 0 if report.consolidated else 1
-
-
-def _render_scan(report: ScanReport, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(report.to_json(), indent=2, ensure_ascii=False)
-    if fmt == "markdown":
-        return report.to_markdown()
-    return report.summary()
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
@@ -109,7 +108,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         report = scan_tree(args.root, args.role, include_tests=args.include_tests)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    _emit(_render_scan(report, args.format))
+    _emit(_render(report, args.format))
     shadowed = any(c.shadowed for c in report.classes)
     return 0 if len(report.implementations) <= 1 and not shadowed else 1
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wskit.ssot.bindings import Binding, ModuleInfo, absolute_module, parse_module
+from wskit.ssot.bindings import Binding, ModuleInfo, absolute_module, dotted_name, parse_module
 from wskit.ssot.model import Finding
 from wskit.ssot.static import Definition, StaticResolver
 
@@ -427,7 +427,7 @@ def _may_reach(binding: Binding, names: set[str]) -> bool:
     if binding.kind == "import":
         return binding.attr in names
     if binding.kind == "alias" and isinstance(binding.node, ast.expr):
-        return any(part in names for part in (_dotted_name(binding.node) or "").split("."))
+        return any(part in names for part in (dotted_name(binding.node) or "").split("."))
     return False
 
 
@@ -465,19 +465,10 @@ def _imported_paths(file: _File, names: set[str]) -> set[str]:
     if module_aliases and any(b"." + name.encode() in file.data for name in names):
         for sub in ast.walk(file.tree):
             if isinstance(sub, ast.Attribute) and sub.attr in names:
-                dotted = _dotted_name(sub.value)
+                dotted = dotted_name(sub.value)
                 if dotted is not None and dotted in module_aliases:
                     paths.add(f"{module_aliases[dotted]}:{sub.attr}")
     return paths
-
-
-def _dotted_name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted_name(node.value)
-        return None if inner is None else f"{inner}.{node.attr}"
-    return None
 
 
 def _report(

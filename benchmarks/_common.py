@@ -1,0 +1,66 @@
+"""Helpers shared by the benchmark scripts: child processes driven by lines, results as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+CLIENTS = Path(__file__).with_name("_clients.py")
+
+
+def raise_file_limit() -> None:
+    """Allow as many sockets as the hard limit permits (10,000 connections need it)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class LineProcess:
+    """A child Python process that takes one command per stdin line and answers on stdout."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, *args: str, env: dict[str, str] | None = None) -> LineProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env
+        )
+        return cls(process)
+
+    async def line(self, timeout: float = 600) -> str:
+        """The next line the process prints."""
+        assert self.process.stdout is not None
+        async with asyncio.timeout(timeout):
+            return (await self.process.stdout.readline()).decode().strip()
+
+    async def tell(self, command: str) -> None:
+        """Send one command line."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{command}\n".encode())
+        await self.process.stdin.drain()
+
+    async def stop(self) -> None:
+        """Say `quit` and wait for the process to end."""
+        await self.tell("quit")
+        await self.process.wait()
+
+
+async def start_clients(url: str, tokens: list[str], work: Path, name: str = "clients") -> LineProcess:
+    """Start benchmarks/_clients.py with one connection per token; return once all are connected."""
+    tokens_file = work / f"{name}.json"
+    tokens_file.write_text(json.dumps(tokens))
+    process = await LineProcess.start(str(CLIENTS), url, str(tokens_file))
+    line = await process.line()
+    assert line == f"connected {len(tokens)}", line
+    return process
+
+
+def emit_result(result: dict[str, Any], json_path: Path | None) -> None:
+    """Print the result as one JSON line, and write it to `json_path` if given."""
+    print(json.dumps(result))
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
