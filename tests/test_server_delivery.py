@@ -114,6 +114,20 @@ def test_bad_last_seq_is_a_400_and_a_late_resume_an_error() -> None:
     run(scenario)
 
 
+def test_a_resume_after_the_grace_period_is_an_error_not_a_crash() -> None:
+    async def scenario(server: WskitServer) -> None:
+        client = await AgentClient.connect(server.url, server.mint_token("alice"))
+        await asyncio.sleep(0.3)  # the connection went live without a first frame
+        await client.resume(0)
+        reply = await client.receive()
+        assert (reply["type"], reply["code"]) == ("error", "resume_too_late")
+        await client.send_json({"type": "ping"})
+        assert await client.receive() == {"type": "pong"}  # still open
+        await client.close()
+
+    run(scenario, resume_grace=0.05)
+
+
 def stalled_socket(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

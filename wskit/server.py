@@ -256,9 +256,14 @@ class WskitServer:
         last_seq = self._resume_points.pop(ws, None)
         held = last_seq is None and self.resume_grace > 0
         connection_id = await manager.add_connection(ws, user_id=user_id, last_seq=last_seq, hold=held)
-        timer = (
-            asyncio.get_running_loop().call_later(self.resume_grace, manager.go_live, connection_id) if held else None
-        )
+        waiting = held  # for a first-frame resume, until the first frame or the grace period ends
+
+        def end_wait() -> None:
+            nonlocal waiting
+            waiting = False
+            manager.go_live(connection_id)
+
+        timer = asyncio.get_running_loop().call_later(self.resume_grace, end_wait) if held else None
         limiter = FrameRateLimiter(self.max_frames_per_second, self.frame_burst)
         closing = False
         try:
@@ -268,9 +273,9 @@ class WskitServer:
                     # seen; a paused reader would stall the closing handshake until close_timeout.
                     continue
                 request = parse_frame(data)
-                if timer is not None:  # the first frame ends the wait for a resume
+                if waiting and timer is not None:  # the first frame ends the wait; a later resume is an error
+                    waiting = False
                     timer.cancel()
-                    timer = None
                     if isinstance(request, Resume) and connection_id in manager.connections:
                         await manager.resume(connection_id, request.last_seq)
                         continue
@@ -286,7 +291,7 @@ class WskitServer:
             pass
         finally:
             if timer is not None:
-                timer.cancel()
+                timer.cancel()  # harmless once it has run
             await manager.remove_connection(connection_id)
 
     async def _route(self, manager: Manager, connection_id: str, request: Inbound) -> None:
