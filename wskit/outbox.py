@@ -91,24 +91,9 @@ class Outbox:
         return len(self._frames)
 
     @property
-    def pending_bytes(self) -> int:
-        """Bytes accepted but not yet handed to the socket (frames are ASCII JSON)."""
-        return self._bytes
-
-    @property
-    def closed(self) -> bool:
-        """True once the outbox failed, overflowed or was closed; it then accepts nothing."""
-        return self._closed
-
-    @property
     def held(self) -> bool:
         """True while frames are queued but not written (see `release`)."""
         return self._held
-
-    @property
-    def last_seq(self) -> int:
-        """The highest envelope `seq` passed to this connection (0 before the first)."""
-        return self._last_seq
 
     def offer(self, data: bytes, seq: int | None = None, *, replay: bool = False) -> bool:
         """Pass `data` on (an envelope if `seq` is given, else a control message).
