@@ -25,8 +25,8 @@ system-deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 lint: venv
-	$(BIN)/ruff check wskit tests $(wildcard benchmarks)
-	$(BIN)/mypy --strict wskit
+	$(BIN)/ruff check wskit tests examples $(wildcard benchmarks)
+	$(BIN)/mypy --strict wskit examples
 
 test: lint system-deps
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)

@@ -67,7 +67,9 @@ def verify_token(token: object, secret: str | bytes) -> str:
     """Return the user id a valid token was issued for; raise `AuthenticationError` saying why not."""
     key = _check_secret(secret)
     if not isinstance(token, str) or not token:
-        raise AuthenticationError("missing token: send 'Authorization: Bearer <token>' or '?token=<token>'")
+        raise AuthenticationError(
+            "missing token: send 'Authorization: Bearer <token>', subprotocols ['wskit', <token>] or '?token=<token>'"
+        )
     try:
         claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.ExpiredSignatureError:

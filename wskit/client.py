@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from wskit.errors import ConnectionRejected
+from wskit.handshake import SUBPROTOCOL
 
 __all__ = ["AgentClient"]
 
@@ -38,20 +39,23 @@ class AgentClient:
         url: str,
         token: str,
         *,
-        token_in: Literal["header", "query"] = "header",
+        token_in: Literal["header", "subprotocol", "query"] = "header",
         last_seq: int | None = None,
         open_timeout: float = 5.0,
         **options: Any,
     ) -> Self:
-        """Open a connection authenticated by `token`, sent as a Bearer header or `?token=`.
+        """Open a connection authenticated by `token`: a Bearer header, subprotocols `["wskit", token]`
+        (what browsers can send) or `?token=`.
 
         With `last_seq`, the server first replays every envelope after it (`?last_seq=`).
         Other keyword arguments go to `websockets.asyncio.client.connect` (e.g. `max_queue`).
         Raises `ConnectionRejected` (with the HTTP status and the server's reason) on refusal.
         """
-        if token_in not in ("header", "query"):
-            raise ValueError(f"token_in must be 'header' or 'query'; got {token_in!r}")
+        if token_in not in ("header", "subprotocol", "query"):
+            raise ValueError(f"token_in must be 'header', 'subprotocol' or 'query'; got {token_in!r}")
         headers = {"Authorization": f"Bearer {token}"} if token_in == "header" else None
+        if token_in == "subprotocol":
+            options["subprotocols"] = [SUBPROTOCOL, token]
         query = {"token": token} if token_in == "query" else {}
         if last_seq is not None:
             query["last_seq"] = str(last_seq)

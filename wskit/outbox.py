@@ -20,7 +20,13 @@ from collections.abc import Callable, Iterable
 
 from wskit.writers import FrameWriter
 
-__all__ = ["DEFAULT_MAX_BUFFERED_BYTES", "DEFAULT_MAX_BUFFERED_MESSAGES", "Outbox", "OutboxOverflow"]
+__all__ = [
+    "DEFAULT_MAX_BUFFERED_BYTES",
+    "DEFAULT_MAX_BUFFERED_MESSAGES",
+    "DEFAULT_SEND_TIMEOUT",
+    "Outbox",
+    "OutboxOverflow",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +37,23 @@ DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
 """Bytes a connection may have queued before it counts as a slow consumer (1 MiB); the
 socket's own write buffer (32 KiB high-water mark in `websockets`) comes on top."""
 
+DEFAULT_SEND_TIMEOUT = 10.0
+"""Seconds one write may wait for the socket before the peer counts as a slow consumer. Whether a
+server's `send` waits for the socket at all differs between servers and versions; this bound and
+the queue limits hold either way."""
+
 
 class OutboxOverflow(Exception):
-    """A connection's outbox reached its message or byte limit: the peer is not keeping up."""
+    """The peer is not keeping up: the outbox reached its message or byte limit, or one write
+    waited longer than the send timeout."""
 
 
 class Outbox:
     """Frames for one connection, written in order.
 
-    `on_failure` is called once, with the exception, when a write fails or the outbox
-    overflows; after that the outbox accepts nothing more. A held outbox queues frames without
-    writing them until `release()`.
+    `on_failure` is called once, with the exception, when a write fails, waits longer than
+    `send_timeout` seconds, or the outbox overflows; after that the outbox accepts nothing more.
+    A held outbox queues frames without writing them until `release()`.
     """
 
     __slots__ = (
@@ -56,6 +68,7 @@ class Outbox:
         "_on_failure",
         "_replay_bytes",
         "_replay_frames",
+        "_send_timeout",
         "_task",
         "_writer",
     )
@@ -67,9 +80,11 @@ class Outbox:
         *,
         max_messages: int = DEFAULT_MAX_BUFFERED_MESSAGES,
         max_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
         held: bool = False,
     ) -> None:
         self._writer = writer
+        self._send_timeout = send_timeout
         self._on_failure = on_failure
         self._max_messages = max_messages
         self._max_bytes = max_bytes
@@ -182,7 +197,13 @@ class Outbox:
         try:
             while frames:
                 data = frames[0]
-                await self._writer.write(data)
+                try:
+                    async with asyncio.timeout(self._send_timeout):
+                        await self._writer.write(data)
+                except TimeoutError:
+                    raise OutboxOverflow(
+                        f"a write waited more than {self._send_timeout:g} s for the socket; the peer is not reading"
+                    ) from None
                 # The outbox may have been closed while the write was awaited.
                 if frames:
                     frames.popleft()

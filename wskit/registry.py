@@ -18,9 +18,9 @@ from wskit.context import UserContext
 from wskit.envelope import encode_json
 from wskit.errors import IsolationError, RegistryFullError
 from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_MESSAGES
-from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MESSAGES
+from wskit.messages import validate_message
+from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MESSAGES, DEFAULT_SEND_TIMEOUT
 from wskit.protocols import WebSocketProtocol
-from wskit.unified_manager import _parse_message
 from wskit.unified_manager import _UnifiedWebSocketManagerImplementation as _Manager
 
 __all__ = ["ManagerRegistry", "default_registry"]
@@ -44,6 +44,8 @@ class ManagerRegistry:
         backplane: where envelopes are published (default: a new `InProcessBackplane`).
         max_buffered_messages, max_buffered_bytes: per-connection outbox limits; a connection
             that exceeds them is a slow consumer and is closed.
+        send_timeout: seconds one write may wait for a connection's socket before that
+            connection is a slow consumer and is closed.
         history_max_messages, history_max_age: how many envelopes per user, and for how many
             seconds, are kept for reconnecting clients.
         clock: monotonic seconds, injectable for tests of idle release.
@@ -57,6 +59,7 @@ class ManagerRegistry:
         backplane: Backplane | None = None,
         max_buffered_messages: int = DEFAULT_MAX_BUFFERED_MESSAGES,
         max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
         history_max_messages: int = DEFAULT_HISTORY_MAX_MESSAGES,
         history_max_age: float = DEFAULT_HISTORY_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
@@ -65,6 +68,7 @@ class ManagerRegistry:
         _require_positive("max_managers", max_managers)
         _require_positive("max_buffered_messages", max_buffered_messages)
         _require_positive("max_buffered_bytes", max_buffered_bytes)
+        _require_positive("send_timeout", send_timeout, integer=False)
         _require_positive("history_max_messages", history_max_messages)
         _require_positive("history_max_age", history_max_age, integer=False)
         if backplane is not None and not isinstance(backplane, Backplane):
@@ -73,6 +77,7 @@ class ManagerRegistry:
         self.max_managers = max_managers
         self.max_buffered_messages = max_buffered_messages
         self.max_buffered_bytes = max_buffered_bytes
+        self.send_timeout = float(send_timeout)
         self.history_max_messages = history_max_messages
         self.history_max_age = float(history_max_age)
         self._clock = clock
@@ -133,7 +138,7 @@ class ManagerRegistry:
         This is the only way to reach more than one user, so nothing broadcasts by accident.
         The message is validated and its payload encoded once for all users.
         """
-        event_type, payload, thread_id, run_id = _parse_message(message)
+        event_type, payload, thread_id, run_id = validate_message(message)
         payload_json = encode_json(payload)
         managers = list(self._managers.values())
         histories = [m._history if m._history is not None else await m._ensure_history() for m in managers]

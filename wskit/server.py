@@ -1,21 +1,11 @@
 """`WskitServer`: the manager served for real over a `websockets` asyncio server.
 
-Handshake: `process_request` answers `GET /healthz`, and authenticates every other request
-with a JWT (`Authorization: Bearer` header, or `?token=` for browsers) before a connection or a
-manager exists; failures get HTTP 401 with a one-line reason. After the handshake each frame is
-parsed by `wskit.inbound` and answered, or runs the reference agent for that user only.
-
-Reconnecting loses nothing: a client that connects with `?last_seq=N`, or whose first frame is
-`{"type": "resume", "last_seq": N}`, first receives every envelope after `N` still kept (or
-`{"type": "resync_required", ...}`), then live traffic. So that a first-frame resume can still be
-honored in order, a connection without `?last_seq` receives live traffic after its first frame
-or after `resume_grace` seconds, whichever comes first.
-
-Limits: inbound frames over `max_message_bytes` close with 1009; more than
-`max_connections_per_user` connections close the newest with 1008; a connection sending faster
-than `max_frames_per_second` (after a burst of `frame_burst`) gets a `rate_limited` error and is
-closed with 1008; a slow consumer whose outbound buffer fills is closed with 1013; keepalive
-pings every `ping_interval` seconds remove peers that do not answer within `ping_timeout`.
+A thin adapter around `wskit.session`, which holds the connection protocol every adapter shares
+(handshake authentication, first-frame resume, rate limit, limits, routing, shutdown): here
+`process_request` answers `GET /healthz` and asks the session host to accept or refuse each
+upgrade request (HTTP 401 with a one-line reason before any connection or manager exists), and
+each received frame is handed to the connection's `Session`. Inbound frames over
+`max_message_bytes` are also refused by `websockets` itself (1009) before they are buffered.
 
 Use it as an async context manager, e.g. in a notebook or a test::
 
@@ -27,58 +17,38 @@ Use it as an async context manager, e.g. in a notebook or a test::
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
 import urllib.parse
 import weakref
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
-from wskit.agent import run_reference_agent
-from wskit.auth import generate_secret, mint_token, verify_token
-from wskit.context import UserContext
+from wskit.auth import generate_secret, mint_token
 from wskit.envelope import encode_json
-from wskit.errors import AuthenticationError, RegistryFullError
-from wskit.inbound import (
-    DEFAULT_FRAME_BURST,
-    DEFAULT_FRAMES_PER_SECOND,
-    FrameError,
-    FrameRateLimiter,
-    Inbound,
-    Ping,
-    Resume,
-    UserMessage,
-    parse_frame,
-)
+from wskit.handshake import Handshake, HandshakeRefused, select_subprotocol
+from wskit.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
 from wskit.registry import ManagerRegistry
-from wskit.unified_manager import _UnifiedWebSocketManagerImplementation as Manager
+from wskit.session import (
+    DEFAULT_MAX_CONNECTIONS_PER_USER,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_RESUME_GRACE,
+    GOING_AWAY,
+    SessionHost,
+    SessionLimits,
+)
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS_PER_USER",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_RESUME_GRACE",
-    "RATE_LIMIT_CLOSE_CODE",
     "WskitServer",
 ]
-
-logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
-"""Largest inbound frame; bigger ones close the connection with 1009 (message too big)."""
-
-DEFAULT_MAX_CONNECTIONS_PER_USER = 10
-"""Connections one user may hold; the next one is closed with 1008 (policy violation)."""
-
-DEFAULT_RESUME_GRACE = 0.5
-"""Seconds a connection without `?last_seq` waits for a first-frame resume before going live."""
-
-RATE_LIMIT_CLOSE_CODE = 1008
-"""Close code (policy violation) after the `rate_limited` error event."""
 
 WEBSOCKET_PATHS = frozenset({"/", "/ws"})
 
@@ -115,37 +85,42 @@ class WskitServer:
         resume_grace: float = DEFAULT_RESUME_GRACE,
         close_timeout: float = 5.0,
     ) -> None:
-        for name, value in (
-            ("max_message_bytes", max_message_bytes),
-            ("max_connections_per_user", max_connections_per_user),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int from 0 to 65535 (0 picks a free one); got {port!r}")
-        self.secret = secret if secret is not None else generate_secret()
-        mint_token("probe", self.secret)  # validates the secret now rather than at the first client
+        limits = SessionLimits(
+            max_message_bytes=max_message_bytes,
+            max_connections_per_user=max_connections_per_user,
+            max_frames_per_second=max_frames_per_second,
+            frame_burst=frame_burst,
+            resume_grace=resume_grace,
+            close_timeout=close_timeout,
+        )
+        self.sessions = SessionHost(
+            registry=registry if registry is not None else ManagerRegistry(),
+            secret=secret if secret is not None else generate_secret(),
+            limits=limits,
+        )
         self.host = host
         self.port = port
-        self.registry = registry if registry is not None else ManagerRegistry()
-        self.max_message_bytes = max_message_bytes
-        self.max_connections_per_user = max_connections_per_user
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
-        FrameRateLimiter(max_frames_per_second, frame_burst)  # validates both now
-        self.max_frames_per_second = max_frames_per_second
-        self.frame_burst = frame_burst
-        if not resume_grace >= 0 or not close_timeout > 0:
-            raise ValueError(
-                f"resume_grace must be >= 0 and close_timeout > 0; got {resume_grace!r}, {close_timeout!r}"
-            )
-        self.resume_grace = resume_grace
-        self.close_timeout = close_timeout
-        self._resume_points: weakref.WeakKeyDictionary[ServerConnection, int] = weakref.WeakKeyDictionary()
+        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Handshake] = weakref.WeakKeyDictionary()
         self._server: Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._run_ids = itertools.count(1)
-        self.rejected_handshakes = 0
+
+    @property
+    def registry(self) -> ManagerRegistry:
+        """The registry holding this server's managers."""
+        return self.sessions.registry
+
+    @property
+    def secret(self) -> str:
+        """The HS256 secret this server verifies tokens with."""
+        return self.sessions.secret
+
+    @property
+    def rejected_handshakes(self) -> int:
+        """Upgrade requests refused so far (bad token, bad `last_seq`, shutting down)."""
+        return self.sessions.rejected_handshakes
 
     @property
     def websockets_server(self) -> Server:
@@ -176,28 +151,28 @@ class WskitServer:
             self.host,
             self.port,
             process_request=self._process_request,
-            max_size=self.max_message_bytes,
+            select_subprotocol=_select_subprotocol,
+            max_size=self.sessions.limits.max_message_bytes,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
-            close_timeout=self.close_timeout,
+            close_timeout=self.sessions.limits.close_timeout,
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        self._spawn(self._release_idle_periodically())
+        self.sessions.start()
         return self
 
-    async def close(self, code: int = 1001) -> None:
+    async def close(self, code: int = GOING_AWAY) -> None:
         """Stop accepting, close every connection (1001 "going away" by default), end background tasks."""
         if self._server is None:
             return
         server, self._server = self._server, None
         server.close(close_connections=False)
+        await self.sessions.close(code)
+        # Connections that never became sessions (refused, or still opening) are closed too.
         await asyncio.gather(
             *(ws.close(code, "server shutting down") for ws in server.connections), return_exceptions=True
         )
         await server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def serve_forever(self) -> None:
         """Serve until cancelled."""
@@ -223,112 +198,34 @@ class WskitServer:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urllib.parse.urlsplit(request.path)
         if url.path == "/healthz":
-            response = connection.respond(200, encode_json({"status": "ok", **self.registry.stats()}, "health") + "\n")
+            status, document = self.sessions.health()
+            response = connection.respond(status, encode_json(document, "health") + "\n")
             response.headers["Content-Type"] = "application/json"
             return response
         if url.path not in WEBSOCKET_PATHS:
-            return self._reject(connection, 404, f"unknown path {url.path!r}; connect to /ws")
+            return connection.respond(404, f"unknown path {url.path!r}; connect to /ws\n")
+        offered = [p for value in request.headers.get_all("Sec-WebSocket-Protocol") for p in parse_subprotocol(value)]
         try:
-            connection.username = verify_token(_token_from(request.headers, url.query), self.secret)
-        except AuthenticationError as exc:
-            return self._reject(connection, 401, str(exc))
-        last_seq = urllib.parse.parse_qs(url.query).get("last_seq")
-        if last_seq is not None:
-            if not last_seq[0].isdigit() or not last_seq[0].isascii():
-                return self._reject(connection, 400, f"last_seq must be a non-negative integer; got {last_seq[0]!r}")
-            self._resume_points[connection] = int(last_seq[0])
+            self._handshakes[connection] = self.sessions.handshake(
+                authorization=request.headers.get("Authorization"), subprotocols=offered, query=url.query
+            )
+        except HandshakeRefused as refused:
+            return connection.respond(refused.status, refused.reason + "\n")
         return None
 
-    def _reject(self, connection: ServerConnection, status: int, reason: str) -> Response:
-        self.rejected_handshakes += 1
-        return connection.respond(status, reason + "\n")
-
     async def _handle(self, ws: ServerConnection) -> None:
-        user_id = ws.username
-        try:
-            manager = self.registry.get_or_create(UserContext(user_id=user_id))
-        except RegistryFullError:
-            await ws.close(1013, "server full: try again later")
+        session = await self.sessions.open(ws, self._handshakes.pop(ws))
+        if session is None:
             return
-        if len(manager.connections) >= self.max_connections_per_user:
-            await ws.close(1008, f"too many connections for this user (limit {self.max_connections_per_user})")
-            return
-        last_seq = self._resume_points.pop(ws, None)
-        held = last_seq is None and self.resume_grace > 0
-        connection_id = await manager.add_connection(ws, user_id=user_id, last_seq=last_seq, hold=held)
-        waiting = held  # for a first-frame resume, until the first frame or the grace period ends
-
-        def end_wait() -> None:
-            nonlocal waiting
-            waiting = False
-            manager.go_live(connection_id)
-
-        timer = asyncio.get_running_loop().call_later(self.resume_grace, end_wait) if held else None
-        limiter = FrameRateLimiter(self.max_frames_per_second, self.frame_burst)
-        closing = False
         try:
             async for data in ws:
-                if closing:
-                    # Keep reading (and discarding) so that the peer's reply to our close frame is
-                    # seen; a paused reader would stall the closing handshake until close_timeout.
-                    continue
-                request = parse_frame(data)
-                if waiting and timer is not None:  # the first frame ends the wait; a later resume is an error
-                    waiting = False
-                    timer.cancel()
-                    if isinstance(request, Resume) and connection_id in manager.connections:
-                        await manager.resume(connection_id, request.last_seq)
-                        continue
-                    manager.go_live(connection_id)
-                if not limiter.allow():
-                    detail = f"more than {self.max_frames_per_second:g} frames per second; slow down"
-                    await manager.reply(connection_id, {"type": "error", "code": "rate_limited", "detail": detail})
-                    self._spawn(manager.close_connection(connection_id, RATE_LIMIT_CLOSE_CODE, "rate limit exceeded"))
-                    closing = True
-                    continue
-                await self._route(manager, connection_id, request)
+                await session.receive(data)
         except ConnectionClosed:
             pass
         finally:
-            if timer is not None:
-                timer.cancel()  # harmless once it has run
-            await manager.remove_connection(connection_id)
-
-    async def _route(self, manager: Manager, connection_id: str, request: Inbound) -> None:
-        if isinstance(request, Ping):
-            await manager.reply(connection_id, {"type": "pong"})
-        elif isinstance(request, UserMessage):
-            run_id = request.run_id or f"run-{next(self._run_ids)}"
-            self._spawn(run_reference_agent(manager, request.payload, thread_id=request.thread_id, run_id=run_id))
-        elif isinstance(request, Resume):
-            detail = "resume must be the first frame; or reconnect with ?last_seq=N"
-            await manager.reply(connection_id, {"type": "error", "code": "resume_too_late", "detail": detail})
-        elif isinstance(request, FrameError):
-            await manager.reply(connection_id, request.as_message())
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("background task failed", exc_info=task.exception())
-
-    async def _release_idle_periodically(self) -> None:
-        interval = min(30.0, self.registry.idle_timeout / 2)
-        while True:
-            await asyncio.sleep(interval)
-            self.registry.release_idle()
+            await session.finish()
 
 
-def _token_from(headers: Headers, query: str) -> str | None:
-    authorization = headers.get("Authorization")
-    if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationError("malformed Authorization header: expected 'Bearer <token>'")
-        return token.strip()
-    tokens = urllib.parse.parse_qs(query).get("token")
-    return tokens[0] if tokens else None
+def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    selected = select_subprotocol(offered)
+    return None if selected is None else Subprotocol(selected)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 import types
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from wskit.context import UserContext, validate_id
 from wskit.envelope import AGENT_EVENTS, encode_json, render_envelope
 from wskit.errors import FactoryOnlyError, IsolationError
 from wskit.history import History, ResyncRequired
+from wskit.messages import validate_message
 from wskit.outbox import Outbox, OutboxOverflow
 from wskit.protocols import WebSocketProtocol
 from wskit.writers import writer_for
@@ -65,10 +65,6 @@ class DeliveryReport(int):
 
     def __repr__(self) -> str:
         return f"DeliveryReport(delivered={int(self)}, seq={self.seq}, stored={self.stored})"
-
-
-_MESSAGE_KEYS = frozenset({"type", "payload", "thread_id", "run_id"})
-_TYPE_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 @final
@@ -198,6 +194,7 @@ class _UnifiedWebSocketManagerImplementation:
             lambda exc: self._on_outbox_failure(connection_id, exc),
             max_messages=self._registry.max_buffered_messages,
             max_bytes=self._registry.max_buffered_bytes,
+            send_timeout=self._registry.send_timeout,
             held=hold,
         )
         self._connections[connection_id] = connection
@@ -243,7 +240,7 @@ class _UnifiedWebSocketManagerImplementation:
         when none is connected: the envelope is then `stored` for the next connection).
         Raises `TypeError` for a payload JSON cannot encode, before anything is sent.
         """
-        event_type, payload, thread_id, run_id = _parse_message(message)
+        event_type, payload, thread_id, run_id = validate_message(message)
         delivered, seq = await self._publish(event_type, encode_json(payload), thread_id, run_id)
         return DeliveryReport(delivered, seq=seq, stored=True)
 
@@ -409,31 +406,6 @@ class _UnifiedWebSocketManagerImplementation:
 def _check_last_seq(last_seq: object) -> None:
     if last_seq is not None and (isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0):
         raise ValueError(f"last_seq must be a non-negative int (the last seq the client received); got {last_seq!r}")
-
-
-def _parse_message(message: object) -> tuple[str, Any, str | None, str | None]:
-    if not isinstance(message, Mapping):
-        raise TypeError(
-            f"message must be a mapping like {{'type': 'notice', 'payload': {{...}}}}; got {type(message).__name__}"
-        )
-    unexpected = set(message) - _MESSAGE_KEYS
-    if unexpected:
-        raise ValueError(
-            f"message has unexpected keys {sorted(map(str, unexpected))}; put custom fields under 'payload'"
-            f" (allowed keys: {', '.join(sorted(_MESSAGE_KEYS))})"
-        )
-    event_type = message.get("type")
-    if not isinstance(event_type, str) or not _TYPE_PATTERN.fullmatch(event_type):
-        raise ValueError(
-            f"message['type'] must be 1-64 characters from [A-Za-z0-9._:-], such as 'notice'; got {event_type!r}"
-        )
-    thread_id = message.get("thread_id")
-    run_id = message.get("run_id")
-    if thread_id is not None:
-        validate_id("thread_id", thread_id)
-    if run_id is not None:
-        validate_id("run_id", run_id)
-    return event_type, message.get("payload"), thread_id, run_id
 
 
 async def _close_quietly(connection: WebSocketProtocol, code: int, reason: str) -> None:
