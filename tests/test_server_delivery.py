@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+from servers import raw_upgrade
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -174,21 +175,6 @@ def test_a_stalled_client_is_closed_with_1013_and_nobody_else_slows_down() -> No
         stalled.connection.transport.abort()
 
     run(scenario, registry=ManagerRegistry(max_buffered_messages=50, max_buffered_bytes=400_000))
-
-
-def raw_upgrade(port: int, token: str) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
-    )
-    sock.sendall(request.encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(4096)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
 
 
 def test_keepalive_removes_a_peer_that_stops_answering() -> None:

@@ -174,7 +174,11 @@ def test_first_frame_resume_replays_before_live_traffic() -> None:
         assert seqs(connection) == [3, 4, 5, 6, 7]
         await session.receive(json.dumps({"type": "resume", "last_seq": 0}))  # only the first frame may
         await settle(sessions)
-        assert connection.messages[-1]["code"] == "resume_too_late"
+        assert connection.messages[-1] == {
+            "type": "error",
+            "code": "resume_too_late",
+            "detail": "resume must be the first frame; or reconnect with ?last_seq=N",
+        }
         await sessions.close()
 
     run(scenario)
@@ -431,6 +435,24 @@ def test_close_waits_for_slow_closes_without_cutting_them_short(caplog: pytest.L
     with caplog.at_level(logging.WARNING, logger="wskit.session"):
         run(scenario)
     assert caplog.records == []
+
+
+def test_close_gives_up_waiting_a_second_after_the_close_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    class NeverCloses(MemoryConnection):
+        async def close(self, code: int = 1000, reason: str = "") -> None:
+            await asyncio.Event().wait()
+
+    async def scenario() -> None:
+        sessions = host(resume_grace=0, close_timeout=0.05)
+        await open_session(sessions, connection=NeverCloses())
+        await open_session(sessions, "bob")
+        started = asyncio.get_running_loop().time()
+        await sessions.close()
+        assert 1.0 <= asyncio.get_running_loop().time() - started < 2.0
+
+    with caplog.at_level(logging.WARNING, logger="wskit.session"):
+        run(scenario)
+    assert [r.getMessage() for r in caplog.records] == ["1 of 2 connections are still closing after shutdown began"]
 
 
 def test_a_close_that_fails_is_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -18,6 +18,7 @@ from wskit.auth import generate_secret, load_secret, mint_token
 from wskit.errors import UsageError
 from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_MESSAGES
 from wskit.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
+from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_TIMEOUT
 from wskit.registry import ManagerRegistry
 from wskit.server import DEFAULT_MAX_CONNECTIONS_PER_USER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RESUME_GRACE, WskitServer
 
@@ -73,7 +74,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         secret=secret,
         host=args.host,
         port=args.port,
-        registry=ManagerRegistry(history_max_messages=args.history_size, history_max_age=args.history_age),
+        registry=ManagerRegistry(
+            history_max_messages=args.history_size,
+            history_max_age=args.history_age,
+            max_buffered_bytes=args.max_buffered_bytes,
+            send_timeout=args.send_timeout,
+        ),
         max_message_bytes=args.max_message_bytes,
         max_connections_per_user=args.max_connections_per_user,
         ping_interval=args.ping_interval,
@@ -173,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="envelopes kept per user for resumes (default %(default)s)")  # fmt: skip
     serve.add_argument("--history-age", type=_positive_float, default=DEFAULT_HISTORY_MAX_AGE,
                        help="seconds envelopes are kept for resumes (default %(default)s)")  # fmt: skip
+    serve.add_argument("--max-buffered-bytes", type=_positive_int, default=DEFAULT_MAX_BUFFERED_BYTES,
+                       help="bytes queued for a connection before it is closed 1013")  # fmt: skip
+    serve.add_argument("--send-timeout", type=_positive_float, default=DEFAULT_SEND_TIMEOUT,
+                       help="seconds a write may wait before closing 1013 (default %(default)s)")  # fmt: skip
     serve.add_argument("--resume-grace", type=_non_negative_float, default=DEFAULT_RESUME_GRACE,
                        help="seconds a new connection waits for a first-frame resume (0: none)")  # fmt: skip
     serve.set_defaults(func=_cmd_serve)

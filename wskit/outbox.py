@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from wskit.writers import FrameWriter
 
@@ -125,11 +125,15 @@ class Outbox:
             self._last_seq = seq
         if not self._frames and self._task is None and not self._held:
             try:
-                if self._writer.write_nowait(data):
-                    return True
+                written = self._writer.write_nowait(data)
             except Exception as exc:  # this socket's failure is this socket's problem
                 self._fail(exc)
                 return False
+            if written is True:
+                return True
+            if written is not False:  # begun: finish it before writing anything else
+                self._task = asyncio.get_running_loop().create_task(self._drain(written))
+                return True
         return self._enqueue(data, replay)
 
     def offer_all(self, frames: Iterable[tuple[int, bytes]]) -> int:
@@ -192,18 +196,14 @@ class Outbox:
         if self._task is None and self._frames and not self._held and not self._closed:
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
-    async def _drain(self) -> None:
+    async def _drain(self, in_flight: Awaitable[None] | None = None) -> None:
         frames = self._frames
         try:
+            if in_flight is not None:
+                await self._finish(in_flight)
             while frames:
                 data = frames[0]
-                try:
-                    async with asyncio.timeout(self._send_timeout):
-                        await self._writer.write(data)
-                except TimeoutError:
-                    raise OutboxOverflow(
-                        f"a write waited more than {self._send_timeout:g} s for the socket; the peer is not reading"
-                    ) from None
+                await self._finish(self._writer.write(data))
                 # The outbox may have been closed while the write was awaited.
                 if frames:
                     frames.popleft()
@@ -220,6 +220,15 @@ class Outbox:
         finally:
             self._task = None
             self._signal_empty()
+
+    async def _finish(self, write: Awaitable[None]) -> None:
+        try:
+            async with asyncio.timeout(self._send_timeout):
+                await write
+        except TimeoutError:
+            raise OutboxOverflow(
+                f"a write waited more than {self._send_timeout:g} s for the socket; the peer is not reading"
+            ) from None
 
     def _signal_empty(self) -> None:
         if self._empty is not None:

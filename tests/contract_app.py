@@ -1,0 +1,21 @@
+"""The example FastAPI app with the options a test asks for (`WSKIT_TEST_OPTIONS`, JSON), for uvicorn/hypercorn."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from fastapi import FastAPI
+
+from examples.fastapi_app import create_app as create_example_app
+from wskit import ManagerRegistry
+from wskit.asgi import WskitEndpoint
+
+REGISTRY_OPTIONS = {"history_max_messages", "max_buffered_bytes", "send_timeout"}
+
+
+def create_app() -> FastAPI:
+    options = json.loads(os.environ.get("WSKIT_TEST_OPTIONS", "{}"))
+    registry = ManagerRegistry(**{k: v for k, v in options.items() if k in REGISTRY_OPTIONS})
+    endpoint_options = {k: v for k, v in options.items() if k not in REGISTRY_OPTIONS}
+    return create_example_app(WskitEndpoint(secret=os.environ["WSKIT_SECRET"], registry=registry, **endpoint_options))
