@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from servers import ServerProcess
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -56,17 +57,27 @@ class ServerThread:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[ServerThread]:
-    with ServerThread() as server:
-        yield server
+Live = WskitServer | ServerProcess
 
 
-def headers(server: WskitServer, user: str) -> dict[str, str]:
+@pytest.fixture(scope="module", params=["websockets", "uvicorn"])
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """The `websockets` server in a thread, or the ASGI adapter in a real uvicorn process."""
+    if request.param == "websockets":
+        with ServerThread() as thread:
+            yield thread.server
+    else:
+        log = tmp_path_factory.mktemp("fuzz") / "uvicorn.log"
+        with ServerProcess("uvicorn", log, max_message_bytes=MAX_BYTES, resume_grace=0) as process:
+            yield process
+            assert "Traceback" not in process.log() and "ERROR" not in process.log(), process.log()
+
+
+def headers(server: Live, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {server.mint_token(user)}"}
 
 
-async def exchange(server: WskitServer, frames: list[str | bytes]) -> tuple[list[dict[str, Any]], int | None]:
+async def exchange(server: Live, frames: list[str | bytes]) -> tuple[list[dict[str, Any]], int | None]:
     """Send frames on one connection; return the messages received and the close code, if closed."""
     received: list[dict[str, Any]] = []
     async with connect(server.url, additional_headers=headers(server, "fuzzer"), max_size=None) as ws:
@@ -83,15 +94,15 @@ async def exchange(server: WskitServer, frames: list[str | bytes]) -> tuple[list
             return received, ws.close_code
 
 
-def well_behaved_client_is_served(live: ServerThread) -> None:
+def well_behaved_client_is_served(live: Live) -> None:
     async def check() -> None:
-        async with connect(live.server.url, additional_headers=headers(live.server, "steady")) as ws:
+        async with connect(live.url, additional_headers=headers(live, "steady")) as ws:
             await ws.send(json.dumps({"type": "user_message", "payload": "hi", "thread_id": "steady"}))
             types = [json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] for _ in range(5)]
             assert types[-1] == "agent_completed"
 
     asyncio.run(check())
-    with urllib.request.urlopen(live.server.http_url("/healthz"), timeout=5) as response:
+    with urllib.request.urlopen(live.http_url("/healthz"), timeout=5) as response:
         assert json.load(response)["status"] == "ok"
 
 
@@ -128,8 +139,8 @@ any_frame = st.one_of(
 
 @FUZZ_SETTINGS
 @given(frames=st.lists(any_frame, min_size=1, max_size=6))
-def test_random_frames_get_answers_or_rule_closes(live: ServerThread, frames: list[str | bytes]) -> None:
-    received, close_code = asyncio.run(exchange(live.server, frames))
+def test_random_frames_get_answers_or_rule_closes(live: Live, frames: list[str | bytes]) -> None:
+    received, close_code = asyncio.run(exchange(live, frames))
     check_outcome(received, close_code)
     too_big = any(len(f.encode() if isinstance(f, str) else f) > MAX_BYTES for f in frames)
     if too_big:
@@ -148,9 +159,9 @@ HANDSHAKE = (
 @FUZZ_SETTINGS
 @given(cut=st.integers(0, len(HANDSHAKE)), junk=st.binary(max_size=300), close_early=st.booleans())
 def test_partial_handshakes_and_garbage_never_hurt_the_server(
-    live: ServerThread, cut: int, junk: bytes, close_early: bool
+    live: Live, cut: int, junk: bytes, close_early: bool
 ) -> None:
-    with socket.create_connection(("127.0.0.1", live.server.port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
         sock.sendall(HANDSHAKE[:cut] + junk)
         if not close_early:
             sock.settimeout(0.2)
@@ -164,9 +175,9 @@ def test_partial_handshakes_and_garbage_never_hurt_the_server(
 
 @FUZZ_SETTINGS
 @given(payload=st.binary(min_size=1, max_size=100))
-def test_garbage_after_a_valid_handshake_is_a_protocol_error(live: ServerThread, payload: bytes) -> None:
-    token = live.server.mint_token("raw")
-    with socket.create_connection(("127.0.0.1", live.server.port), timeout=5) as sock:
+def test_garbage_after_a_valid_handshake_is_a_protocol_error(live: Live, payload: bytes) -> None:
+    token = live.mint_token("raw")
+    with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
         sock.sendall(HANDSHAKE + f"Authorization: Bearer {token}\r\n\r\n".encode())
         response = b""
         while b"\r\n\r\n" not in response:
@@ -182,11 +193,11 @@ def test_garbage_after_a_valid_handshake_is_a_protocol_error(live: ServerThread,
     well_behaved_client_is_served(live)
 
 
-def test_rejected_handshakes_still_leave_the_server_serving(live: ServerThread) -> None:
+def test_rejected_handshakes_still_leave_the_server_serving(live: Live) -> None:
     async def rejected() -> None:
         for extra in ({}, {"Authorization": "Bearer x"}, {"Authorization": "Bearer " + "a" * 5000}):
             with pytest.raises((InvalidStatus, InvalidHandshake)):
-                await connect(live.server.url, additional_headers=extra)
+                await connect(live.url, additional_headers=extra)
 
     asyncio.run(rejected())
     well_behaved_client_is_served(live)
