@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -129,12 +129,13 @@ def test_notebook_report_renders_with_its_figures(report_dir: Path, browser: obj
 def test_a_failing_notebook_fails_the_report_naming_notebook_and_cell(tmp_path: Path) -> None:
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
+    stale = [new_output("stream", name="stdout", text="never reached\n✅ STALE VERDICT: from an earlier run\n")]
     notebook = new_notebook(
         cells=[
             new_markdown_cell("# Failing on purpose"),
             new_code_cell("print('first cell runs')"),
             new_code_cell("1 / 0"),
-            new_code_cell("print('never reached')"),
+            new_code_cell("print('never reached')", outputs=stale, execution_count=3),
         ]
     )
     nbformat.write(notebook, notebooks / "failing.ipynb")
@@ -144,8 +145,10 @@ def test_a_failing_notebook_fails_the_report_naming_notebook_and_cell(tmp_path: 
     assert f"{notebooks / 'failing.ipynb'} failed at cell 2: ZeroDivisionError: division by zero" in result.stderr
     index = (output / "index.html").read_text()
     assert "1 notebooks: 0 passed, 1 failed." in index and ">FAIL<" in index
+    assert "STALE" not in index  # what a cell printed in an earlier run is not a verdict of this one
     page = (output / "failing.html").read_text()
     assert "<pre>first cell runs" in page and "<pre>never reached" not in page  # stopped at the failure
+    assert "STALE" not in page
     assert "ZeroDivisionError" in page
 
 

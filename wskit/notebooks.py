@@ -105,6 +105,10 @@ def execute_notebook(
     """
     notebook_path = Path(path)
     notebook = nbformat.read(notebook_path, as_version=4)
+    # A cell this run never reaches must show nothing, not the outputs stored by an earlier run.
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
     current = {"index": -1}
 
