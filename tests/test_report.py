@@ -13,6 +13,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from wskit.notebooks import CheckCount, Headline, NotebookRun
+from wskit.report import render_index_html, replace_emoji_marks
+
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -23,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+EMOJI_MARKS = ("✅", "❌")
 WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]
 
 
@@ -52,10 +56,10 @@ def test_one_html_file_per_notebook_and_an_index(report_dir: Path) -> None:
     ]
     index = (report_dir / "index.html").read_text()
     assert "4 notebooks: 4 passed, 0 failed." in index
-    assert "✅ SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!" in index
+    assert "SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!" in index
     assert "SUCCESS: ALL CORE WEBSOCKET FUNCTIONALITY WORKING!" in index
-    assert "✅ ISOLATION HOLDS: only the diagonal of the delivery matrix is non-zero" in index
-    assert "6 passed" in index  # notebook 02's [OK] checks
+    assert "ISOLATION HOLDS: only the diagonal of the delivery matrix is non-zero" in index
+    assert not [mark for mark in EMOJI_MARKS if mark in index]  # pass/fail marks are markup and CSS
 
 
 def test_pages_reference_nothing_on_the_network(report_dir: Path) -> None:
@@ -112,7 +116,8 @@ def test_notebook_report_renders_with_its_figures(report_dir: Path, browser: obj
     page.wait_for_load_state("load")  # type: ignore[attr-defined]
     assert page.title() == "01 · Import consolidation: is there one WebSocket manager?"  # type: ignore[attr-defined]
     body = page.locator("body").inner_text()  # type: ignore[attr-defined]
-    assert "✅ SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!" in body
+    assert "SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!" in body
+    assert not [mark for mark in EMOJI_MARKS if mark in body]
     tables = page.locator("table.dataframe")  # type: ignore[attr-defined]
     assert tables.count() == 2 and tables.first.locator("tbody tr").count() == 4
     images = page.locator("img")  # type: ignore[attr-defined]
@@ -133,9 +138,9 @@ def test_a_failing_notebook_fails_the_report_naming_notebook_and_cell(tmp_path: 
     notebook = new_notebook(
         cells=[
             new_markdown_cell("# Failing on purpose"),
-            new_code_cell("print('first cell runs')"),
-            new_code_cell("1 / 0"),
-            new_code_cell("print('never reached')", outputs=stale, execution_count=3),
+            new_code_cell("print('first cell runs')\nassert True"),
+            new_code_cell("assert 1 / 0"),
+            new_code_cell("print('never reached')\nassert True", outputs=stale, execution_count=3),
         ]
     )
     nbformat.write(notebook, notebooks / "failing.ipynb")
@@ -144,12 +149,42 @@ def test_a_failing_notebook_fails_the_report_naming_notebook_and_cell(tmp_path: 
     assert result.returncode == 1
     assert f"{notebooks / 'failing.ipynb'} failed at cell 2: ZeroDivisionError: division by zero" in result.stderr
     index = (output / "index.html").read_text()
-    assert "1 notebooks: 0 passed, 1 failed." in index and ">FAIL<" in index
+    assert "1 notebooks: 0 passed, 1 failed." in index and "FAIL</td>" in index
+    assert "1 passed, 1 failed, 1 not run" in index and "3 asserting cells" in index
     assert "STALE" not in index  # what a cell printed in an earlier run is not a verdict of this one
     page = (output / "failing.html").read_text()
     assert "<pre>first cell runs" in page and "<pre>never reached" not in page  # stopped at the failure
     assert "STALE" not in page
     assert "ZeroDivisionError" in page
+
+
+def test_index_says_what_was_counted_and_marks_verdicts_without_emoji() -> None:
+    notebook = new_notebook(cells=[new_markdown_cell("# Counted")])
+    runs = (
+        NotebookRun(
+            Path("a.ipynb"), notebook, 1.0,
+            headlines=[Headline("VALIDATED: one type", True, "Runtime mode"), Headline("SPLIT", False)],
+            checks=(CheckCount("[OK] lines", passed=6), CheckCount("asserting cells", passed=1)),
+        ),
+        NotebookRun(Path("b.ipynb"), notebook, 1.0),
+    )  # fmt: skip
+    index = render_index_html(runs, "today")
+    first, second = index.split("<tr", 3)[2:]
+    assert '<span class="outcome">7 passed</span>' in first
+    assert "<li>6 [OK] lines</li><li>1 asserting cell</li>" in first
+    assert '<span class="section">Runtime mode:</span> VALIDATED: one type' in first
+    assert first.count('class="verdict-mark pass"') == 2 and first.count('class="verdict-mark fail"') == 1
+    assert "no checks" in second and "0 passed" not in index  # a notebook without checks says so
+    assert not [mark for mark in EMOJI_MARKS if mark in index]
+
+
+def test_emoji_marks_become_markup_only_in_text() -> None:
+    page = '<title>✅ t</title><style>p::after { content: "✅" }</style><h2 id="✅-x">✅ x</h2><pre>a ❌ b</pre>'
+    assert replace_emoji_marks(page) == (
+        '<title>✅ t</title><style>p::after { content: "✅" }</style><h2 id="✅-x">'
+        '<span class="verdict-mark pass" role="img" aria-label="pass"></span> x</h2>'
+        '<pre>a <span class="verdict-mark fail" role="img" aria-label="fail"></span> b</pre>'
+    )
 
 
 def test_report_usage_errors(tmp_path: Path) -> None:
