@@ -9,6 +9,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from wskit.notebooks import CheckCount, Headline, read_verdicts
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 SANITIZE = NOTEBOOKS / "sanitize.cfg"
@@ -66,6 +69,69 @@ def test_figures_are_png_not_svg(path: Path) -> None:
     figures = [d for d in data if str(d.get("text/plain", "")).startswith("<Figure")]
     assert figures, f"{path.name} shows no figure"
     assert all("image/png" in d for d in figures), f"{path.name} shows a figure without its PNG"
+
+
+def printed(source: str, text: str, count: int | None, tags: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """A code cell as a run left it: `count` None means the run never reached it."""
+    outputs = [new_output("stream", name="stdout", text=text)] if text else []
+    return new_code_cell(source, outputs=outputs, execution_count=count, metadata={"tags": list(tags)})
+
+
+def test_every_kind_of_check_is_counted_and_a_failure_stops_the_count() -> None:
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("# Title\n\nNo section yet."),
+            printed("print('[OK] a')\nprint('[FAIL] b')\nprint('[OK] c')", "[OK] a\n[FAIL] b\n[OK] c\n", 1),
+            printed("%matplotlib inline\nasync with open_it() as it:\n    assert await it.ready()", "", 2),
+            printed("if broken:\n    raise AssertionError('broken')", "", 3),
+            printed("x = 1  # assert nothing\nprint('assert x')", "assert x\n", 4),  # not a check
+            printed("report.raise_for_violations()", "", 5, tags=("verdict",)),
+            printed("assert 1 / 0", "", 6, tags=("raises-exception",)),  # its error is expected
+            printed("assert False", "", 7),  # the cell the run failed at
+            printed("assert later", "", None),  # never reached
+            printed("check()", "", None, tags=("verdict",)),
+        ]
+    )
+    _, checks = read_verdicts(notebook, failed_cell=7)
+    assert checks == (
+        CheckCount("[OK] lines", passed=2, failed=1),
+        CheckCount("asserting cells", passed=2, failed=1, not_run=1),
+        CheckCount("verdict cells", passed=1, not_run=1),
+    )
+    assert read_verdicts(new_notebook(cells=[printed("x = 1", "", 1)]))[1] == ()  # no check at all
+
+
+def test_headlines_say_which_section_printed_them() -> None:
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("# Title"),
+            printed("...", "SUCCESS: ALL GOOD\n", 1),
+            new_markdown_cell("## Runtime `mode`\n\nText."),
+            printed("...", "summary\n  ✅ VALIDATED: same type\n", 2),
+            new_markdown_cell("Text without a heading keeps the section."),
+            printed("...", "❌ SPLIT: two types\n", 3),
+            new_markdown_cell("## Static mode\n### Details"),
+            printed("...", "✅ VALIDATED: same type\nFAILURE: ['x']\n", 4),
+        ]
+    )
+    headlines, _ = read_verdicts(notebook)
+    assert headlines == [
+        Headline("SUCCESS: ALL GOOD", passed=True, section=""),
+        Headline("VALIDATED: same type", passed=True, section="Runtime mode"),
+        Headline("SPLIT: two types", passed=False, section="Runtime mode"),
+        Headline("VALIDATED: same type", passed=True, section="Details"),
+        Headline("FAILURE: ['x']", passed=False, section="Details"),
+    ]
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_each_committed_notebook_makes_checks_and_says_where_each_verdict_comes_from(path: Path) -> None:
+    headlines, checks = read_verdicts(nbformat.read(path, as_version=4))
+    assert sum(count.passed for count in checks) > 0
+    assert not any(count.failed or count.not_run for count in checks)
+    assert headlines, f"{path.name} prints no headline verdict"
+    where = [(h.section, h.text) for h in headlines]
+    assert len(where) == len(set(where)), f"{path.name} repeats a verdict in one section: {where}"
 
 
 def run_nbval(path: Path) -> subprocess.CompletedProcess[str]:

@@ -6,23 +6,58 @@ which regenerates the outputs nbval compares against).
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-__all__ = ["NotebookRun", "execute_notebook", "find_notebooks", "headlines_of"]
+__all__ = ["CheckCount", "Headline", "NotebookRun", "execute_notebook", "find_notebooks", "read_verdicts"]
 
-HEADLINE_PREFIXES = ("✅", "❌", "SUCCESS:", "FAILURE:")
-"""Printed lines starting with these are a notebook's headline verdicts."""
+VERDICT_PREFIXES = (("✅", True), ("❌", False), ("SUCCESS:", True), ("FAILURE:", False))
+"""Printed lines starting with these are a notebook's headline verdicts (True: a pass)."""
+EMOJI_PREFIXES = ("✅", "❌")
+"""Prefixes that are only a mark: the headline's text is the rest of the line."""
 CHECK_PASSED, CHECK_FAILED = "[OK]", "[FAIL]"
+VERDICT_TAG = "verdict"
+"""A code cell tagged with this is one check: it passes when it runs to the end."""
+OK_LINES, ASSERTING_CELLS, VERDICT_CELLS = "[OK] lines", "asserting cells", "verdict cells"
+_HEADING = re.compile(r"^#{2,6}\s+(.+?)(?:\s+#+)?\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A verdict line a notebook printed, without its mark, and the section that printed it."""
+
+    text: str
+    passed: bool
+    section: str = ""
+    """The nearest markdown heading (level 2 or deeper) above the cell; empty before the first."""
+
+
+@dataclass(frozen=True)
+class CheckCount:
+    """The checks of one kind a run made: how many passed, failed, or were never reached."""
+
+    kind: str
+    passed: int = 0
+    failed: int = 0
+    not_run: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every check of this kind the notebook holds or printed."""
+        return self.passed + self.failed + self.not_run
 
 
 @dataclass
@@ -34,9 +69,23 @@ class NotebookRun:
     seconds: float
     failed_cell: int | None = None
     error: str | None = None
-    headlines: list[str] = field(default_factory=list)
-    checks_passed: int = 0
-    checks_failed: int = 0
+    headlines: list[Headline] = field(default_factory=list)
+    checks: tuple[CheckCount, ...] = ()
+
+    @property
+    def checks_passed(self) -> int:
+        """Checks of every kind that passed."""
+        return sum(count.passed for count in self.checks)
+
+    @property
+    def checks_failed(self) -> int:
+        """Checks of every kind that failed ([FAIL] lines, the asserting or verdict cell that raised)."""
+        return sum(count.failed for count in self.checks)
+
+    @property
+    def checks_not_run(self) -> int:
+        """Checking cells after a failure, which never ran."""
+        return sum(count.not_run for count in self.checks)
 
     @property
     def ok(self) -> bool:
@@ -65,21 +114,80 @@ def find_notebooks(directory: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
-def headlines_of(notebook: NotebookNode) -> tuple[list[str], int, int]:
-    """(headline lines, checks passed, checks failed) read from the notebook's printed output."""
-    headlines: list[str] = []
-    passed = failed = 0
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") != "stream" or output.get("name") != "stdout":
-                continue
-            for line in output.get("text", "").splitlines():
-                stripped = line.strip()
-                if stripped.startswith(HEADLINE_PREFIXES):
-                    headlines.append(stripped)
-                passed += stripped.startswith(CHECK_PASSED)
-                failed += stripped.startswith(CHECK_FAILED)
-    return headlines, passed, failed
+def _asserts(source: str) -> bool:
+    """True when the cell's code has an `assert` statement or raises `AssertionError`."""
+    try:
+        # IPython magics (%matplotlib, !cmd) become plain calls; IPython ships no hints for this class.
+        code = TransformerManager().transform_cell(source)  # type: ignore[no-untyped-call]
+        tree = compile(code, "<cell>", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(raised, ast.Name) and raised.id == "AssertionError":
+                return True
+    return False
+
+
+def _stdout_lines(cell: NotebookNode) -> list[str]:
+    lines: list[str] = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            lines.extend(line.strip() for line in output.get("text", "").splitlines())
+    return lines
+
+
+def _headline(line: str, section: str) -> Headline | None:
+    for prefix, passed in VERDICT_PREFIXES:
+        if line.startswith(prefix):
+            text = line[len(prefix) :].strip() if prefix in EMOJI_PREFIXES else line
+            return Headline(text, passed, section)
+    return None
+
+
+def read_verdicts(
+    notebook: NotebookNode, failed_cell: int | None = None
+) -> tuple[list[Headline], tuple[CheckCount, ...]]:
+    """The headline verdicts and the checks of an executed notebook, read from its cells and outputs.
+
+    Three kinds of check are counted: printed `[OK]`/`[FAIL]` lines, code cells that assert
+    (an `assert` statement or `raise AssertionError`) and cells tagged `verdict`; a cell that is
+    both counts once, as a verdict cell. A checking cell passed when it ran and is not
+    `failed_cell`; it did not run when it has no execution count. Cells tagged
+    `raises-exception` are not checks (their error is expected). Kinds with no check are left out.
+    """
+    headlines: list[Headline] = []
+    outcomes: list[tuple[str, str]] = []  # (kind, "passed" | "failed" | "not_run"), one per check
+    section = ""
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown":
+            headings = _HEADING.findall(cell.source)
+            section = headings[-1].replace("`", "") if headings else section
+            continue
+        if cell.cell_type != "code":
+            continue
+        for line in _stdout_lines(cell):
+            headline = _headline(line, section)
+            if headline is not None:
+                headlines.append(headline)
+            if line.startswith((CHECK_PASSED, CHECK_FAILED)):
+                outcomes.append((OK_LINES, "passed" if line.startswith(CHECK_PASSED) else "failed"))
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "raises-exception" in tags:
+            continue
+        kind = VERDICT_CELLS if VERDICT_TAG in tags else ASSERTING_CELLS if _asserts(cell.source) else None
+        if kind is not None:
+            outcome = "failed" if index == failed_cell else "not_run" if cell.execution_count is None else "passed"
+            outcomes.append((kind, outcome))
+    tally = Counter(outcomes)
+    counts = [
+        CheckCount(kind, tally[kind, "passed"], tally[kind, "failed"], tally[kind, "not_run"])
+        for kind in (OK_LINES, ASSERTING_CELLS, VERDICT_CELLS)
+    ]
+    return headlines, tuple(count for count in counts if count.total)
 
 
 def _error_line(exc: Exception) -> str:
@@ -105,6 +213,10 @@ def execute_notebook(
     """
     notebook_path = Path(path)
     notebook = nbformat.read(notebook_path, as_version=4)
+    # A cell this run never reaches must show nothing, not the outputs stored by an earlier run.
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
     current = {"index": -1}
 
@@ -135,7 +247,7 @@ def execute_notebook(
             kernel_log.seek(0)
             last = (kernel_log.read().strip().splitlines() or ["no kernel output"])[-1]
             failed_cell, error = current["index"], f"kernel failed: {_error_line(exc)} ({last[:200]})"
-    headlines, passed, failed = headlines_of(notebook)
+    headlines, checks = read_verdicts(notebook, failed_cell)
     return NotebookRun(
         path=notebook_path,
         notebook=notebook,
@@ -143,8 +255,7 @@ def execute_notebook(
         failed_cell=failed_cell,
         error=error,
         headlines=headlines,
-        checks_passed=passed,
-        checks_failed=failed,
+        checks=checks,
     )
 
 
