@@ -1,9 +1,11 @@
-"""Shared test helpers: an in-memory connection for driving the manager without sockets."""
+"""Shared test helpers: an in-memory connection for driving the manager without sockets, and Chromium."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,3 +57,27 @@ def registry() -> ManagerRegistry:
 
 def ctx(user_id: str, **ids: str) -> UserContext:
     return UserContext(user_id=user_id, **ids)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium, driven by Playwright (no browser download)."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing at /usr/bin/chromium; run 'make system-deps' (as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -19,15 +18,6 @@ from wskit.notebooks import CheckCount, Headline, NotebookRun
 from wskit.report import render_index_html, replace_emoji_marks
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EMOJI_MARKS = ("✅", "❌")
 MISSING_GLYPHS = r"""
 () => {
@@ -99,18 +89,6 @@ def test_pages_reference_nothing_on_the_network(report_dir: Path) -> None:
         remote = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", text)
         assert not remote, f"{page.name} references {remote[:3]}"
         assert not re.search(r"@import|@font-face", text), f"{page.name} imports styles or fonts"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing at /usr/bin/chromium; run 'make system-deps' (as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def open_page(browser: object, url: str) -> tuple[object, list[str], list[str]]:
