@@ -211,9 +211,19 @@ def test_resume_without_loss_with_last_seq_and_first_frame(server: ServerProcess
         while len(seqs(again)) < 8:
             await again.receive()
         assert seqs(again) == list(range(8, 16)) and seqs(back) == list(range(6, 16))
+        epoch = back.epoch
+        assert epoch is not None and {m["epoch"] for m in back.received} == {epoch} == {first.epoch}
+        resync = {"type": "resync_required", "epoch": epoch, "oldest_seq": 1, "latest_seq": 15}
+        await again.close()
         stale = await connect_client(server, "ivy", last_seq=99)
-        assert await stale.receive() == {"type": "resync_required", "oldest_seq": 1, "latest_seq": 15}
-        for client in (back, again, stale):
+        assert await stale.receive() == resync
+        await stale.close()
+        await wait_for_health(server, "connections", 1)
+        other_epoch = await connect_client(server, "ivy", last_seq=3, epoch="not-this-one")
+        assert await other_epoch.receive() == resync  # the same numbers in another history: never replayed
+        same_epoch = await connect_client(server, "ivy", last_seq=14, epoch=epoch)
+        assert (await same_epoch.receive())["seq"] == 15
+        for client in (back, other_epoch, same_epoch):
             await client.close()
 
     run(scenario())

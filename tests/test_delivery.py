@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 import pytest
 from conftest import MemoryConnection, ctx
 
 from wskit import ManagerRegistry
 from wskit.backplane import InProcessBackplane
+from wskit.history import Entry
 from wskit.unified_manager import DeliveryReport
 
 
@@ -91,7 +93,7 @@ def test_a_gap_older_than_the_history_gets_resync_required_not_a_partial_replay(
 
     asyncio.run(scenario())
     resync, live = connection.messages
-    assert resync == {"type": "resync_required", "oldest_seq": 8, "latest_seq": 10}
+    assert resync == {"type": "resync_required", "epoch": live["epoch"], "oldest_seq": 8, "latest_seq": 10}
     assert (live["seq"], live["payload"]) == (11, "live")
 
 
@@ -125,7 +127,7 @@ def test_a_held_connection_without_resume_gets_live_traffic_on_go_live() -> None
         await manager.add_connection(watcher, user_id="alice")
         held_id = await manager.add_connection(held, user_id="alice", hold=True)
         await send_many(manager, range(2))
-        manager.go_live(held_id)
+        await manager.go_live(held_id)
         await manager.send({"type": "n", "payload": 2})
         await manager.flush()
 
@@ -180,24 +182,59 @@ def test_control_messages_do_not_disturb_the_seq_order() -> None:
 
 
 class DeferredBackplane(InProcessBackplane):
-    """An in-process backplane whose delivery takes a hop, as a networked one would."""
+    """An in-process backplane whose reads and deliveries take a hop, as a networked one's would."""
 
-    async def publish(self, user_id: str, seq: int, data: bytes) -> int:
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight: list[tuple[str, Sequence[Entry]]] = []
+
+    async def replay(self, user_id: str, last_seq: int, epoch: str | None) -> list[Entry]:
+        entries = await super().replay(user_id, last_seq, epoch)  # read now, answered later
         await asyncio.sleep(0.01)
-        return await super().publish(user_id, seq, data)
+        return entries
+
+    def hop(self) -> None:
+        """Deliver what was published meanwhile."""
+        registry = self._sink
+        assert registry is not None
+        for user_id, entries in self.in_flight:
+            registry.deliver(user_id, entries)
+        self.in_flight.clear()
 
 
-def test_a_replay_overlapping_a_delivery_in_flight_is_not_duplicated() -> None:
-    manager = ManagerRegistry(backplane=DeferredBackplane()).get_or_create(ctx("alice"))
+class DeferredSink:
+    def __init__(self, backplane: DeferredBackplane, registry: ManagerRegistry) -> None:
+        self.backplane, self.registry = backplane, registry
+
+    def deliver(self, user_id: str, entries: Sequence[Entry]) -> int:
+        self.backplane.in_flight.append((user_id, entries))
+        return 0
+
+    def restart(self, user_id: str, notice: dict[str, object]) -> None:
+        self.registry.restart(user_id, notice)
+
+
+def test_a_replay_overlapping_deliveries_in_flight_has_no_gap_and_no_duplicate() -> None:
+    backplane = DeferredBackplane()
+    registry = ManagerRegistry(backplane=backplane)
+    manager = registry.get_or_create(ctx("alice"))
     resumed = MemoryConnection("resumed")
 
     async def scenario() -> None:
-        sending = asyncio.create_task(manager.send({"type": "n", "payload": "in flight"}))
-        await asyncio.sleep(0.001)  # the envelope is in the history, its delivery still on the way
-        await manager.add_connection(resumed, user_id="alice", last_seq=0)  # the replay includes it
-        await sending  # ...and now the delivery arrives too
-        await manager.send({"type": "n", "payload": "next"})
+        await manager.send({"type": "n", "payload": "before"})
+        backplane.hop()
+        backplane._sink = DeferredSink(backplane, registry)  # deliveries now arrive late
+        await manager.send({"type": "n", "payload": "in flight, in the replay too"})
+        connecting = asyncio.create_task(manager.add_connection(resumed, user_id="alice", last_seq=0))
+        await asyncio.sleep(0.001)  # the replay was read; its answer is on the way
+        await manager.send({"type": "n", "payload": "after the read, before the answer"})
+        backplane._sink = registry
+        for user_id, entries in backplane.in_flight:  # both late deliveries arrive while held
+            registry.deliver(user_id, entries)
+        backplane.in_flight.clear()
+        await connecting
+        await manager.send({"type": "n", "payload": "live"})
         await manager.flush()
 
     asyncio.run(scenario())
-    assert seqs(resumed) == [1, 2]
+    assert seqs(resumed) == [1, 2, 3, 4]

@@ -96,3 +96,12 @@ def test_a_bad_last_seq_is_a_400(value: str) -> None:
 
 def test_the_token_is_checked_before_last_seq() -> None:
     assert refusal(query="last_seq=x")[0] == 401
+
+
+def test_epoch_goes_with_last_seq() -> None:
+    assert accept(f"Bearer {ALICE}", query="last_seq=4&epoch=ab12-3") == Handshake("alice", 4, None, "ab12-3")
+    assert refusal(authorization=f"Bearer {ALICE}", query="epoch=ab12") == (
+        400, "epoch only means something with last_seq; send both or neither",
+    )  # fmt: skip
+    status, reason = refusal(authorization=f"Bearer {ALICE}", query="last_seq=4&epoch=no%20spaces")
+    assert status == 400 and reason.startswith("epoch must be the epoch of an envelope the client received")

@@ -1,8 +1,10 @@
+"""One user's history and the replay rule: every kept envelope after a point, or a resync, never a partial replay."""
+
 from __future__ import annotations
 
 import pytest
 
-from wskit.history import History, ResyncRequired
+from wskit.history import History, ResyncRequired, replay_after
 
 
 class Clock:
@@ -13,10 +15,10 @@ class Clock:
         return self.now
 
 
-def filled(count: int, **options: object) -> History:
-    history = History(**options)  # type: ignore[arg-type]
+def filled(count: int, size: int = 0, **options: object) -> History:
+    history = History("e1", **options)  # type: ignore[arg-type]
     for seq in range(1, count + 1):
-        history.record(seq, f"frame {seq}".encode())
+        history.append(history.next_seq(), f"frame {seq}".encode().ljust(size, b"."))
     return history
 
 
@@ -26,6 +28,8 @@ def test_since_returns_every_later_envelope_in_order() -> None:
     assert history.since(2)[0][1] == b"frame 3"
     assert history.since(5) == []
     assert [seq for seq, _ in history.since(0)] == [1, 2, 3, 4, 5]
+    assert history.since(3, "e1") == history.since(3)
+    assert (history.latest_seq, history.next_seq(), history.size_bytes) == (5, 6, 35)
 
 
 def test_count_bound_drops_the_oldest_and_an_older_gap_needs_a_resync() -> None:
@@ -34,37 +38,80 @@ def test_count_bound_drops_the_oldest_and_an_older_gap_needs_a_resync() -> None:
     assert [seq for seq, _ in history.since(6)] == [7, 8, 9, 10]
     with pytest.raises(ResyncRequired) as info:
         history.since(5)
-    assert info.value.as_message() == {"type": "resync_required", "oldest_seq": 7, "latest_seq": 10}
+    assert info.value.as_message() == {"type": "resync_required", "epoch": "e1", "oldest_seq": 7, "latest_seq": 10}
+
+
+def test_byte_bound_drops_the_oldest_but_keeps_the_newest_even_if_alone_too_big() -> None:
+    history = filled(10, size=100, max_bytes=350)
+    assert (len(history), history.oldest_seq, history.size_bytes) == (3, 8, 300)
+    with pytest.raises(ResyncRequired):
+        history.since(6)
+    big = History("e", max_bytes=50)
+    big.append(1, b"x" * 80)
+    big.append(2, b"y" * 80)
+    assert [seq for seq, _ in big.since(1)] == [2] and big.size_bytes == 80
 
 
 def test_age_bound() -> None:
     clock = Clock()
-    history = History(max_age=10, clock=clock)
-    history.record(1, b"a")
+    history = History("e", max_age=10, clock=clock)
+    history.append(1, b"a")
     clock.now += 6
-    history.record(2, b"b")
+    history.append(2, b"bb")
     clock.now += 6
-    assert history.oldest_seq == 2
+    assert history.oldest_seq == 2 and history.size_bytes == 2
     with pytest.raises(ResyncRequired):
         history.since(0)
     assert [seq for seq, _ in history.since(1)] == [2]
     clock.now += 20
-    assert len(history) == 0 and history.since(2) == []
+    assert len(history) == 0 and history.since(2) == [] and history.size_bytes == 0
     with pytest.raises(ResyncRequired):
         history.since(1)
 
 
-def test_a_client_ahead_of_the_server_must_resync() -> None:
+def test_a_client_ahead_of_the_server_or_of_another_epoch_must_resync() -> None:
     history = filled(3)
     with pytest.raises(ResyncRequired) as info:
         history.since(9)
-    assert info.value.latest_seq == 3
-
-
-def test_history_started_mid_stream_knows_its_latest_seq() -> None:
-    history = History(latest_seq=57)
-    assert history.since(57) == []
+    assert (info.value.latest_seq, info.value.oldest_seq, info.value.epoch) == (3, 1, "e1")
+    with pytest.raises(ResyncRequired) as info:
+        history.since(1, "e0")  # the same numbers in another history mean other envelopes
+    assert info.value.as_message()["epoch"] == "e1"
     with pytest.raises(ResyncRequired):
-        history.since(50)  # envelopes 51..57 were never kept here
-    with pytest.raises(ValueError, match="not above the latest recorded seq 57"):
-        history.record(57, b"x")
+        history.since(3, "e0")
+
+
+def test_seq_must_be_the_next_one() -> None:
+    history = filled(2)
+    with pytest.raises(ValueError, match="seq 2 is not the next seq 3"):
+        history.append(2, b"x")
+    with pytest.raises(ValueError, match="seq 4 is not the next seq 3"):
+        history.append(4, b"x")
+
+
+def test_undelivered_is_what_follows_the_delivered_mark() -> None:
+    history = filled(5)
+    assert [seq for seq, _ in history.undelivered()] == [1, 2, 3, 4, 5]
+    history.delivered_seq = 3
+    assert [seq for seq, _ in history.undelivered()] == [4, 5]
+    history.delivered_seq = 5
+    assert history.undelivered() == []
+
+
+def test_evict_oldest_frees_its_bytes() -> None:
+    history = filled(3, size=10)
+    assert history.evict_oldest() == 10 and history.oldest_seq == 2 and history.size_bytes == 20
+    assert History("e").evict_oldest() == 0
+
+
+def test_replay_after_a_range_read_from_a_store() -> None:
+    kept = [(4, b"d"), (5, b"e"), (6, b"f")]
+    assert replay_after(3, None, epoch="x", latest_seq=6, kept=kept) == kept
+    assert replay_after(4, "x", epoch="x", latest_seq=6, kept=kept) == kept[1:]
+    assert replay_after(6, None, epoch="x", latest_seq=6, kept=[]) == []
+    for last_seq, epoch in ((2, None), (7, None), (4, "y")):
+        with pytest.raises(ResyncRequired):
+            replay_after(last_seq, epoch, epoch="x", latest_seq=6, kept=kept)
+    with pytest.raises(ResyncRequired) as info:
+        replay_after(3, None, epoch="x", latest_seq=6, kept=[])  # all of it is gone
+    assert info.value.oldest_seq is None

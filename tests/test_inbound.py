@@ -8,6 +8,7 @@ from wskit.inbound import FrameError, FrameRateLimiter, Ping, Resume, UserMessag
 def test_valid_frames() -> None:
     assert parse_frame('{"type": "ping"}') == Ping()
     assert parse_frame('{"type": "resume", "last_seq": 7}') == Resume(7)
+    assert parse_frame('{"type": "resume", "last_seq": 7, "epoch": "a1-2"}') == Resume(7, "a1-2")
     assert parse_frame('{"type": "user_message", "payload": "hi", "thread_id": "t1"}') == UserMessage("hi", "t1")
     assert parse_frame('{"type": "user_message", "payload": {"a": 1}, "thread_id": "t1", "run_id": "r"}') == (
         UserMessage({"a": 1}, "t1", "r")
@@ -28,6 +29,8 @@ def test_valid_frames() -> None:
         ('{"type": "resume", "last_seq": -1}', "invalid_field"),
         ('{"type": "resume", "last_seq": true}', "invalid_field"),
         ('{"type": "resume"}', "invalid_field"),
+        ('{"type": "resume", "last_seq": 1, "epoch": 5}', "invalid_field"),
+        ('{"type": "resume", "last_seq": 1, "epoch": "a b"}', "invalid_field"),
         ('{"type": "ping", "extra": 1}', "unknown_field"),
         ('{"type": "user_message", "thread_id": "t1"}', "missing_field"),
         ('{"type": "user_message", "payload": "x"}', "missing_field"),

@@ -75,7 +75,7 @@ class DeliveryMachine(RuleBasedStateMachine):
 
     def connect(self, user: str, last_seq: int | None) -> None:
         manager = self.manager(user)
-        history = manager._history
+        history = self.registry.backplane.history(user)  # type: ignore[attr-defined]
         connection = MemoryConnection(f"c{next(self.names)}")
         connection_id = self.loop.run_until_complete(
             manager.add_connection(connection, user_id=user, last_seq=last_seq)
@@ -87,7 +87,7 @@ class DeliveryMachine(RuleBasedStateMachine):
                 connection_id=connection_id,
                 resumed_from=last_seq,
                 latest_at_connect=self.world.sent[user][-1] if self.world.sent[user] else 0,
-                oldest_kept_at_connect=history.oldest_seq if history is not None else None,
+                oldest_kept_at_connect=history.oldest_seq,
             )
         )
 

@@ -88,9 +88,11 @@ def test_gap_older_than_history_gets_resync_required() -> None:
         for n in range(6):
             await manager.send({"type": "notice", "payload": n})
         client = await AgentClient.connect(server.url, server.mint_token("alice"), last_seq=1)
-        assert await client.receive() == {"type": "resync_required", "oldest_seq": 4, "latest_seq": 6}
+        resync = await client.receive()
         await manager.send({"type": "notice", "payload": "live"})
-        assert (await client.receive())["seq"] == 7
+        live = await client.receive()
+        assert resync == {"type": "resync_required", "epoch": live["epoch"], "oldest_seq": 4, "latest_seq": 6}
+        assert live["seq"] == 7
         await client.close()
 
     run(scenario, registry=ManagerRegistry(history_max_messages=3))

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -14,7 +14,9 @@ from conftest import MemoryConnection, ctx
 
 from wskit import AGENT_EVENTS, ManagerRegistry
 from wskit.auth import generate_secret, mint_token
-from wskit.backplane import InProcessBackplane
+from wskit.backplane import InProcessBackplane, Published
+from wskit.envelope import Draft
+from wskit.errors import BackplaneUnavailable
 from wskit.handshake import Handshake, HandshakeRefused
 from wskit.session import Session, SessionHost, SessionLimits, _size_over
 
@@ -361,11 +363,8 @@ def test_the_first_frame_counts_against_the_rate_limit() -> None:
 class RefusingBackplane(InProcessBackplane):
     """A backplane whose store is down: every publish fails (what a lost Redis looks like)."""
 
-    async def publish(self, user_id: str, seq: int, data: bytes) -> int:
-        raise ConnectionError("backplane unreachable")
-
-    async def publish_many(self, envelopes: Sequence[tuple[str, int, bytes]]) -> int:
-        raise ConnectionError("backplane unreachable")
+    async def publish(self, user_id: str, draft: Draft) -> Published:
+        raise BackplaneUnavailable("backplane unreachable")
 
 
 def test_a_failed_agent_run_is_reported_to_the_user_and_logged(caplog: pytest.LogCaptureFixture) -> None:

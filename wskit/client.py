@@ -30,8 +30,15 @@ class AgentClient:
 
     @property
     def last_seq(self) -> int:
-        """The highest envelope `seq` received so far (0 before the first): what to resume from."""
-        return max((m["seq"] for m in self.received if isinstance(m.get("seq"), int)), default=0)
+        """The `seq` of the last envelope received (0 before the first): what to resume from."""
+        envelopes = [m for m in self.received if isinstance(m.get("seq"), int)]
+        return envelopes[-1]["seq"] if envelopes else 0
+
+    @property
+    def epoch(self) -> str | None:
+        """The epoch of the last envelope received (None before the first): resume with it."""
+        envelopes = [m for m in self.received if isinstance(m.get("seq"), int)]
+        return envelopes[-1]["epoch"] if envelopes else None
 
     @classmethod
     async def connect(
@@ -41,13 +48,15 @@ class AgentClient:
         *,
         token_in: Literal["header", "subprotocol", "query"] = "header",
         last_seq: int | None = None,
+        epoch: str | None = None,
         open_timeout: float = 5.0,
         **options: Any,
     ) -> Self:
         """Open a connection authenticated by `token`: a Bearer header, subprotocols `["wskit", token]`
         (what browsers can send) or `?token=`.
 
-        With `last_seq`, the server first replays every envelope after it (`?last_seq=`).
+        With `last_seq` (and its `epoch`), the server first replays every envelope after it
+        (`?last_seq=&epoch=`), or says `resync_required` when it no longer can.
         Other keyword arguments go to `websockets.asyncio.client.connect` (e.g. `max_queue`).
         Raises `ConnectionRejected` (with the HTTP status and the server's reason) on refusal.
         """
@@ -59,6 +68,8 @@ class AgentClient:
         query = {"token": token} if token_in == "query" else {}
         if last_seq is not None:
             query["last_seq"] = str(last_seq)
+        if epoch is not None:
+            query["epoch"] = epoch
         if query:
             url = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(query)}"
         try:
@@ -72,9 +83,12 @@ class AgentClient:
         """Send any JSON value as one text frame."""
         await self.connection.send(json.dumps(message))
 
-    async def resume(self, last_seq: int) -> None:
-        """Ask for every envelope after `last_seq` (must be this connection's first frame)."""
-        await self.send_json({"type": "resume", "last_seq": last_seq})
+    async def resume(self, last_seq: int, epoch: str | None = None) -> None:
+        """Ask for every envelope after `last_seq` of `epoch` (must be this connection's first frame)."""
+        frame: dict[str, Any] = {"type": "resume", "last_seq": last_seq}
+        if epoch is not None:
+            frame["epoch"] = epoch
+        await self.send_json(frame)
 
     async def send_user_message(self, payload: Any, *, thread_id: str, run_id: str | None = None) -> None:
         """Ask the server's reference agent to run on `payload` in `thread_id`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "BackplaneUnavailable",
     "ConnectionRejected",
     "FactoryOnlyError",
     "InvalidUserContext",
@@ -32,6 +33,10 @@ class IsolationError(WskitError):
 
 class RegistryFullError(WskitError, RuntimeError):
     """The registry holds its maximum number of managers and none of them is idle."""
+
+
+class BackplaneUnavailable(WskitError, ConnectionError):
+    """The backplane (e.g. Redis) could not store or fetch envelopes; nothing was sent."""
 
 
 class AuthenticationError(WskitError):

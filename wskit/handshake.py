@@ -7,7 +7,8 @@ A client proves who it is with an HS256 JWT in one of three places, looked up in
   (browsers: ``new WebSocket(url, ["wskit", token])``); the server then selects ``wskit``;
 - ``?token=<token>`` (last resort: query strings end up in access logs).
 
-``?last_seq=N`` asks for a replay of everything after envelope ``N``. A refusal is a
+``?last_seq=N`` (with ``&epoch=E``, the epoch of envelope ``N``) asks for a replay of everything
+after envelope ``N``. A refusal is a
 `HandshakeRefused` with an HTTP status and a one-line reason; nothing here logs a token.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wskit.auth import verify_token
+from wskit.envelope import validate_epoch
 from wskit.errors import AuthenticationError
 
 __all__ = ["SUBPROTOCOL", "Handshake", "HandshakeRefused", "accept_handshake", "select_subprotocol"]
@@ -33,6 +35,7 @@ class Handshake:
     user_id: str
     last_seq: int | None = None
     subprotocol: str | None = None
+    epoch: str | None = None
 
 
 class HandshakeRefused(Exception):
@@ -72,7 +75,16 @@ def accept_handshake(
         if not (text.isascii() and text.isdigit()):
             raise HandshakeRefused(400, f"last_seq must be a non-negative integer; got {text!r}")
         last_seq = int(text)
-    return Handshake(user_id, last_seq, select_subprotocol(subprotocols))
+    epoch = None
+    epochs = params.get("epoch")
+    if epochs is not None:
+        try:
+            epoch = validate_epoch(epochs[0])
+        except ValueError as exc:
+            raise HandshakeRefused(400, str(exc)) from None
+        if last_seq is None:
+            raise HandshakeRefused(400, "epoch only means something with last_seq; send both or neither")
+    return Handshake(user_id, last_seq, select_subprotocol(subprotocols), epoch)
 
 
 def _token_from(authorization: str | None, subprotocols: Sequence[str], params: dict[str, list[str]]) -> str | None:

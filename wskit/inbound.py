@@ -2,8 +2,9 @@
 
 Accepted frames (JSON text): `{"type": "ping"}`, `{"type": "user_message", "payload": ...,
 "thread_id": ...}` (optional `run_id`) and, as a connection's first frame only,
-`{"type": "resume", "last_seq": N}`. Anything else becomes a `FrameError` whose `code` and
-`detail` are sent back as `{"type": "error", "code": ..., "detail": ...}`.
+`{"type": "resume", "last_seq": N}` (optionally `"epoch"`, the epoch of envelope `N`).
+Anything else becomes a `FrameError` whose `code` and `detail` are sent back as
+`{"type": "error", "code": ..., "detail": ...}`.
 
 Frames are also rate-limited per connection (`FrameRateLimiter`, a token bucket).
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wskit.context import validate_id
+from wskit.envelope import validate_epoch
 from wskit.errors import InvalidUserContext
 
 __all__ = [
@@ -53,9 +55,10 @@ class UserMessage:
 
 @dataclass(frozen=True, slots=True)
 class Resume:
-    """`{"type": "resume", "last_seq": N}`: replay what came after envelope `N`, then go live."""
+    """`{"type": "resume", "last_seq": N, "epoch": E}`: replay what came after envelope `N`, then go live."""
 
     last_seq: int
+    epoch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ Inbound = Ping | UserMessage | Resume | FrameError
 _FIELDS = {
     "ping": {"type"},
     "user_message": {"type", "payload", "thread_id", "run_id"},
-    "resume": {"type", "last_seq"},
+    "resume": {"type", "last_seq", "epoch"},
 }
 
 
@@ -101,7 +104,13 @@ def parse_frame(data: str | bytes) -> Inbound:
         last_seq = obj.get("last_seq")
         if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
             return FrameError("invalid_field", f"resume needs 'last_seq', a non-negative integer; got {last_seq!r}")
-        return Resume(last_seq)
+        epoch = obj.get("epoch")
+        if epoch is not None:
+            try:
+                validate_epoch(epoch)
+            except ValueError as exc:
+                return FrameError("invalid_field", str(exc))
+        return Resume(last_seq, epoch)
     for field in ("payload", "thread_id"):
         if field not in obj:
             return FrameError("missing_field", f"user_message needs {field!r}")

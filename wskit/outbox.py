@@ -53,7 +53,7 @@ class Outbox:
 
     `on_failure` is called once, with the exception, when a write fails, waits longer than
     `send_timeout` seconds, or the outbox overflows; after that the outbox accepts nothing more.
-    A held outbox queues frames without writing them until `release()`.
+    A held outbox queues frames without writing them until `release_after()`.
     """
 
     __slots__ = (
@@ -88,7 +88,7 @@ class Outbox:
         self._on_failure = on_failure
         self._max_messages = max_messages
         self._max_bytes = max_bytes
-        self._frames: collections.deque[bytes] = collections.deque()
+        self._frames: collections.deque[tuple[int | None, bytes]] = collections.deque()
         self._bytes = 0
         # A replay sits at the head of the queue and does not count against the limits: it is
         # bounded by the user's history, whose frames it shares rather than copies.
@@ -107,7 +107,7 @@ class Outbox:
 
     @property
     def held(self) -> bool:
-        """True while frames are queued but not written (see `release`)."""
+        """True while frames are queued but not written (see `release_after`)."""
         return self._held
 
     def offer(self, data: bytes, seq: int | None = None, *, replay: bool = False) -> bool:
@@ -134,24 +134,32 @@ class Outbox:
             if written is not False:  # begun: finish it before writing anything else
                 self._task = asyncio.get_running_loop().create_task(self._drain(written))
                 return True
-        return self._enqueue(data, replay)
+        return self._enqueue(seq, data, replay)
 
-    def offer_all(self, frames: Iterable[tuple[int, bytes]]) -> int:
-        """Offer a replay of envelopes in order; returns how many were taken."""
-        return sum(self.offer(data, seq, replay=True) for seq, data in frames)
+    def release_after(self, notice: bytes | None, replay: Iterable[tuple[int, bytes]]) -> None:
+        """Go live: write `notice` (if any), then the `replay` envelopes, then what was held, by `seq`.
 
-    def discard_held(self) -> None:
-        """Forget what a held outbox queued (and the last `seq` it saw), to replay it in order."""
-        if self._held:
-            self._frames.clear()
-            self._bytes = self._replay_frames = self._replay_bytes = 0
-            self._last_seq = 0
+        Held envelopes that the replay already covers are dropped, so a catch-up read while live
+        traffic kept arriving has no gap and no duplicate. The catch-up is exempt from the limits.
+        """
+        if not self._held:
+            return
+        held = list(self._frames)
+        self._frames.clear()
+        self._bytes = self._replay_frames = self._replay_bytes = 0
+        self._last_seq = 0
+        self._held = False
+        if notice is not None:
+            self.offer(notice, replay=True)
+        for seq, data in replay:
+            self.offer(data, seq, replay=True)
+        for seq_or_none, data in held:
+            self.offer(data, seq_or_none)
 
-    def release(self) -> None:
-        """Start writing what a held outbox queued, then write new frames as they come."""
-        if self._held:
-            self._held = False
-            self._start_drain()
+    def restart(self, notice: bytes) -> None:
+        """The envelopes' history was lost: pass `notice`, then accept `seq` from 1 again."""
+        self._last_seq = 0
+        self.offer(notice)
 
     async def flush(self) -> None:
         """Wait until every accepted frame was handed to the socket (or the outbox closed)."""
@@ -171,7 +179,7 @@ class Outbox:
             self._task = None
         self._signal_empty()
 
-    def _enqueue(self, data: bytes, replay: bool) -> bool:
+    def _enqueue(self, seq: int | None, data: bytes, replay: bool) -> bool:
         size = len(data)
         if replay:
             self._replay_frames += 1
@@ -187,7 +195,7 @@ class Outbox:
                     )
                 )
                 return False
-        self._frames.append(data)
+        self._frames.append((seq, data))
         self._bytes += size
         self._start_drain()
         return True
@@ -202,7 +210,7 @@ class Outbox:
             if in_flight is not None:
                 await self._finish(in_flight)
             while frames:
-                data = frames[0]
+                data = frames[0][1]
                 await self._finish(self._writer.write(data))
                 # The outbox may have been closed while the write was awaited.
                 if frames:

@@ -2,7 +2,8 @@
 
 A server owns one registry; notebooks and scripts share the process default
 (`default_registry()`). The registry is also where isolation is enforced across managers:
-a connection belongs to exactly one user at a time.
+a connection belongs to exactly one user at a time, and where its backplane hands envelopes
+to this process's connections (it is the backplane's `DeliverySink`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import collections
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from wskit.backplane import Backplane, InProcessBackplane
 from wskit.context import UserContext
-from wskit.envelope import encode_json
+from wskit.envelope import draft_envelope, encode_json
 from wskit.errors import IsolationError, RegistryFullError
-from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_MESSAGES
+from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES, Entry
 from wskit.messages import validate_message
 from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MESSAGES, DEFAULT_SEND_TIMEOUT
 from wskit.protocols import WebSocketProtocol
@@ -41,13 +42,14 @@ class ManagerRegistry:
             A released manager that is still referenced elsewhere stays that user's manager.
         max_managers: most managers held at once; when full, the longest-idle one is released,
             and if every manager has connections `RegistryFullError` is raised.
-        backplane: where envelopes are published (default: a new `InProcessBackplane`).
+        backplane: where envelopes are numbered, kept and fanned out (default: a new
+            `InProcessBackplane` with the history limits below; a given backplane has its own).
         max_buffered_messages, max_buffered_bytes: per-connection outbox limits; a connection
             that exceeds them is a slow consumer and is closed.
         send_timeout: seconds one write may wait for a connection's socket before that
             connection is a slow consumer and is closed.
-        history_max_messages, history_max_age: how many envelopes per user, and for how many
-            seconds, are kept for reconnecting clients.
+        history_max_messages, history_max_bytes, history_max_age: per user, how many envelopes,
+            how many bytes of them, and for how many seconds, the default backplane keeps.
         clock: monotonic seconds, injectable for tests of idle release.
     """
 
@@ -61,6 +63,7 @@ class ManagerRegistry:
         max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         history_max_messages: int = DEFAULT_HISTORY_MAX_MESSAGES,
+        history_max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
         history_max_age: float = DEFAULT_HISTORY_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -69,20 +72,27 @@ class ManagerRegistry:
         _require_positive("max_buffered_messages", max_buffered_messages)
         _require_positive("max_buffered_bytes", max_buffered_bytes)
         _require_positive("send_timeout", send_timeout, integer=False)
-        _require_positive("history_max_messages", history_max_messages)
-        _require_positive("history_max_age", history_max_age, integer=False)
-        if backplane is not None and not isinstance(backplane, Backplane):
+        if backplane is None:
+            backplane = InProcessBackplane(
+                history_max_messages=history_max_messages,
+                history_max_bytes=history_max_bytes,
+                history_max_age=history_max_age,
+                clock=clock,
+            )
+        elif not isinstance(backplane, Backplane):
             raise TypeError(f"backplane must implement wskit.backplane.Backplane; got {type(backplane).__name__}")
+        elif (history_max_messages, history_max_bytes, history_max_age) != (
+            DEFAULT_HISTORY_MAX_MESSAGES, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_AGE,
+        ):  # fmt: skip
+            raise ValueError("history limits belong to the backplane when one is given; set them on the backplane")
         self.idle_timeout = float(idle_timeout)
         self.max_managers = max_managers
         self.max_buffered_messages = max_buffered_messages
         self.max_buffered_bytes = max_buffered_bytes
         self.send_timeout = float(send_timeout)
-        self.history_max_messages = history_max_messages
-        self.history_max_age = float(history_max_age)
         self._clock = clock
-        self._backplane: Backplane = backplane if backplane is not None else InProcessBackplane()
-        self._backplane.attach(self._deliver)
+        self._backplane: Backplane = backplane
+        backplane.attach(self)
         self._managers: dict[str, _Manager] = {}
         self._released: weakref.WeakValueDictionary[str, _Manager] = weakref.WeakValueDictionary()
         self._idle_since: collections.OrderedDict[str, float] = collections.OrderedDict()
@@ -139,15 +149,40 @@ class ManagerRegistry:
         The message is validated and its payload encoded once for all users.
         """
         event_type, payload, thread_id, run_id = validate_message(message)
-        payload_json = encode_json(payload)
-        managers = list(self._managers.values())
-        histories = [m._history if m._history is not None else await m._ensure_history() for m in managers]
-        seqs = await self._backplane.next_seqs([m.user_id for m in managers])
-        envelopes = [
-            (m.user_id, seq, m._record(history, seq, event_type, payload_json, thread_id, run_id))
-            for m, history, seq in zip(managers, histories, seqs, strict=True)
+        payload_json = encode_json(payload).encode("ascii")
+        ts = time.time()
+        drafts = [
+            (
+                manager.user_id,
+                draft_envelope(
+                    event_type=event_type,
+                    ts=ts,
+                    user_id=manager.user_id,
+                    thread_id=thread_id if thread_id is not None else manager.user_context.thread_id,
+                    run_id=run_id if run_id is not None else manager.user_context.run_id,
+                    payload_json=payload_json,
+                ),
+            )
+            for manager in self._managers.values()
         ]
-        return await self._backplane.publish_many(envelopes)
+        delivered = await self._backplane.publish_many(drafts)
+        self._messages_sent += len(drafts)
+        return delivered
+
+    def deliver(self, user_id: str, entries: Sequence[Entry]) -> int:
+        """Hand published envelopes to the user's connections here (the backplane calls this)."""
+        manager = self._managers.get(user_id) or self._released.get(user_id)
+        return 0 if manager is None else manager._deliver_local(entries)
+
+    def restart(self, user_id: str, notice: dict[str, object]) -> None:
+        """The user's history was lost: tell its connections here (the backplane calls this)."""
+        manager = self._managers.get(user_id) or self._released.get(user_id)
+        if manager is not None:
+            manager._restart(notice)
+
+    def health(self) -> str | None:
+        """None when the registry can deliver, else one line saying why not (its backplane)."""
+        return self._backplane.health()
 
     def users(self) -> list[str]:
         """The user ids with a manager held here, sorted."""
@@ -205,13 +240,10 @@ class ManagerRegistry:
             self._managers[user_id] = manager
 
     def _note_idle(self, user_id: str) -> None:
+        self._backplane.unsubscribe(user_id)
         if user_id in self._managers:
             self._idle_since[user_id] = self._clock()
             self._idle_since.move_to_end(user_id)
-
-    def _deliver(self, user_id: str, seq: int, data: bytes) -> int:
-        manager = self._managers.get(user_id) or self._released.get(user_id)
-        return 0 if manager is None else manager._deliver_local(seq, data)
 
 
 _default_registry: ManagerRegistry | None = None

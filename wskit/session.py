@@ -32,7 +32,7 @@ from typing import Any
 from wskit.agent import run_reference_agent
 from wskit.auth import mint_token
 from wskit.context import UserContext
-from wskit.errors import RegistryFullError
+from wskit.errors import BackplaneUnavailable, RegistryFullError
 from wskit.handshake import Handshake, HandshakeRefused, accept_handshake
 from wskit.inbound import (
     DEFAULT_FRAME_BURST,
@@ -174,9 +174,14 @@ class SessionHost:
             await connection.close(POLICY_VIOLATION, f"too many connections for this user (limit {limit})")
             return None
         held = handshake.last_seq is None and self.limits.resume_grace > 0
-        connection_id = await manager.add_connection(
-            connection, user_id=handshake.user_id, last_seq=handshake.last_seq, hold=held
-        )
+        try:
+            connection_id = await manager.add_connection(
+                connection, user_id=handshake.user_id, last_seq=handshake.last_seq, epoch=handshake.epoch, hold=held
+            )
+        except BackplaneUnavailable as exc:
+            logger.error("refused a connection of user %r: %s", handshake.user_id, exc)
+            await connection.close(TRY_AGAIN_LATER, "backplane unavailable: try again later")
+            return None
         session = Session(self, manager, connection_id, held=held)
         self._sessions.add(session)
         return session
@@ -275,9 +280,9 @@ class Session:
             if self._timer is not None:
                 self._timer.cancel()
             if isinstance(request, Resume):
-                await self._manager.resume(self.connection_id, request.last_seq)
+                await self._manager.resume(self.connection_id, request.last_seq, request.epoch)
                 return
-            self._manager.go_live(self.connection_id)
+            await self._manager.go_live(self.connection_id)
         if not self._limiter.allow():
             detail = f"more than {self._host.limits.max_frames_per_second:g} frames per second; slow down"
             await self._manager.reply(self.connection_id, {"type": "error", "code": "rate_limited", "detail": detail})
@@ -302,7 +307,7 @@ class Session:
     def _go_live(self) -> None:
         if self._waiting:
             self._waiting = False
-            self._manager.go_live(self.connection_id)
+            self._host.spawn(self._manager.go_live(self.connection_id))
 
     def _start_close(self, code: int, reason: str) -> None:
         # The close runs beside the reader, which keeps reading so that the peer's reply is seen.

@@ -6,8 +6,9 @@ The manager is plain Python over its connections: it never opens sockets itself,
 below are testable without a network:
 
 - it only accepts connections authenticated as its own user, and only ever writes to those;
-- every message becomes one envelope with the user's next `seq`, serialized once, and is kept
-  in the user's bounded history, so a reconnecting client can resume from the last `seq` it saw;
+- every message becomes one envelope, serialized once, that the registry's backplane numbers
+  (the user's next `seq`) and keeps in the user's bounded history, so a reconnecting client can
+  resume from the last `seq` it saw, on this process or another;
 - each connection has its own outbox, so a slow or failing socket never holds up the others.
 """
 
@@ -17,13 +18,13 @@ import asyncio
 import logging
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, final
 
 from wskit.context import UserContext, validate_id
-from wskit.envelope import AGENT_EVENTS, encode_json, render_envelope
+from wskit.envelope import AGENT_EVENTS, Draft, draft_envelope, encode_json, validate_epoch
 from wskit.errors import FactoryOnlyError, IsolationError
-from wskit.history import History, ResyncRequired
+from wskit.history import Entry, ResyncRequired
 from wskit.messages import validate_message
 from wskit.outbox import Outbox, OutboxOverflow
 from wskit.protocols import WebSocketProtocol
@@ -81,10 +82,8 @@ class _UnifiedWebSocketManagerImplementation:
         "_connections",
         "_dropped",
         "_failed",
-        "_history",
         "_last_seq",
         "_outboxes",
-        "_pending_from",
         "_registry",
         "_sent",
         "_user_context",
@@ -98,8 +97,6 @@ class _UnifiedWebSocketManagerImplementation:
     _connections: dict[str, WebSocketProtocol]
     _view: types.MappingProxyType[str, WebSocketProtocol]
     _outboxes: dict[str, Outbox]
-    _history: History | None
-    _pending_from: int | None
     _background: set[asyncio.Task[None]]
     _sent: int
     _failed: int
@@ -130,8 +127,6 @@ class _UnifiedWebSocketManagerImplementation:
         self._connections = {}
         self._view = types.MappingProxyType(self._connections)
         self._outboxes = {}
-        self._history = None
-        self._pending_from = None
         self._background = set()
         self._sent = 0
         self._failed = 0
@@ -163,17 +158,20 @@ class _UnifiedWebSocketManagerImplementation:
         *,
         user_id: str,
         last_seq: int | None = None,
+        epoch: str | None = None,
         hold: bool = False,
     ) -> str:
         """Start delivering to `connection`, authenticated as `user_id`; return its connection id.
 
-        With `last_seq`, the envelopes after it are replayed first (or a `resync_required`
-        message is sent when they are no longer all kept); without it, envelopes that reached
-        no connection yet are delivered. With `hold=True` nothing is written until `resume()`
-        or `go_live()`, so a first-frame resume can still be honored in order.
+        With `last_seq` (and the `epoch` it belongs to, if the client knows it), the envelopes
+        after it are replayed first, or a `resync_required` message is sent when they are no
+        longer all kept or belong to another epoch; without it, envelopes that reached no
+        connection yet are delivered. With `hold=True` nothing is written until `resume()` or
+        `go_live()`, so a first-frame resume can still be honored in order.
 
         Raises `IsolationError` when `user_id` is not this manager's user or the connection
-        already belongs to another user, `TypeError` when it is not a `WebSocketProtocol`.
+        already belongs to another user, `TypeError` when it is not a `WebSocketProtocol`, and
+        `BackplaneUnavailable` when the backplane cannot be reached (nothing is kept then).
         """
         if not isinstance(connection, WebSocketProtocol):
             raise TypeError(
@@ -184,46 +182,45 @@ class _UnifiedWebSocketManagerImplementation:
                 f"connection authenticated as {user_id!r} cannot join the manager of {self.user_id!r};"
                 f" use get_websocket_manager(UserContext(user_id={user_id!r}))"
             )
-        _check_last_seq(last_seq)
-        history = await self._ensure_history()
-        # From here on nothing awaits: the replay is computed and the connection goes live
-        # atomically with respect to other sends, so there is no gap and no reordering.
+        _check_resume_point(last_seq, epoch)
         connection_id = self._registry._claim_connection(connection, self.user_id)
+        # Held from the start: what is delivered while the replay is read waits here, and is
+        # merged behind the replay by seq, so there is no gap and no duplicate.
         outbox = Outbox(
             writer_for(connection),
             lambda exc: self._on_outbox_failure(connection_id, exc),
             max_messages=self._registry.max_buffered_messages,
             max_bytes=self._registry.max_buffered_bytes,
             send_timeout=self._registry.send_timeout,
-            held=hold,
+            held=True,
         )
         self._connections[connection_id] = connection
         self._outboxes[connection_id] = outbox
         self._registry._note_active(self)
-        if not hold:
-            self._replay(outbox, history, last_seq)
+        try:
+            await self._registry.backplane.subscribe(self._user_id)
+            if not hold:
+                await self._catch_up(connection_id, last_seq, epoch)
+        except BaseException:
+            self._drop(connection_id)
+            raise
         return connection_id
 
-    async def resume(self, connection_id: str, last_seq: int) -> None:
-        """Replay after `last_seq` to a held connection, then let live traffic through."""
-        _check_last_seq(last_seq)
+    async def resume(self, connection_id: str, last_seq: int, epoch: str | None = None) -> None:
+        """Replay after `last_seq` (of `epoch`) to a held connection, then let live traffic through."""
+        _check_resume_point(last_seq, epoch)
         outbox = self._outboxes.get(connection_id)
         if outbox is None:
             raise KeyError(f"no connection {connection_id!r} for user {self.user_id!r}")
         if not outbox.held:
             raise ValueError("this connection is already live; resume by reconnecting with last_seq")
-        history = await self._ensure_history()
-        outbox.discard_held()  # everything it held is in the history and comes back in order
-        self._replay(outbox, history, last_seq)
-        outbox.release()
+        await self._catch_up(connection_id, last_seq, epoch)
 
-    def go_live(self, connection_id: str) -> None:
+    async def go_live(self, connection_id: str) -> None:
         """Release a held connection without a resume (undelivered envelopes come first)."""
         outbox = self._outboxes.get(connection_id)
         if outbox is not None and outbox.held:
-            if self._history is not None:
-                self._replay(outbox, self._history, None)
-            outbox.release()
+            await self._catch_up(connection_id, None, None)
 
     async def remove_connection(self, connection_id: str) -> bool:
         """Stop delivering to a connection (it is not closed); False if it was not here."""
@@ -236,13 +233,13 @@ class _UnifiedWebSocketManagerImplementation:
     async def send(self, message: Mapping[str, Any]) -> DeliveryReport:
         """Send `{"type": ..., "payload": ...}` (optionally `thread_id`, `run_id`) to this user.
 
-        Returns a `DeliveryReport`: how many of the user's connections took the envelope (0
-        when none is connected: the envelope is then `stored` for the next connection).
-        Raises `TypeError` for a payload JSON cannot encode, before anything is sent.
+        Returns a `DeliveryReport`: how many of the user's connections in this process took the
+        envelope (0 when none is connected: the envelope is then `stored` for the next one).
+        Raises `TypeError` for a payload JSON cannot encode, before anything is sent, and
+        `BackplaneUnavailable` when the envelope could not be stored (it was not sent).
         """
         event_type, payload, thread_id, run_id = validate_message(message)
-        delivered, seq = await self._publish(event_type, encode_json(payload), thread_id, run_id)
-        return DeliveryReport(delivered, seq=seq, stored=True)
+        return await self._publish(event_type, encode_json(payload), thread_id, run_id)
 
     async def emit(
         self,
@@ -259,8 +256,7 @@ class _UnifiedWebSocketManagerImplementation:
             validate_id("thread_id", thread_id)
         if run_id is not None:
             validate_id("run_id", run_id)
-        delivered, seq = await self._publish(event_type, encode_json(payload), thread_id, run_id)
-        return DeliveryReport(delivered, seq=seq, stored=True)
+        return await self._publish(event_type, encode_json(payload), thread_id, run_id)
 
     async def reply(self, connection_id: str, message: Mapping[str, Any]) -> bool:
         """Send a control message (e.g. an error or pong, no envelope, no `seq`) to one connection.
@@ -279,7 +275,7 @@ class _UnifiedWebSocketManagerImplementation:
         if connection is None:
             return False
         outbox = self._outboxes[connection_id]
-        outbox.release()
+        outbox.release_after(None, ())
         try:
             async with asyncio.timeout(1.0):
                 await outbox.flush()
@@ -303,81 +299,72 @@ class _UnifiedWebSocketManagerImplementation:
             "failed_deliveries": self._failed,
             "dropped_connections": self._dropped,
             "buffered_frames": sum(outbox.pending for outbox in self._outboxes.values()),
-            "history_size": len(self._history) if self._history is not None else 0,
-            "undelivered_from_seq": self._pending_from,
         }
 
-    async def _ensure_history(self) -> History:
-        if self._history is None:
-            latest = await self._registry.backplane.last_seq(self.user_id)
-            if self._history is None:  # another coroutine may have created it meanwhile
-                self._history = History(
-                    latest_seq=latest,
-                    max_messages=self._registry.history_max_messages,
-                    max_age=self._registry.history_max_age,
-                )
-        return self._history
-
-    async def _publish(
-        self, event_type: str, payload_json: str, thread_id: str | None, run_id: str | None
-    ) -> tuple[int, int]:
-        """Number, record and deliver one envelope: (connections reached, seq).
-
-        The caller validated and encoded everything; this is the hot path of every send.
-        """
-        history = self._history if self._history is not None else await self._ensure_history()
-        backplane = self._registry.backplane
-        seq = await backplane.next_seq(self._user_id)
-        data = self._record(history, seq, event_type, payload_json, thread_id, run_id)
-        return await backplane.publish(self._user_id, seq, data), seq
-
-    def _record(  # noqa: PLR0917 - the hot path: positional on purpose
-        self, history: History, seq: int, event_type: str, payload_json: str, thread_id: str | None, run_id: str | None
-    ) -> bytes:
-        """Render envelope `seq` once and keep it in the history; returns its bytes."""
+    def _draft(self, event_type: str, payload_json: bytes, thread_id: str | None, run_id: str | None) -> Draft:
+        """The envelope of one message, before the backplane numbers it."""
         context = self._user_context
-        data = render_envelope(
+        return draft_envelope(
             event_type=event_type,
-            seq=seq,
             ts=time.time(),
             user_id=self._user_id,
             thread_id=thread_id if thread_id is not None else context.thread_id,
             run_id=run_id if run_id is not None else context.run_id,
             payload_json=payload_json,
-        ).encode("ascii")
-        history.record(seq, data)
+        )
+
+    async def _publish(
+        self, event_type: str, payload_json: str, thread_id: str | None, run_id: str | None
+    ) -> DeliveryReport:
+        """Draft, publish and count one envelope; the caller validated and encoded everything."""
+        draft = self._draft(event_type, payload_json.encode("ascii"), thread_id, run_id)
+        published = await self._registry.backplane.publish(self._user_id, draft)
+        self._count_sent(published.seq)
+        return DeliveryReport(published.delivered, seq=published.seq, stored=True)
+
+    def _count_sent(self, seq: int) -> None:
         self._sent += 1
         self._last_seq = seq
         self._registry._messages_sent += 1
-        return data
 
-    def _deliver_local(self, seq: int, data: bytes) -> int:
-        """Offer a published envelope to each local connection; return how many took it."""
-        delivered = 0
+    def _deliver_local(self, entries: Sequence[Entry]) -> int:
+        """Offer published envelopes, in order, to each local connection; return how many took the last."""
         # A snapshot: an overflowing outbox drops its connection while we iterate.
-        for outbox in list(self._outboxes.values()):
-            if outbox.offer(data, seq):
-                delivered += 1
-        if not delivered and self._pending_from is None:
-            self._pending_from = seq
+        outboxes = list(self._outboxes.values())
+        delivered = 0
+        for seq, data in entries:
+            delivered = 0
+            for outbox in outboxes:
+                if outbox.offer(data, seq):
+                    delivered += 1
+        if delivered:
+            self._registry.backplane.note_delivered(self._user_id, entries[-1][0])
         return delivered
 
-    def _replay(self, outbox: Outbox, history: History, last_seq: int | None) -> None:
-        """Queue what `outbox` missed: after `last_seq` if given, else what no connection got."""
+    def _restart(self, notice: dict[str, object]) -> None:
+        """The user's history was lost: tell every connection, and let seq start over."""
+        data = encode_json(notice, "message").encode("ascii")
+        for outbox in list(self._outboxes.values()):
+            outbox.restart(data)
+
+    async def _catch_up(self, connection_id: str, last_seq: int | None, epoch: str | None) -> None:
+        """Write a held connection what it missed, then what was held for it, then let it go live."""
+        backplane = self._registry.backplane
+        notice = None
         if last_seq is None:
-            pending, self._pending_from = self._pending_from, None
-            oldest = history.oldest_seq
-            if pending is not None and oldest is not None:
-                # The client asked for nothing: it gets what is still kept, without a resync notice.
-                outbox.offer_all(history.since(max(pending, oldest) - 1))
+            missed = await backplane.undelivered(self._user_id)
+        else:
+            try:
+                missed = await backplane.replay(self._user_id, last_seq, epoch)
+            except ResyncRequired as resync:
+                missed = []
+                notice = encode_json(resync.as_message(), "message").encode("ascii")
+        outbox = self._outboxes.get(connection_id)
+        if outbox is None or not outbox.held:  # gone, or caught up by someone else meanwhile
             return
-        self._pending_from = None
-        try:
-            missed = history.since(last_seq)
-        except ResyncRequired as resync:
-            outbox.offer(encode_json(resync.as_message(), "message").encode("ascii"))
-            return
-        outbox.offer_all(missed)
+        outbox.release_after(notice, missed)
+        if missed:
+            backplane.note_delivered(self._user_id, missed[-1][0])
 
     def _on_outbox_failure(self, connection_id: str, exc: BaseException) -> None:
         connection = self._connections.get(connection_id)
@@ -403,9 +390,11 @@ class _UnifiedWebSocketManagerImplementation:
         return True
 
 
-def _check_last_seq(last_seq: object) -> None:
+def _check_resume_point(last_seq: object, epoch: object) -> None:
     if last_seq is not None and (isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0):
         raise ValueError(f"last_seq must be a non-negative int (the last seq the client received); got {last_seq!r}")
+    if epoch is not None:
+        validate_epoch(epoch)
 
 
 async def _close_quietly(connection: WebSocketProtocol, code: int, reason: str) -> None:

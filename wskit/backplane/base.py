@@ -1,0 +1,88 @@
+"""The seam between the managers and wherever envelopes are numbered, kept and fanned out.
+
+A manager never numbers or stores an envelope itself: it hands a `Draft` to the backplane, which
+numbers it (`seq` in the user's `epoch`), keeps it in the user's history, and hands it to every
+process holding a connection of that user; the registry of each such process delivers it to its
+local connections (`DeliverySink`), once and in `seq` order. "Accepted" means `publish()`
+returned; a backplane that cannot store an envelope raises `BackplaneUnavailable`.
+
+`InProcessBackplane` (`wskit.backplane.memory`) does it all in this process, the embedded
+default; `RedisBackplane` (`wskit.backplane.redis`) across processes and machines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from wskit.envelope import Draft
+from wskit.history import Entry
+
+__all__ = ["Backplane", "DeliverySink", "Published"]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """An accepted envelope: its `seq` and `epoch`, and how many connections of this process took it."""
+
+    seq: int
+    epoch: str
+    delivered: int
+
+
+class DeliverySink(Protocol):
+    """Where a backplane hands envelopes to this process's connections (the registry)."""
+
+    def deliver(self, user_id: str, entries: Sequence[Entry]) -> int:
+        """Offer envelopes, in `seq` order, to the user's local connections; return how many took the last."""
+        ...
+
+    def restart(self, user_id: str, notice: dict[str, object]) -> None:
+        """The user's history was lost (a new epoch): tell the local connections, then start over at seq 1."""
+        ...
+
+
+@runtime_checkable
+class Backplane(Protocol):
+    """Numbers, keeps and fans out each user's envelopes."""
+
+    def attach(self, sink: DeliverySink) -> None:
+        """Register this process's delivery sink (one per backplane)."""
+        ...
+
+    async def publish(self, user_id: str, draft: Draft) -> Published:
+        """Number, keep and deliver one envelope; raise `BackplaneUnavailable` when it cannot be kept."""
+        ...
+
+    async def publish_many(self, drafts: Sequence[tuple[str, Draft]]) -> int:
+        """Publish one envelope to each of several users (each at most once); return local deliveries."""
+        ...
+
+    async def replay(self, user_id: str, last_seq: int, epoch: str | None) -> list[Entry]:
+        """The envelopes after `last_seq` (of `epoch`, if given), or `ResyncRequired`."""
+        ...
+
+    async def undelivered(self, user_id: str) -> list[Entry]:
+        """Kept envelopes that no connection of the user was written yet."""
+        ...
+
+    def note_delivered(self, user_id: str, seq: int) -> None:
+        """Envelope `seq` was written to a connection of the user (cheap; may be recorded later)."""
+        ...
+
+    async def subscribe(self, user_id: str) -> None:
+        """This process holds a connection of the user from now on: deliver the user's envelopes here."""
+        ...
+
+    def unsubscribe(self, user_id: str) -> None:
+        """The user's last connection in this process is gone."""
+        ...
+
+    def health(self) -> str | None:
+        """None when healthy, else one line saying what is wrong."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and background tasks."""
+        ...

@@ -1,0 +1,161 @@
+"""`InProcessBackplane`: envelopes numbered, kept and delivered in this process (the embedded default).
+
+Each user's envelopes live in a `History` with its own epoch. The epoch is new for every history
+this object creates (a random prefix per backplane, then a counter), so a client that resumes
+after a server restart, or after its idle history was dropped, is told to resync instead of
+being given envelopes of another stream under the same numbers.
+"""
+
+from __future__ import annotations
+
+import collections
+import secrets
+import time
+from collections.abc import Callable, Sequence
+
+from wskit.backplane.base import DeliverySink, Published
+from wskit.envelope import Draft
+from wskit.history import (
+    DEFAULT_HISTORY_MAX_AGE,
+    DEFAULT_HISTORY_MAX_BYTES,
+    DEFAULT_HISTORY_MAX_MESSAGES,
+    Entry,
+    History,
+)
+
+__all__ = ["InProcessBackplane"]
+
+
+class InProcessBackplane:
+    """Numbers, keeps and delivers envelopes in this process.
+
+    Args:
+        history_max_messages, history_max_bytes, history_max_age: per user, how many envelopes,
+            how many bytes of them, and for how many seconds, are kept for reconnecting clients.
+        clock: monotonic seconds, injectable for tests of ageing.
+    """
+
+    def __init__(
+        self,
+        *,
+        history_max_messages: int = DEFAULT_HISTORY_MAX_MESSAGES,
+        history_max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
+        history_max_age: float = DEFAULT_HISTORY_MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        for name, value in (("history_max_messages", history_max_messages), ("history_max_bytes", history_max_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if isinstance(history_max_age, bool) or not isinstance(history_max_age, int | float) or not history_max_age > 0:
+            raise ValueError(f"history_max_age must be a positive number of seconds; got {history_max_age!r}")
+        self.history_max_messages = history_max_messages
+        self.history_max_bytes = history_max_bytes
+        self.history_max_age = float(history_max_age)
+        self._clock = clock
+        self._histories: dict[str, History] = {}
+        self._epoch_prefix = secrets.token_hex(4)
+        self._epochs = 0
+        self._subscribed: set[str] = set()
+        # Users with no connection here, oldest first: their histories go once nothing is kept.
+        self._unheld: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._sink: DeliverySink | None = None
+
+    def attach(self, sink: DeliverySink) -> None:
+        """Register the local delivery sink (one per backplane)."""
+        if self._sink is not None and self._sink is not sink:
+            raise RuntimeError("this backplane already delivers to another registry; create one per registry")
+        self._sink = sink
+
+    def history(self, user_id: str) -> History:
+        """The user's history, created (with a new epoch) on first use."""
+        history = self._histories.get(user_id)
+        if history is None:
+            self._sweep()
+            self._epochs += 1
+            history = History(
+                f"{self._epoch_prefix}-{self._epochs}",
+                max_messages=self.history_max_messages,
+                max_age=self.history_max_age,
+                max_bytes=self.history_max_bytes,
+                clock=self._clock,
+            )
+            self._histories[user_id] = history
+            if user_id not in self._subscribed:
+                self._unheld[user_id] = self._clock()
+        return history
+
+    async def publish(self, user_id: str, draft: Draft) -> Published:
+        """Number and keep the envelope, then hand it to this process's connections."""
+        history = self._histories.get(user_id) or self.history(user_id)
+        seq = history.next_seq()
+        data = draft.number(seq, history.epoch)
+        history.append(seq, data)
+        sink = self._sink
+        return Published(seq, history.epoch, 0 if sink is None else sink.deliver(user_id, ((seq, data),)))
+
+    async def publish_many(self, drafts: Sequence[tuple[str, Draft]]) -> int:
+        """Publish one envelope per user, in order; returns the local deliveries."""
+        histories = self._histories
+        sink = self._sink
+        delivered = 0
+        for user_id, draft in drafts:
+            history = histories.get(user_id) or self.history(user_id)
+            seq = history.next_seq()
+            data = draft.number(seq, history.epoch)
+            history.append(seq, data)
+            if sink is not None:
+                delivered += sink.deliver(user_id, ((seq, data),))
+        return delivered
+
+    async def replay(self, user_id: str, last_seq: int, epoch: str | None) -> list[Entry]:
+        """The envelopes after `last_seq`, or `ResyncRequired` (a new user's history starts empty)."""
+        return self.history(user_id).since(last_seq, epoch)
+
+    async def undelivered(self, user_id: str) -> list[Entry]:
+        """Kept envelopes no connection of the user was written yet."""
+        history = self._histories.get(user_id)
+        return [] if history is None else history.undelivered()
+
+    def note_delivered(self, user_id: str, seq: int) -> None:
+        """Remember that envelope `seq` reached a connection."""
+        history = self._histories.get(user_id)
+        if history is not None and seq > history.delivered_seq:
+            history.delivered_seq = seq
+
+    async def subscribe(self, user_id: str) -> None:
+        """Keep the user's history while connections are here."""
+        self._subscribed.add(user_id)
+        self._unheld.pop(user_id, None)
+
+    def unsubscribe(self, user_id: str) -> None:
+        """The user's last connection left: the history may go once it has aged out."""
+        self._subscribed.discard(user_id)
+        if user_id in self._histories:
+            self._unheld[user_id] = self._clock()
+            self._unheld.move_to_end(user_id)
+
+    def health(self) -> str | None:
+        """Always healthy: nothing here can be unreachable."""
+        return None
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def __len__(self) -> int:
+        """Users with a history here."""
+        return len(self._histories)
+
+    def _sweep(self) -> None:
+        """Forget histories of users gone for longer than the history age (nothing of them is kept)."""
+        deadline = self._clock() - self.history_max_age
+        while self._unheld:
+            user_id, since = next(iter(self._unheld.items()))
+            if since > deadline:
+                return
+            del self._unheld[user_id]
+            history = self._histories.get(user_id)
+            if history is not None:
+                if len(history) == 0:
+                    del self._histories[user_id]
+                else:  # sent to while away: look again later
+                    self._unheld[user_id] = self._clock()
