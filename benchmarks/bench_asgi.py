@@ -78,7 +78,7 @@ async def timed_phase(client: LineProcess, messages: int, send: Send) -> float:
 
 def frame(n: int, user: str) -> str:
     return render_envelope(
-        event_type="tick", seq=n + 1, ts=time.time(), user_id=user, thread_id=None, run_id=None,
+        event_type="tick", seq=n + 1, epoch="bench-1", ts=time.time(), user_id=user, thread_id=None, run_id=None,
         payload_json=encode_json({**PAYLOAD, "n": n}),
     )  # fmt: skip
 

@@ -59,7 +59,7 @@ async def layout(name: str, users: list[str], connections: int, messages: int, r
 
             async def raw(n: int) -> None:
                 frame = render_envelope(
-                    event_type="tick", seq=n + 1, ts=time.time(), user_id=users[0], thread_id=None, run_id=None,
+                    event_type="tick", seq=n + 1, epoch="bench-1", ts=time.time(), user_id=users[0], thread_id=None, run_id=None,
                     payload_json=encode_json({**PAYLOAD, "n": n}),
                 )  # fmt: skip
                 broadcast(sockets, frame)

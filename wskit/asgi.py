@@ -168,6 +168,7 @@ class WskitEndpoint:
 
         Use it inside an application's own lifespan when it has one.
         """
+        await self.registry.backplane.start()
         self.sessions.start()
         restore = close_first_on_signals(self.close)
         try:

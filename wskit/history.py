@@ -38,7 +38,7 @@ Entry = tuple[int, bytes]
 class ResyncRequired(Exception):
     """The envelopes after `last_seq` are no longer all kept (or belong to another epoch)."""
 
-    def __init__(self, last_seq: int, epoch: str, oldest_seq: int | None, latest_seq: int) -> None:
+    def __init__(self, last_seq: int, epoch: str | None, oldest_seq: int | None, latest_seq: int) -> None:
         super().__init__(
             f"cannot replay after seq {last_seq}: epoch {epoch}, oldest kept is {oldest_seq}, latest is {latest_seq}"
         )

@@ -146,6 +146,7 @@ class WskitServer:
         """Start listening; returns self. Prefer `async with`."""
         if self._server is not None:
             raise RuntimeError("server already started")
+        await self.registry.backplane.start()
         self._server = await serve(
             self._handle,
             self.host,

@@ -51,6 +51,10 @@ class Backplane(Protocol):
         """Register this process's delivery sink (one per backplane)."""
         ...
 
+    async def start(self) -> None:
+        """Connect (if there is anything to connect to); raise `BackplaneUnavailable` if it cannot."""
+        ...
+
     async def publish(self, user_id: str, draft: Draft) -> Published:
         """Number, keep and deliver one envelope; raise `BackplaneUnavailable` when it cannot be kept."""
         ...

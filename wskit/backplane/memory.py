@@ -66,6 +66,9 @@ class InProcessBackplane:
             raise RuntimeError("this backplane already delivers to another registry; create one per registry")
         self._sink = sink
 
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
     def history(self, user_id: str) -> History:
         """The user's history, created (with a new epoch) on first use."""
         history = self._histories.get(user_id)

@@ -1,0 +1,281 @@
+"""The Redis backplane against a real redis-server: several registries (processes) share each user's stream.
+
+Each registry here stands for one server process (or a worker without sockets) with its own
+Redis connections; the connections are in-memory, the Redis is real (started per test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MemoryConnection
+from redis_servers import RedisClusterServers, RedisServer, StallingProxy
+
+from wskit import ManagerRegistry, UserContext
+from wskit.backplane.redis import RedisBackplane, redact
+from wskit.errors import BackplaneUnavailable
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def processes(url: str, count: int, **options: Any) -> AsyncIterator[list[ManagerRegistry]]:
+    """`count` registries, each with its own Redis backplane: what `count` server processes hold."""
+    registries = [ManagerRegistry(backplane=RedisBackplane(url, **options)) for _ in range(count)]
+    try:
+        yield registries
+    finally:
+        for registry in registries:
+            await registry.backplane.close()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - polls state that has no event
+            await asyncio.sleep(0.01)
+
+
+async def connect(registry: ManagerRegistry, user: str, **resume: Any) -> MemoryConnection:
+    connection = MemoryConnection(user)
+    await registry.get_or_create(UserContext(user_id=user)).add_connection(connection, user_id=user, **resume)
+    return connection
+
+
+def seqs(connection: MemoryConnection) -> list[int]:
+    return [m["seq"] for m in connection.messages if "seq" in m]
+
+
+def send(registry: ManagerRegistry, user: str, payload: object) -> Awaitable[Any]:
+    return registry.get_or_create(UserContext(user_id=user)).send({"type": "n", "payload": payload})
+
+
+def test_every_connection_on_every_process_gets_every_seq_once_in_order(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 3) as (a, b, worker):
+            connections = [await connect(a, "alice"), await connect(a, "alice"), await connect(b, "alice")]
+            bystander = await connect(b, "bob")
+            reports = await asyncio.gather(*(send(r, "alice", i) for i in range(60) for r in (a, b, worker)))
+            assert sorted(r.seq for r in reports) == list(range(1, 181))
+            assert {r.delivered for r in reports if r.seq} <= {0, 1, 2}
+            await until(lambda: all(len(seqs(c)) == 180 for c in connections))
+            await asyncio.sleep(0.1)  # a duplicate would have arrived by now
+            for connection in connections:
+                assert seqs(connection) == list(range(1, 181))
+                assert len({m["epoch"] for m in connection.messages}) == 1
+            assert bystander.frames == []
+            # A worker with no sockets holds no subscription; the processes hold only their users.
+            assert redis_server.client().execute_command("PUBSUB", "SHARDNUMSUB", "wskit:{u:alice}:wake")[1] == 2
+
+    run(scenario)
+
+
+def test_a_killed_pubsub_connection_loses_nothing(redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 2) as (server, worker):
+            connection = await connect(server, "alice")
+            for i in range(300):
+                await send(worker, "alice", i)
+                if i == 100:
+                    killed = redis_server.client().client_kill_filter(_type="pubsub")
+                    assert killed == 1
+            await until(lambda: len(seqs(connection)) == 300)
+            assert seqs(connection) == list(range(1, 301))
+            await until(lambda: server.health() is None)
+
+    with caplog.at_level(logging.WARNING, logger="wskit.backplane.redis"):
+        run(scenario)
+    assert any("Redis pub/sub at" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+    assert any("is back after" in r.getMessage() for r in caplog.records)
+
+
+def test_a_wedged_subscriber_is_replaced_within_two_probe_intervals(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        proxy = await StallingProxy(redis_server.port).start()
+        async with processes(proxy.url, 1, probe_interval=0.3) as (server,), processes(redis_server.url, 1) as (worker,):
+            connection = await connect(server, "alice")
+            await send(worker, "alice", "before")
+            await until(lambda: seqs(connection) == [1])
+            assert proxy.stall(sent=b"SSUBSCRIBE") == 1  # the subscriber hears nothing now, and is not told
+            stalled_at = asyncio.get_running_loop().time()
+            for i in range(20):
+                await send(worker, "alice", i)
+            await until(lambda: server.health() is not None, timeout=2)
+            detected = asyncio.get_running_loop().time() - stalled_at
+            assert detected <= 2 * 0.3 + 0.2, detected
+            assert "no answer to a PING within 0.3 s" in (server.health() or "")
+            await until(lambda: len(seqs(connection)) == 21)
+            assert seqs(connection) == list(range(1, 22))
+            await until(lambda: server.health() is None)
+        await proxy.close()
+
+    with caplog.at_level(logging.WARNING, logger="wskit.backplane.redis"):
+        run(scenario)
+
+
+@pytest.mark.parametrize("persist", [True, False])
+def test_redis_down_then_back(tmp_path: Path, persist: bool) -> None:
+    async def scenario() -> None:
+        redis = RedisServer(tmp_path / "redis", persist=persist).start()
+        try:
+            async with processes(redis.url, 2, probe_interval=0.2, reconnect_max=0.2) as (server, worker):
+                connection = await connect(server, "alice")
+                for i in range(5):
+                    await send(worker, "alice", i)
+                await until(lambda: len(seqs(connection)) == 5)
+                epoch = connection.messages[0]["epoch"]
+                redis.stop(signal.SIGKILL)
+                with pytest.raises(BackplaneUnavailable, match=f"cannot store the envelope in Redis at {redis.url}"):
+                    await send(worker, "alice", "lost?")
+                await until(lambda: server.health() is not None)
+                assert f"Redis pub/sub at 127.0.0.1:{redis.port}" in (server.health() or "")
+                with pytest.raises(BackplaneUnavailable):  # no new connections while down
+                    await connect(server, "carol")
+                redis.start()
+                await until(lambda: server.health() is None and worker.health() is None, timeout=10)
+                report = await send(worker, "alice", "after")
+                await until(lambda: len(connection.messages) >= 6)
+                if persist:  # appendfsync always: everything accepted is still there, same epoch
+                    assert (report.seq, seqs(connection)) == (6, [1, 2, 3, 4, 5, 6])
+                    assert connection.messages[-1]["epoch"] == epoch
+                else:  # the state is gone: the client is told, and the stream starts over
+                    await until(lambda: len(connection.messages) == 7)
+                    notice, after = connection.messages[5:7]
+                    assert notice["type"] == "resync_required" and notice["epoch"] != epoch
+                    assert (after["seq"], after["epoch"], after["payload"]) == (1, notice["epoch"], "after")
+        finally:
+            redis.stop(signal.SIGKILL)
+
+    run(scenario)
+
+
+def test_resume_on_another_process_with_last_seq_and_epoch(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 2) as (a, b):
+            first = await connect(a, "alice")
+            for i in range(6):
+                await send(a, "alice", i)
+            epoch = first.messages[-1]["epoch"]
+            moved = await connect(b, "alice", last_seq=4, epoch=epoch)
+            await send(b, "alice", 6)
+            await until(lambda: len(seqs(moved)) == 3)
+            assert seqs(moved) == [5, 6, 7]
+            other = await connect(b, "alice", last_seq=4, epoch="not-it")
+            ahead = await connect(b, "alice", last_seq=99)
+            resync = {"type": "resync_required", "epoch": epoch, "oldest_seq": 5, "latest_seq": 7}
+            assert other.messages[0] == {**resync, "oldest_seq": 5}
+            assert ahead.messages[0] == {**resync, "oldest_seq": None}
+            stranger = await connect(b, "zed", last_seq=3)  # nothing was ever stored for zed
+            assert stranger.messages == [{"type": "resync_required", "epoch": None, "oldest_seq": None,
+                                          "latest_seq": 0}]  # fmt: skip
+
+    run(scenario)
+
+
+def test_a_fresh_connection_gets_what_no_connection_anywhere_was_written(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 3) as (a, b, worker):
+            for i in range(3):
+                await send(worker, "alice", i)  # alice is nowhere: stored
+            first = await connect(a, "alice")
+            assert seqs(first) == [1, 2, 3]
+            await send(worker, "alice", 3)
+            await until(lambda: seqs(first) == [1, 2, 3, 4])
+            await asyncio.sleep(0.7)  # the seen mark is written twice a second
+            second = await connect(b, "alice")
+            await send(worker, "alice", 4)
+            await until(lambda: seqs(second) == [5])
+
+    run(scenario)
+
+
+def test_a_process_subscribes_only_while_it_holds_the_user(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 1) as (server,):
+            manager = server.get_or_create(UserContext(user_id="alice"))
+            connection_id = await manager.add_connection(MemoryConnection(), user_id="alice")
+            channel = "wskit:{u:alice}:wake"
+            count = lambda: redis_server.client().execute_command("PUBSUB", "SHARDNUMSUB", channel)[1]  # noqa: E731
+            assert count() == 1
+            await manager.remove_connection(connection_id)
+            await until(lambda: count() == 0)
+
+    run(scenario)
+
+
+def test_each_users_stream_is_bounded_in_redis(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 1, history_max_messages=5, history_max_bytes=2000) as (worker,):
+            for i in range(20):
+                await send(worker, "small", i)
+            for _ in range(20):
+                await send(worker, "big", "x" * 500)
+        client = redis_server.client()
+        assert client.xlen("wskit:{u:small}:log") == 5
+        assert client.xlen("wskit:{u:big}:log") == 3  # about 2000 bytes of ~600-byte envelopes
+        assert client.ttl("wskit:{u:small}:log") > 0 and client.ttl("wskit:{u:small}:meta") > 0
+
+    run(scenario)
+
+
+def test_bad_urls_and_an_unreachable_redis_are_one_line_errors() -> None:
+    with pytest.raises(ValueError, match=r"^bad backplane URL 'http://h:1': .*; expected redis://HOST:PORT/DB$"):
+        RedisBackplane("http://h:1")
+    with pytest.raises(ValueError, match=r"^bad backplane URL 'redis://u:\*\*\*@h:x'"):
+        RedisBackplane("redis://u:secret@h:x")
+    with pytest.raises(TypeError, match="must be a str"):
+        RedisBackplane(6379)  # type: ignore[arg-type]
+    assert redact("redis://u:secret@h:1/0") == "redis://u:***@h:1/0"
+    assert redact("redis://h:1/0") == "redis://h:1/0"
+
+    async def scenario() -> None:
+        from servers import free_port
+
+        backplane = RedisBackplane(f"redis://:hunter2@127.0.0.1:{free_port()}/0", command_timeout=1)
+        with pytest.raises(BackplaneUnavailable) as info:
+            await backplane.start()
+        message = str(info.value)
+        assert message.startswith("cannot connect in Redis at redis://:***@127.0.0.1:") and "hunter2" not in message
+        assert "\n" not in message and backplane.health() is not None
+        await backplane.close()
+
+    run(scenario)
+
+
+def test_a_three_master_redis_cluster(tmp_path: Path) -> None:
+    users = [f"user{i}" for i in range(12)]
+
+    async def scenario(cluster: RedisClusterServers) -> None:
+        async with processes(cluster.url, 3) as (a, b, worker):
+            backplane = a.backplane
+            assert isinstance(backplane, RedisBackplane)
+            connections = {u: (await connect(a, u), await connect(b, u)) for u in users}
+            nodes = {backplane._node_of(backplane._key(u, "wake")) for u in users}
+            assert len(nodes) >= 2, nodes  # the users' shards really are spread over the masters
+            await asyncio.gather(*(send(r, u, i) for u in users for i in range(10) for r in (a, worker)))
+            await worker.broadcast({"type": "all", "payload": "from the worker"})  # it holds all 12 managers
+            await a.broadcast({"type": "all", "payload": "from a"})
+            await until(lambda: all(len(seqs(c)) == 22 for pair in connections.values() for c in pair))
+            for pair in connections.values():
+                for connection in pair:
+                    assert seqs(connection) == list(range(1, 23))
+                    assert [m["payload"] for m in connection.messages[-2:]] == ["from the worker", "from a"]
+
+    with RedisClusterServers(tmp_path / "cluster") as cluster:
+        run(lambda: scenario(cluster))

@@ -1,0 +1,53 @@
+"""The Lua scripts of the Redis backplane: everything that must happen at once, in one round trip.
+
+Keys of one user share the hash tag `{u:<user_id>}`, so a Redis Cluster keeps them, and the
+user's sharded pub/sub channel, on one shard: `<prefix>:{u:<id>}:meta` (a hash: `epoch`, `seq`,
+`seen`), `<prefix>:{u:<id>}:log` (a stream whose entry ids are `<seq>-0`, fields `d` = the
+envelope, `t` = Redis time in seconds) and the channel `<prefix>:{u:<id>}:wake`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HISTORY", "PUBLISH", "SEEN"]
+
+PUBLISH = """
+-- KEYS: meta, log, wake. ARGV: head, tail, new epoch, max entries, max bytes, log ttl, meta ttl.
+-- Allocates the next seq (starting a new epoch when the user's state is gone), renders the
+-- envelope, appends it to the bounded log, wakes the subscribers; returns {seq, epoch}.
+local meta, log, wake = KEYS[1], KEYS[2], KEYS[3]
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('DEL', log)
+  redis.call('HSET', meta, 'epoch', epoch)
+end
+local seq = redis.call('HINCRBY', meta, 'seq', 1)
+local data = ARGV[1] .. seq .. ',"epoch":"' .. epoch .. '"' .. ARGV[2]
+local maxlen = tonumber(ARGV[4])
+local by_bytes = math.max(1, math.floor(tonumber(ARGV[5]) / #data))
+if by_bytes < maxlen then maxlen = by_bytes end
+redis.call('XADD', log, 'MAXLEN', maxlen, seq .. '-0', 'd', data, 't', redis.call('TIME')[1])
+redis.call('EXPIRE', log, ARGV[6])
+redis.call('EXPIRE', meta, ARGV[7])
+redis.call('SPUBLISH', wake, seq .. ' ' .. epoch .. ' ' .. data)
+return {seq, epoch}
+"""
+
+HISTORY = """
+-- KEYS: meta, log. ARGV: first seq to read ('seen' for the one after the seen mark), max count.
+-- Returns {epoch or false, latest seq, seen mark, entries, Redis time in seconds}.
+local state = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'seen')
+local first = ARGV[1]
+if first == 'seen' then first = tostring(tonumber(state[3] or '0') + 1) end
+local entries = redis.call('XRANGE', KEYS[2], first .. '-0', '+', 'COUNT', ARGV[2])
+return {state[1] or false, state[2] or '0', state[3] or '0', entries, redis.call('TIME')[1]}
+"""
+
+SEEN = """
+-- KEYS: meta. ARGV: seq, epoch. Raises the seen mark (envelopes written to some connection).
+if redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then
+  local seen = tonumber(redis.call('HGET', KEYS[1], 'seen') or '0')
+  if tonumber(ARGV[1]) > seen then redis.call('HSET', KEYS[1], 'seen', ARGV[1]) end
+end
+return 0
+"""

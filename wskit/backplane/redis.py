@@ -1,0 +1,638 @@
+"""`RedisBackplane`: several server processes (and workers without sockets) share each user's stream.
+
+Publishing is one Lua script (`wskit.backplane.lua.PUBLISH`): allocate the user's next `seq`,
+append the envelope to the user's bounded stream, wake the subscribers; "accepted" means the
+script returned, and a publish that cannot reach Redis raises `BackplaneUnavailable`.
+
+Delivery: each process subscribes (sharded pub/sub) to the users it holds connections of, and
+delivers from a per-user `Cursor`. Pub/sub is only a wake-up; the stream is the truth: a gap is
+read back from the stream, and after the subscriber reconnects every local user is re-read from
+its cursor, so nothing published while it was away is lost (redis-py's own pub/sub resubscribes
+silently and loses those). The subscriber connection is our own: a PING every `probe_interval`
+seconds that is not answered within the next one means it is dead or wedged, and it is replaced;
+reconnects back off up to `reconnect_max` seconds and reset after a success. While it is down,
+`health()` says why (`/healthz` answers 503) and new connections are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+import urllib.parse
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.connection import Connection, parse_url
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+
+from wskit.backplane.base import DeliverySink, Published
+from wskit.backplane.cursor import Cursor, EpochChanged, Lost
+from wskit.backplane.lua import HISTORY, PUBLISH, SEEN
+from wskit.envelope import Draft
+from wskit.errors import BackplaneUnavailable
+from wskit.history import (
+    DEFAULT_HISTORY_MAX_AGE,
+    DEFAULT_HISTORY_MAX_BYTES,
+    DEFAULT_HISTORY_MAX_MESSAGES,
+    Entry,
+    ResyncRequired,
+    replay_after,
+)
+
+__all__ = ["RedisBackplane", "redact"]
+
+logger = logging.getLogger(__name__)
+
+_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+
+
+def redact(url: str) -> str:
+    """`url` with its password replaced by `***` (for messages and logs), even if it is malformed."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+class RedisBackplane:
+    """Numbers, keeps and fans out envelopes through Redis (standalone, or a Redis Cluster).
+
+    Args:
+        url: `redis://[user:password@]host:port[/db]` (a cluster is recognised by its nodes).
+        prefix: the first part of every key and channel name.
+        history_max_messages, history_max_bytes, history_max_age: the bounds of each user's
+            stream (count; bytes, approximately, from the size of the newest envelope; seconds).
+        meta_ttl: seconds a user's epoch and counter outlive the user's last envelope.
+        probe_interval: seconds between liveness PINGs of the subscriber connection.
+        reconnect_max: longest wait, in seconds, between reconnect attempts.
+        command_timeout: seconds one Redis command may take before it counts as a failure.
+        gap_grace: seconds a gap may stay open before it is read from the stream (the replies
+            to one process's own concurrent publishes can overtake each other).
+
+    Raises `ValueError` (one line naming the URL, password redacted) for a malformed URL.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "wskit",
+        history_max_messages: int = DEFAULT_HISTORY_MAX_MESSAGES,
+        history_max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
+        history_max_age: float = DEFAULT_HISTORY_MAX_AGE,
+        meta_ttl: int = 86_400,
+        probe_interval: float = 5.0,
+        reconnect_max: float = 5.0,
+        command_timeout: float = 5.0,
+        gap_grace: float = 0.05,
+    ) -> None:
+        if not isinstance(url, str):
+            raise TypeError(f"the backplane URL must be a str like 'redis://HOST:6379/0', not {type(url).__name__}")
+        self.url = redact(url)
+        try:
+            self._connect_kwargs = _connect_kwargs(url)
+        except ValueError as exc:
+            raise ValueError(f"bad backplane URL {self.url!r}: {exc}; expected redis://HOST:PORT/DB") from None
+        for name, value in (("history_max_messages", history_max_messages), ("history_max_bytes", history_max_bytes),
+                            ("meta_ttl", meta_ttl)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        for name, seconds in (("history_max_age", history_max_age), ("probe_interval", probe_interval),
+                              ("reconnect_max", reconnect_max), ("command_timeout", command_timeout),
+                              ("gap_grace", gap_grace)):  # fmt: skip
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+                raise ValueError(f"{name} must be a positive number of seconds; got {seconds!r}")
+        self._raw_url = url
+        self.prefix = prefix
+        self.history_max_messages = history_max_messages
+        self.history_max_bytes = history_max_bytes
+        self.history_max_age = float(history_max_age)
+        self.meta_ttl = meta_ttl
+        self.probe_interval = float(probe_interval)
+        self.reconnect_max = float(reconnect_max)
+        self.command_timeout = float(command_timeout)
+        self.gap_grace = float(gap_grace)
+        self._client: Redis | RedisCluster | None = None
+        self._starting: asyncio.Future[None] | None = None
+        self._sink: DeliverySink | None = None
+        self._cursors: dict[str, Cursor] = {}
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
+        self._subscribers: dict[str, _Subscriber] = {}
+        self._fills: dict[str, asyncio.Task[None]] = {}
+        self._seen: dict[str, tuple[str, int]] = {}
+        self._seen_flush: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._command_failure: str | None = None
+        self._prober: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RedisBackplane({self.url!r})"
+
+    # -- the Backplane interface ------------------------------------------------------------------
+
+    def attach(self, sink: DeliverySink) -> None:
+        """Register this process's delivery sink (one per backplane)."""
+        if self._sink is not None and self._sink is not sink:
+            raise RuntimeError("this backplane already delivers to another registry; create one per registry")
+        self._sink = sink
+
+    async def start(self) -> None:
+        """Connect and load the scripts; raise `BackplaneUnavailable` (naming the URL) if Redis cannot be reached."""
+        if self._client is not None:
+            return
+        if self._starting is None:
+            self._starting = asyncio.get_running_loop().create_future()
+            try:
+                self._client = await self._connect()
+                self._starting.set_result(None)
+            except BaseException as exc:
+                self._starting.set_exception(exc)
+                self._starting.exception()  # retrieved: the caller gets it
+                self._starting = None
+                raise
+        else:
+            await asyncio.shield(self._starting)
+
+    async def publish(self, user_id: str, draft: Draft) -> Published:
+        """Number, store and wake; the envelope reaches this process's connections in `seq` order."""
+        await self._ready()
+        try:
+            seq, epoch = await self._publish_script(user_id, draft)
+        except _FAILURES as exc:
+            raise self._unavailable("store the envelope", exc) from exc
+        return Published(seq, epoch, self._accept(user_id, epoch, seq, draft.number(seq, epoch)))
+
+    async def publish_many(self, drafts: Sequence[tuple[str, Draft]]) -> int:
+        """Publish one envelope per user (pipelined); returns the local deliveries."""
+        client = await self._ready()
+        try:
+            if isinstance(client, RedisCluster):  # users live on several nodes: bounded concurrency
+                gate = asyncio.Semaphore(32)
+
+                async def one(user_id: str, draft: Draft) -> tuple[int, str]:
+                    async with gate:
+                        return await self._publish_script(user_id, draft)
+
+                results = await asyncio.gather(*(one(user_id, draft) for user_id, draft in drafts))
+            else:
+                results = await self._publish_pipelined(client, drafts)
+        except _FAILURES as exc:
+            raise self._unavailable("store the envelopes", exc) from exc
+        return sum(
+            self._accept(user_id, epoch, seq, draft.number(seq, epoch))
+            for (user_id, draft), (seq, epoch) in zip(drafts, results, strict=True)
+        )
+
+    async def replay(self, user_id: str, last_seq: int, epoch: str | None) -> list[Entry]:
+        """The stored envelopes after `last_seq` (of `epoch`), or `ResyncRequired`."""
+        stored_epoch, latest, _, entries = await self._read(user_id, str(last_seq + 1))
+        if stored_epoch is None:  # nothing stored: a new user, or the state was lost
+            if last_seq == 0 and epoch is None:
+                return []
+            raise ResyncRequired(last_seq, None, None, latest)
+        return replay_after(last_seq, epoch, epoch=stored_epoch, latest_seq=latest, kept=entries)
+
+    async def undelivered(self, user_id: str) -> list[Entry]:
+        """Stored envelopes after the user's seen mark (what no connection was written yet)."""
+        stored_epoch, _, seen, entries = await self._read(user_id, "seen")
+        return [] if stored_epoch is None else [e for e in entries if e[0] > seen]
+
+    def note_delivered(self, user_id: str, seq: int) -> None:
+        """Raise the user's seen mark (written to Redis by a background flush, twice a second)."""
+        cursor = self._cursors.get(user_id)
+        if cursor is not None and cursor.epoch is not None:
+            self._seen[user_id] = (cursor.epoch, seq)
+            if self._seen_flush is None:
+                self._seen_flush = self._spawn(self._flush_seen_soon())
+
+    async def subscribe(self, user_id: str) -> None:
+        """Receive the user's envelopes in this process from now on (idempotent)."""
+        if user_id in self._cursors:
+            return
+        pending = self._subscribing.get(user_id)
+        if pending is not None:
+            await asyncio.shield(pending)
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._subscribing[user_id] = future
+        try:
+            await self._subscribe(user_id)
+            future.set_result(None)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            del self._subscribing[user_id]
+
+    def unsubscribe(self, user_id: str) -> None:
+        """The user's last connection here is gone: stop receiving its envelopes."""
+        if self._cursors.pop(user_id, None) is None:
+            return
+        fill = self._fills.pop(user_id, None)
+        if fill is not None:
+            fill.cancel()
+        subscriber = self._subscribers.get(self._node_of(self._key(user_id, "wake")))
+        if subscriber is not None:
+            subscriber.unsubscribe(self._key(user_id, "wake"))
+
+    def health(self) -> str | None:
+        """None when Redis answers and every subscriber connection is up, else why not."""
+        if self._closed:
+            return "backplane closed"
+        for subscriber in self._subscribers.values():
+            if subscriber.failure is not None:
+                return f"Redis pub/sub at {subscriber.name}: {subscriber.failure}"
+        return self._command_failure
+
+    async def close(self) -> None:
+        """Stop the subscribers and background work, close the connections."""
+        self._closed = True
+        await self._flush_seen()
+        for subscriber in self._subscribers.values():
+            await subscriber.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            with contextlib.suppress(*_FAILURES):
+                await self._client.aclose()
+
+    # -- Redis ------------------------------------------------------------------------------------
+
+    async def _connect(self) -> Redis | RedisCluster:
+        # No retries: a publish retried after Redis ran it but before its reply arrived would be
+        # stored twice. A failure is raised to the caller, who knows whether to try again.
+        timeout, no_retry = self.command_timeout, Retry(NoBackoff(), 0)
+        try:
+            client: Redis | RedisCluster = Redis.from_url(
+                self._raw_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry
+            )
+            info = await client.info("cluster")
+            if info.get("cluster_enabled"):
+                await client.aclose()
+                client = RedisCluster.from_url(
+                    self._raw_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry
+                )
+                await client.initialize()
+            self._publish = client.register_script(PUBLISH)
+            self._history = client.register_script(HISTORY)
+            self._seen_script = client.register_script(SEEN)
+            await client.script_load(PUBLISH)
+            return client
+        except _FAILURES as exc:
+            raise self._unavailable("connect", exc) from exc
+
+    async def _ready(self) -> Redis | RedisCluster:
+        if self._client is None:
+            await self.start()
+        assert self._client is not None
+        return self._client
+
+    def _key(self, user_id: str, kind: str) -> str:
+        return f"{self.prefix}:{{u:{user_id}}}:{kind}"
+
+    def _publish_keys_and_args(self, user_id: str, draft: Draft) -> list[Any]:
+        return [
+            self._key(user_id, "meta"), self._key(user_id, "log"), self._key(user_id, "wake"),
+            draft.head, draft.tail, secrets.token_hex(4), self.history_max_messages, self.history_max_bytes,
+            max(1, int(self.history_max_age)), self.meta_ttl,
+        ]  # fmt: skip
+
+    async def _publish_script(self, user_id: str, draft: Draft) -> tuple[int, str]:
+        values = self._publish_keys_and_args(user_id, draft)
+        seq, epoch = await self._publish(keys=values[:3], args=values[3:])
+        self._command_failure = None
+        return int(seq), _text(epoch)
+
+    async def _publish_pipelined(self, client: Redis, drafts: Sequence[tuple[str, Draft]]) -> list[tuple[int, str]]:
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            for user_id, draft in drafts:
+                pipe.evalsha(self._publish.sha, 3, *self._publish_keys_and_args(user_id, draft))
+            try:
+                replies = await pipe.execute()
+                break
+            except NoScriptError:  # Redis restarted and forgot the script: nothing ran; load it once
+                if attempt == 2:
+                    raise
+                await client.script_load(PUBLISH)
+        self._command_failure = None
+        return [(int(seq), _text(epoch)) for seq, epoch in replies]
+
+    async def _read(self, user_id: str, first: str) -> tuple[str | None, int, int, list[Entry]]:
+        """(epoch or None, latest seq, seen mark, entries from `first` within the age bound)."""
+        client = await self._ready()
+        try:
+            epoch, latest, seen, raw, now = await self._history(
+                keys=[self._key(user_id, "meta"), self._key(user_id, "log")],
+                args=[first, self.history_max_messages + 1],
+                client=client,
+            )
+        except _FAILURES as exc:
+            raise self._unavailable("read the history", exc) from exc
+        self._command_failure = None
+        oldest_allowed = int(now) - self.history_max_age
+        entries: list[Entry] = []
+        for entry_id, fields in raw:
+            values = dict(zip(fields[::2], fields[1::2], strict=True))
+            if int(values[b"t"]) >= oldest_allowed:
+                entries.append((int(entry_id.split(b"-")[0]), values[b"d"]))
+            else:
+                entries.clear()  # a gap of aged-out envelopes: only what follows it counts
+        return (None if not epoch else _text(epoch)), int(latest), int(seen), entries
+
+    def _unavailable(self, doing: str, exc: BaseException) -> BackplaneUnavailable:
+        """Record a failed command (health says so until Redis answers again) and describe it."""
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self._command_failure = f"Redis at {self.url}: {reason}"
+        if self._prober is None and self._client is not None and not self._closed:
+            self._prober = self._spawn(self._probe_until_back())
+        return BackplaneUnavailable(f"cannot {doing} in Redis at {self.url}: {reason}")
+
+    async def _probe_until_back(self) -> None:
+        """PING Redis, backing off up to `reconnect_max`, until it answers; then health clears."""
+        backoff = 0.05
+        try:
+            while self._command_failure is not None and self._client is not None:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.reconnect_max)
+                with contextlib.suppress(*_FAILURES):
+                    await self._client.ping()
+                    logger.warning("Redis at %s answers again", self.url)
+                    self._command_failure = None
+        finally:
+            self._prober = None
+
+    # -- delivery ---------------------------------------------------------------------------------
+
+    async def _subscribe(self, user_id: str) -> None:
+        client = await self._ready()
+        channel = self._key(user_id, "wake")
+        name = self._node_of(channel)
+        subscriber = self._subscribers.get(name)
+        if subscriber is None:
+            subscriber = _Subscriber(self, name, self._node_kwargs(name))
+            self._subscribers[name] = subscriber
+            subscriber.start()
+        await subscriber.subscribe(channel, user_id)
+        try:
+            epoch, seq = await client.hmget(self._key(user_id, "meta"), ["epoch", "seq"])
+        except _FAILURES as exc:
+            subscriber.unsubscribe(channel)
+            raise self._unavailable("read the user's position", exc) from exc
+        self._cursors[user_id] = Cursor(None if epoch is None else _text(epoch), int(seq or 0))
+        # Anything published after that read but woken before the cursor existed is in the stream.
+        self._fill_soon(user_id, at_once=True)
+
+    def _node_of(self, channel: str) -> str:
+        client = self._client
+        if isinstance(client, RedisCluster):
+            node = client.get_node_from_key(channel)
+            if node is None:
+                raise BackplaneUnavailable(f"Redis Cluster at {self.url} has no node for the slot of {channel!r}")
+            return f"{node.host}:{node.port}"
+        return "{host}:{port}".format(**{"host": "localhost", "port": 6379, **self._connect_kwargs})
+
+    def _node_kwargs(self, name: str) -> dict[str, Any]:
+        host, _, port = name.rpartition(":")
+        kwargs = {k: v for k, v in self._connect_kwargs.items() if k in ("username", "password")}
+        return {**kwargs, "host": host, "port": int(port), "socket_connect_timeout": self.command_timeout}
+
+    def _on_wake(self, user_id: str, message: bytes) -> None:
+        seq, epoch, data = message.split(b" ", 2)
+        self._accept(user_id, epoch.decode("ascii"), int(seq), data)
+
+    def _accept(self, user_id: str, epoch: str, seq: int, data: bytes) -> int:
+        """Feed one envelope to the user's cursor; deliver what it lets through; return deliveries."""
+        cursor = self._cursors.get(user_id)
+        if cursor is None or self._sink is None:
+            return 0
+        try:
+            entries = cursor.accept(epoch, seq, data)
+        except EpochChanged:
+            self._fill_soon(user_id, at_once=True)  # the fill finds the new epoch and restarts
+            return 0
+        delivered = self._sink.deliver(user_id, entries) if entries else 0
+        if cursor.gap:
+            self._fill_soon(user_id)
+        return delivered
+
+    def _fill_soon(self, user_id: str, *, at_once: bool = False) -> None:
+        if user_id not in self._fills:
+            self._fills[user_id] = self._spawn(self._fill(user_id, 0.0 if at_once else self.gap_grace))
+
+    async def _fill(self, user_id: str, delay: float) -> None:
+        """Read the stream after the cursor and deliver, until the cursor has no gap."""
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            for _ in range(1000):
+                cursor = self._cursors.get(user_id)
+                if cursor is None:
+                    return
+                epoch, latest, _, entries = await self._read(user_id, str(cursor.seq + 1))
+                if self._cursors.get(user_id) is not cursor or epoch is None:
+                    return  # unsubscribed meanwhile, or nothing stored (yet) after a loss
+                if cursor.epoch not in (None, epoch):
+                    self._resync(user_id, cursor, epoch, latest, None, 0)
+                    continue  # read the new stream from its start
+                try:
+                    delivered = cursor.fill(epoch, entries)
+                except Lost as lost:
+                    self._resync(user_id, cursor, epoch, latest, lost.resumes_at, (lost.resumes_at or 1) - 1)
+                    continue
+                if delivered and self._sink is not None:
+                    self._sink.deliver(user_id, delivered)
+                if len(entries) > self.history_max_messages:
+                    continue  # more than one read's worth behind
+                if not cursor.gap:
+                    return
+                await asyncio.sleep(self.gap_grace)
+            logger.error("user %r: could not close a gap in its stream after 1000 reads", user_id)
+        except BackplaneUnavailable as exc:
+            # The subscriber's reconnect reads every cursor again; until then health says why.
+            logger.warning("could not read the stream of user %r to fill a gap: %s", user_id, exc)
+        finally:
+            self._fills.pop(user_id, None)
+
+    def _resync(  # noqa: PLR0917 - private, called in two places
+        self, user_id: str, cursor: Cursor, epoch: str, latest: int, oldest: int | None, seq: int
+    ) -> None:
+        """Envelopes this process's connections were owed are gone: tell them, then continue at `seq`."""
+        notice = ResyncRequired(cursor.seq, epoch, oldest, latest).as_message()
+        logger.warning("user %r lost envelopes after seq %d; its connections here were told to resync: %s",
+                       user_id, cursor.seq, notice)  # fmt: skip
+        if self._sink is not None:
+            self._sink.restart(user_id, notice)
+        cursor.restart(epoch, seq)
+
+    def _refill_all(self) -> None:
+        """After a reconnect: every local user is read again from its cursor."""
+        for user_id in list(self._cursors):
+            self._fill_soon(user_id, at_once=True)
+
+    async def _flush_seen_soon(self) -> None:
+        try:
+            await asyncio.sleep(0.5)
+            await self._flush_seen()
+        finally:
+            self._seen_flush = None
+
+    async def _flush_seen(self) -> None:
+        marks, self._seen = self._seen, {}
+        if not marks or self._client is None:
+            return
+        try:
+            for user_id, (epoch, seq) in marks.items():
+                await self._seen_script(keys=[self._key(user_id, "meta")], args=[seq, epoch], client=self._client)
+        except _FAILURES as exc:
+            logger.warning("could not record which envelopes were delivered: %s", self._unavailable("write", exc))
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Redis backplane task failed", exc_info=task.exception())
+
+
+class _Subscriber:
+    """One pub/sub connection to one Redis node, replaced when it dies or stops answering."""
+
+    def __init__(self, backplane: RedisBackplane, name: str, kwargs: dict[str, Any]) -> None:
+        self.backplane = backplane
+        self.name = name
+        self.kwargs = kwargs
+        self.channels: dict[bytes, str] = {}
+        self.failure: str | None = None
+        self._connection: Connection | None = None
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._confirmations: dict[bytes, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = self.backplane._spawn(self._run())
+
+    async def subscribe(self, channel: str, user_id: str) -> None:
+        """Subscribe, and return once Redis confirmed it; `BackplaneUnavailable` if it cannot."""
+        if self.failure is not None:  # down now: say so at once rather than after a timeout
+            raise BackplaneUnavailable(f"cannot subscribe in Redis at {self.name}: {self.failure}")
+        key = channel.encode()
+        self.channels[key] = user_id
+        try:
+            async with asyncio.timeout(self.backplane.command_timeout):
+                await self._connected.wait()
+                assert self._connection is not None
+                confirmed = self._confirmations.setdefault(key, asyncio.get_running_loop().create_future())
+                await self._connection.send_command("SSUBSCRIBE", channel)
+                await asyncio.shield(confirmed)
+        except (TimeoutError, *_FAILURES) as exc:
+            self.channels.pop(key, None)
+            reason = self.failure or str(exc) or "timed out"
+            raise BackplaneUnavailable(f"cannot subscribe in Redis at {self.name}: {reason}") from exc
+        finally:
+            self._confirmations.pop(key, None)
+
+    def unsubscribe(self, channel: str) -> None:
+        key = channel.encode()
+        if self.channels.pop(key, None) is not None and self._connection is not None:
+            self.backplane._spawn(self._send_quietly("SUNSUBSCRIBE", channel))
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+        if self._connection is not None:
+            await self._connection.disconnect()
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        down_since: float | None = None
+        while True:
+            connection = Connection(**self.kwargs)
+            try:
+                await connection.connect()  # type: ignore[no-untyped-call]
+                for channel in list(self.channels):  # one per command: a cluster wants one slot each
+                    await connection.send_command("SSUBSCRIBE", channel)
+                self._connection = connection
+                self._connected.set()
+                if down_since is not None:
+                    logger.warning("Redis pub/sub at %s is back after %.1f s; re-reading every local user's stream",
+                                   self.name, time.monotonic() - down_since)  # fmt: skip
+                self.failure = None
+                backoff = 0.05
+                self.backplane._refill_all()
+                await self._pump(connection)
+            except asyncio.CancelledError:
+                raise
+            except (TimeoutError, *_FAILURES) as exc:
+                if self._closing:
+                    return
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                level = logging.WARNING if down_since is None else logging.ERROR
+                logger.log(level, "Redis pub/sub at %s failed (%s); reconnecting in %.2f s", self.name, reason, backoff)
+                self.failure = reason
+                down_since = down_since if down_since is not None else time.monotonic()
+            finally:
+                self._connection = None
+                self._connected.clear()
+                for future in self._confirmations.values():
+                    if not future.done():
+                        future.set_exception(ConnectionError("the pub/sub connection was lost"))
+                await connection.disconnect(nowait=True)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.backplane.reconnect_max)
+
+    async def _pump(self, connection: Connection) -> None:
+        """Read until the connection fails; a PING unanswered for a whole interval means it is wedged."""
+        waiting_for_pong = False
+        interval = self.backplane.probe_interval
+        while True:
+            response = await connection.read_response(timeout=interval, push_request=True)
+            if response is None:
+                if waiting_for_pong:
+                    raise TimeoutError(f"no answer to a PING within {interval:g} s (a dead or wedged connection)")
+                await connection.send_command("PING")
+                waiting_for_pong = True
+                continue
+            waiting_for_pong = False
+            kind = response[0]
+            if kind == b"smessage":
+                user_id = self.channels.get(response[1])
+                if user_id is not None:
+                    self.backplane._on_wake(user_id, response[2])
+            elif kind == b"ssubscribe":
+                confirmed = self._confirmations.get(response[1])
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
+
+    async def _send_quietly(self, *command: str) -> None:
+        connection = self._connection
+        if connection is not None:
+            with contextlib.suppress(*_FAILURES):
+                await connection.send_command(*command)
+
+
+def _connect_kwargs(url: str) -> dict[str, Any]:
+    kwargs = dict(parse_url(url))
+    if urllib.parse.urlsplit(url).scheme != "redis":
+        raise ValueError("only redis:// URLs are supported")
+    if "host" not in kwargs:
+        raise ValueError("it names no host")
+    return kwargs
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("ascii") if isinstance(value, bytes) else value
