@@ -13,18 +13,24 @@ subprotocols ``["wskit", token]``, or ``?token=``). The back end reaches every s
 
 ``http://127.0.0.1:8000/#token=<token>`` is a demo page that connects from the browser (the token
 stays in the URL fragment, which browsers never send to the server).
+
+Several workers (``uvicorn --workers 4``) or machines share their users over Redis: set
+``WSKIT_BACKPLANE=redis://HOST:6379/0``; a REST call on any worker reaches the user's sockets on
+every worker.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from wskit import UserContext, get_websocket_manager
+from wskit import ManagerRegistry, UserContext, get_websocket_manager
 from wskit.asgi import WskitEndpoint
+from wskit.backplane import backplane_from_url
 from wskit.auth import load_secret
 from wskit.errors import InvalidUserContext
 
@@ -37,10 +43,11 @@ class Notice(BaseModel):
 
 
 def create_app(endpoint: WskitEndpoint | None = None) -> FastAPI:
-    """The example app; `endpoint` defaults to one whose secret is `$WSKIT_SECRET`."""
+    """The example app; `endpoint` defaults to one configured by `$WSKIT_SECRET` and `$WSKIT_BACKPLANE`."""
     if endpoint is None:
         try:
-            endpoint = WskitEndpoint(secret=load_secret())
+            backplane = backplane_from_url(os.environ.get("WSKIT_BACKPLANE") or None)
+            endpoint = WskitEndpoint(secret=load_secret(), registry=ManagerRegistry(backplane=backplane))
         except ValueError as exc:
             raise RuntimeError(
                 f"{exc}; e.g. export WSKIT_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import redis
-
 from servers import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -50,8 +49,8 @@ class RedisServer:
         else:
             args += ["--appendonly", "no"]
         if self.cluster:
-            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-                     "--cluster-port", str(free_port())]  # fmt: skip
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                     "--cluster-node-timeout", "2000", "--cluster-port", str(free_port())]  # fmt: skip
         return args
 
     def start(self) -> RedisServer:

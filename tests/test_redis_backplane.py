@@ -108,7 +108,10 @@ def test_a_wedged_subscriber_is_replaced_within_two_probe_intervals(
 ) -> None:
     async def scenario() -> None:
         proxy = await StallingProxy(redis_server.port).start()
-        async with processes(proxy.url, 1, probe_interval=0.3) as (server,), processes(redis_server.url, 1) as (worker,):
+        async with (
+            processes(proxy.url, 1, probe_interval=0.3) as (server,),
+            processes(redis_server.url, 1) as (worker,),
+        ):
             connection = await connect(server, "alice")
             await send(worker, "alice", "before")
             await until(lambda: seqs(connection) == [1])
@@ -141,7 +144,7 @@ def test_redis_down_then_back(tmp_path: Path, persist: bool) -> None:
                 await until(lambda: len(seqs(connection)) == 5)
                 epoch = connection.messages[0]["epoch"]
                 redis.stop(signal.SIGKILL)
-                with pytest.raises(BackplaneUnavailable, match=f"cannot store the envelope in Redis at {redis.url}"):
+                with pytest.raises(BackplaneUnavailable, match=f"cannot store the envelope: Redis at {redis.url}"):
                     await send(worker, "alice", "lost?")
                 await until(lambda: server.health() is not None)
                 assert f"Redis pub/sub at 127.0.0.1:{redis.port}" in (server.health() or "")
@@ -251,7 +254,8 @@ def test_bad_urls_and_an_unreachable_redis_are_one_line_errors() -> None:
         with pytest.raises(BackplaneUnavailable) as info:
             await backplane.start()
         message = str(info.value)
-        assert message.startswith("cannot connect in Redis at redis://:***@127.0.0.1:") and "hunter2" not in message
+        assert message.startswith("cannot connect to the backplane: Redis at redis://:***@127.0.0.1:")
+        assert "hunter2" not in message
         assert "\n" not in message and backplane.health() is not None
         await backplane.close()
 

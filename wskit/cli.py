@@ -15,8 +15,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from wskit.auth import generate_secret, load_secret, mint_token
-from wskit.errors import UsageError
-from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_MESSAGES
+from wskit.backplane import backplane_from_url
+from wskit.errors import BackplaneUnavailable, UsageError
+from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
 from wskit.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
 from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_TIMEOUT
 from wskit.registry import ManagerRegistry
@@ -69,16 +70,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             secret = load_secret(args.secret_file)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+    try:
+        backplane = backplane_from_url(
+            args.backplane,
+            history_max_messages=args.history_size,
+            history_max_bytes=args.history_bytes_per_user,
+            history_max_age=args.history_age,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     server = WskitServer(
         secret=secret,
         host=args.host,
         port=args.port,
         registry=ManagerRegistry(
-            history_max_messages=args.history_size,
-            history_max_age=args.history_age,
-            max_buffered_bytes=args.max_buffered_bytes,
-            send_timeout=args.send_timeout,
+            backplane=backplane, max_buffered_bytes=args.max_buffered_bytes, send_timeout=args.send_timeout
         ),
         max_message_bytes=args.max_message_bytes,
         max_connections_per_user=args.max_connections_per_user,
@@ -98,6 +105,8 @@ async def _serve_until_signal(server: WskitServer, *, dev: bool) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await server.start()
+    except BackplaneUnavailable as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}") from None
     print(f"wskit serving on {server.url} (health: {server.http_url()})", flush=True)
@@ -177,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ping-timeout", type=_positive_float, default=20.0, help="close peers silent for N seconds")
     serve.add_argument("--history-size", type=_positive_int, default=DEFAULT_HISTORY_MAX_MESSAGES,
                        help="envelopes kept per user for resumes (default %(default)s)")  # fmt: skip
+    serve.add_argument("--history-bytes-per-user", type=_positive_int, default=DEFAULT_HISTORY_MAX_BYTES,
+                       help="bytes of envelopes kept per user for resumes (default %(default)s)")  # fmt: skip
+    serve.add_argument("--backplane", metavar="URL",
+                       help="redis://HOST:PORT/DB, to serve with other processes (default: none)")  # fmt: skip
     serve.add_argument("--history-age", type=_positive_float, default=DEFAULT_HISTORY_MAX_AGE,
                        help="seconds envelopes are kept for resumes (default %(default)s)")  # fmt: skip
     serve.add_argument("--max-buffered-bytes", type=_positive_int, default=DEFAULT_MAX_BUFFERED_BYTES,

@@ -187,7 +187,10 @@ class SessionHost:
         return session
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """`(HTTP status, JSON document)` for `/healthz`."""
+        """`(HTTP status, JSON document)` for `/healthz`: 503 with the reason while the backplane is down."""
+        reason = self.registry.health()
+        if reason is not None:
+            return 503, {"status": "unavailable", "reason": reason, **self.registry.stats()}
         return 200, {"status": "ok", **self.registry.stats()}
 
     def start(self) -> None:

@@ -287,7 +287,7 @@ class RedisBackplane:
             await client.script_load(PUBLISH)
             return client
         except _FAILURES as exc:
-            raise self._unavailable("connect", exc) from exc
+            raise self._unavailable("connect to the backplane", exc) from exc
 
     async def _ready(self) -> Redis | RedisCluster:
         if self._client is None:
@@ -354,7 +354,7 @@ class RedisBackplane:
         self._command_failure = f"Redis at {self.url}: {reason}"
         if self._prober is None and self._client is not None and not self._closed:
             self._prober = self._spawn(self._probe_until_back())
-        return BackplaneUnavailable(f"cannot {doing} in Redis at {self.url}: {reason}")
+        return BackplaneUnavailable(f"cannot {doing}: Redis at {self.url} failed ({reason})")
 
     async def _probe_until_back(self) -> None:
         """PING Redis, backing off up to `reconnect_max`, until it answers; then health clears."""
@@ -528,7 +528,7 @@ class _Subscriber:
     async def subscribe(self, channel: str, user_id: str) -> None:
         """Subscribe, and return once Redis confirmed it; `BackplaneUnavailable` if it cannot."""
         if self.failure is not None:  # down now: say so at once rather than after a timeout
-            raise BackplaneUnavailable(f"cannot subscribe in Redis at {self.name}: {self.failure}")
+            raise BackplaneUnavailable(f"cannot subscribe: Redis pub/sub at {self.name} is down ({self.failure})")
         key = channel.encode()
         self.channels[key] = user_id
         try:
@@ -541,7 +541,7 @@ class _Subscriber:
         except (TimeoutError, *_FAILURES) as exc:
             self.channels.pop(key, None)
             reason = self.failure or str(exc) or "timed out"
-            raise BackplaneUnavailable(f"cannot subscribe in Redis at {self.name}: {reason}") from exc
+            raise BackplaneUnavailable(f"cannot subscribe: Redis pub/sub at {self.name} failed ({reason})") from exc
         finally:
             self._confirmations.pop(key, None)
 
