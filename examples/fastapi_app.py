@@ -30,8 +30,8 @@ from pydantic import BaseModel
 
 from wskit import ManagerRegistry, UserContext, get_websocket_manager
 from wskit.asgi import WskitEndpoint
-from wskit.backplane import backplane_from_url
 from wskit.auth import load_secret
+from wskit.backplane import backplane_from_url
 from wskit.errors import InvalidUserContext
 
 
