@@ -16,13 +16,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian's chromium, for the browser checks of the HTML reports (installed when missing).
+# Debian's packages the tests need, installed when missing: chromium (browser checks of the
+# reports and the FastAPI example) and redis-server (the Redis backplane; the tests start and stop
+# their own private servers on free ports, nothing assumes one running).
+SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server redis-cli:redis-tools
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
-	  else echo "chromium is missing and this user cannot install it: apt-get install chromium" >&2; exit 1; fi; \
+	  else echo "missing Debian packages:$$missing; this user cannot install them: apt-get install$$missing" >&2; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check wskit tests examples $(wildcard benchmarks)

@@ -34,6 +34,7 @@ _CLI_FLAGS = {
     "history_max_messages": "--history-size",
     "max_buffered_bytes": "--max-buffered-bytes",
     "send_timeout": "--send-timeout",
+    "backplane": "--backplane",
 }
 
 
@@ -63,7 +64,7 @@ def raw_upgrade(port: int, token: str) -> socket.socket:
 class ServerProcess:
     """One server process serving wskit with `options`; `start()` returns once `/healthz` answers."""
 
-    def __init__(self, adapter: str, log_path: Path, **options: Any) -> None:
+    def __init__(self, adapter: str, log_path: Path, *, secret: str | None = None, **options: Any) -> None:
         if adapter not in ADAPTERS:
             raise ValueError(f"adapter must be one of {ADAPTERS}; got {adapter!r}")
         unknown = set(options) - set(_CLI_FLAGS)
@@ -72,7 +73,7 @@ class ServerProcess:
         self.adapter = adapter
         self.options = options
         self.log_path = log_path
-        self.secret = generate_secret()
+        self.secret = secret or generate_secret()
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 

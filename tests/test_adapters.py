@@ -229,11 +229,12 @@ def test_resume_without_loss_with_last_seq_and_first_frame(server: ServerProcess
     run(scenario())
 
 
-@pytest.mark.parametrize("adapter", ADAPTERS)
-def test_a_stalled_reader_is_closed_1013_and_costs_no_one_else(adapter: str, tmp_path: Path) -> None:
+def stalled_reader_scenario(adapter: str, tmp_path: Path, **extra: Any) -> tuple[int, int]:
+    """A reader that stops reading, on `adapter`: returns (bytes offered to it before it was closed
+    1013, the server's RSS growth meanwhile and over the 12 MB that followed)."""
     payload = "y" * 60_000  # each run carries it twice (agent_started, tool_executing): 120 kB per connection
     options = {"max_buffered_bytes": 256 * 1024, "send_timeout": 2, "max_frames_per_second": 500, "frame_burst": 500,
-               "max_message_bytes": 70_000}  # fmt: skip
+               "max_message_bytes": 70_000, **extra}  # fmt: skip
     with ServerProcess(adapter, tmp_path / "server.log", **options) as server:
 
         async def runs_of(client: AgentClient, count: int, first: int) -> None:
@@ -276,7 +277,13 @@ def test_a_stalled_reader_is_closed_1013_and_costs_no_one_else(adapter: str, tmp
             await other.close()
             return offered, grew
 
-        offered, grew = run(scenario())
+        result: tuple[int, int] = run(scenario())
+        return result
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_a_stalled_reader_is_closed_1013_and_costs_no_one_else(adapter: str, tmp_path: Path) -> None:
+    offered, grew = stalled_reader_scenario(adapter, tmp_path)
     # Closed once its bound (plus what the kernel's socket buffers took) was exceeded, and the
     # 12 MB that followed left no trace in the process.
     assert offered <= 16 * 2**20, offered

@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.connection import Connection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -73,6 +73,8 @@ class RedisBackplane:
         command_timeout: seconds one Redis command may take before it counts as a failure.
         gap_grace: seconds a gap may stay open before it is read from the stream (the replies
             to one process's own concurrent publishes can overtake each other).
+        max_connections: Redis command connections this process may open (publishes beyond
+            wait for one); the subscriber has its own.
 
     Raises `ValueError` (one line naming the URL, password redacted) for a malformed URL.
     """
@@ -90,6 +92,7 @@ class RedisBackplane:
         reconnect_max: float = 5.0,
         command_timeout: float = 5.0,
         gap_grace: float = 0.05,
+        max_connections: int = 64,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"the backplane URL must be a str like 'redis://HOST:6379/0', not {type(url).__name__}")
@@ -99,7 +102,7 @@ class RedisBackplane:
         except ValueError as exc:
             raise ValueError(f"bad backplane URL {self.url!r}: {exc}; expected redis://HOST:PORT/DB") from None
         for name, value in (("history_max_messages", history_max_messages), ("history_max_bytes", history_max_bytes),
-                            ("meta_ttl", meta_ttl)):  # fmt: skip
+                            ("meta_ttl", meta_ttl), ("max_connections", max_connections)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive int; got {value!r}")
         for name, seconds in (("history_max_age", history_max_age), ("probe_interval", probe_interval),
@@ -117,6 +120,7 @@ class RedisBackplane:
         self.reconnect_max = float(reconnect_max)
         self.command_timeout = float(command_timeout)
         self.gap_grace = float(gap_grace)
+        self.max_connections = max_connections
         self._client: Redis | RedisCluster | None = None
         self._starting: asyncio.Future[None] | None = None
         self._sink: DeliverySink | None = None
@@ -271,9 +275,13 @@ class RedisBackplane:
         # stored twice. A failure is raised to the caller, who knows whether to try again.
         timeout, no_retry = self.command_timeout, Retry(NoBackoff(), 0)
         try:
-            client: Redis | RedisCluster = Redis.from_url(
-                self._raw_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry
-            )
+            # Blocking: a burst of publishes waits for one of the pool's connections (up to the
+            # command timeout) instead of failing at once.
+            pool = BlockingConnectionPool.from_url(
+                self._raw_url, max_connections=self.max_connections, timeout=timeout,
+                socket_timeout=timeout, socket_connect_timeout=timeout, retry=no_retry,
+            )  # fmt: skip
+            client: Redis | RedisCluster = Redis(connection_pool=pool)
             info = await client.info("cluster")
             if info.get("cluster_enabled"):
                 await client.aclose()
