@@ -1,18 +1,26 @@
-"""A stateful property test: random users connect, drop, resume, send and stall; the rules hold."""
+"""A stateful property test: random users connect, drop, resume, send and stall; the rules hold.
+
+The same machine runs on the in-process backplane (one registry) and on the Redis backplane
+(two registries, as two server processes sharing a real redis-server: clients connect to either,
+sends come from either)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pytest
 from conftest import MemoryConnection
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from redis_servers import RedisServer
 
 from wskit import ManagerRegistry, UserContext
+from wskit.backplane.redis import RedisBackplane
 
 USERS = ("ann", "ben", "cid")
 HISTORY = 12
@@ -21,6 +29,7 @@ OUTBOX_LIMIT = 4
 
 @dataclass
 class Client:
+    registry: ManagerRegistry
     user: str
     connection: MemoryConnection
     connection_id: str
@@ -48,9 +57,16 @@ class DeliveryMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.registry = ManagerRegistry(history_max_messages=HISTORY, max_buffered_messages=OUTBOX_LIMIT)
+        self.registries = self.make_registries()
         self.world = World()
         self.names = itertools.count()
+        self.turn = itertools.cycle(self.registries)
+
+    def make_registries(self) -> list[ManagerRegistry]:
+        return [ManagerRegistry(history_max_messages=HISTORY, max_buffered_messages=OUTBOX_LIMIT)]
+
+    def oldest_kept(self, user: str) -> int | None:
+        return self.registries[0].backplane.history(user).oldest_seq  # type: ignore[attr-defined, no-any-return]
 
     def teardown(self) -> None:
         if hasattr(self, "loop"):
@@ -58,10 +74,12 @@ class DeliveryMachine(RuleBasedStateMachine):
                 if client.connection.stalled is not None:
                     client.connection.resume()
             self.loop.run_until_complete(asyncio.sleep(0))
+            for registry in self.registries:
+                self.loop.run_until_complete(registry.backplane.close())
             self.loop.close()
 
-    def manager(self, user: str):  # type: ignore[no-untyped-def]
-        return self.registry.get_or_create(UserContext(user_id=user))
+    def manager(self, user: str, registry: ManagerRegistry | None = None):  # type: ignore[no-untyped-def]
+        return (registry or self.registries[0]).get_or_create(UserContext(user_id=user))
 
     def settle(self) -> None:
         for _ in range(50):
@@ -69,25 +87,27 @@ class DeliveryMachine(RuleBasedStateMachine):
 
     def live_clients(self) -> list[Client]:
         for client in self.world.clients:
-            if client.live and client.connection_id not in self.manager(client.user).connections:
+            if client.live and client.connection_id not in self.manager(client.user, client.registry).connections:
                 client.live = False  # closed as a slow consumer
         return [c for c in self.world.clients if c.live]
 
     def connect(self, user: str, last_seq: int | None) -> None:
-        manager = self.manager(user)
-        history = self.registry.backplane.history(user)  # type: ignore[attr-defined]
+        registry = next(self.turn)
+        manager = self.manager(user, registry)
+        oldest = self.oldest_kept(user)
         connection = MemoryConnection(f"c{next(self.names)}")
         connection_id = self.loop.run_until_complete(
             manager.add_connection(connection, user_id=user, last_seq=last_seq)
         )
         self.world.clients.append(
             Client(
+                registry=registry,
                 user=user,
                 connection=connection,
                 connection_id=connection_id,
                 resumed_from=last_seq,
                 latest_at_connect=self.world.sent[user][-1] if self.world.sent[user] else 0,
-                oldest_kept_at_connect=history.oldest_seq,
+                oldest_kept_at_connect=oldest,
             )
         )
 
@@ -105,15 +125,27 @@ class DeliveryMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def disconnect(self, data: st.DataObject) -> None:
         client = data.draw(st.sampled_from(self.live_clients()))
-        self.loop.run_until_complete(self.manager(client.user).remove_connection(client.connection_id))
+        self.loop.run_until_complete(self.manager(client.user, client.registry).remove_connection(client.connection_id))
         client.live = False
 
     @rule(user=st.sampled_from(USERS), count=st.integers(1, 4))
     def send(self, user: str, count: int) -> None:
         for _ in range(count):
-            report = self.loop.run_until_complete(self.manager(user).send({"type": "n", "payload": user}))
+            manager = self.manager(user, next(self.turn))
+            report = self.loop.run_until_complete(manager.send({"type": "n", "payload": user}))
             self.world.sent[user].append(report.seq)
             self.loop.run_until_complete(asyncio.sleep(0))
+
+    @rule(user=st.sampled_from(USERS), count=st.integers(2, 6))
+    def send_concurrently(self, user: str, count: int) -> None:
+        """Sends racing each other, from every registry at once: their replies may overtake each other."""
+
+        async def race() -> list[int]:
+            managers = [self.manager(user, next(self.turn)) for _ in range(count)]
+            reports = await asyncio.gather(*(m.send({"type": "n", "payload": user}) for m in managers))
+            return [r.seq for r in reports]
+
+        self.world.sent[user].extend(sorted(self.loop.run_until_complete(race())))
 
     @precondition(lambda self: any(c.connection.stalled is None for c in self.live_clients()))
     @rule(data=st.data())
@@ -175,5 +207,65 @@ TestDelivery.settings = settings(
     stateful_step_count=40,
     deadline=None,
     derandomize=True,  # reproducible in CI; set it to False locally to explore further
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+_redis: RedisServer | None = None
+_prefixes = itertools.count()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def redis_for_the_machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    global _redis
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        _redis = server
+        yield
+    _redis = None
+
+
+class RedisDeliveryMachine(DeliveryMachine):
+    """The same rules with two server processes' registries sharing one real Redis."""
+
+    def make_registries(self) -> list[ManagerRegistry]:
+        assert _redis is not None
+        self.redis = _redis.client()
+        self.prefix = f"machine{next(_prefixes)}"
+        return [
+            ManagerRegistry(
+                backplane=RedisBackplane(_redis.url, prefix=self.prefix, history_max_messages=HISTORY),
+                max_buffered_messages=OUTBOX_LIMIT,
+            )
+            for _ in range(2)
+        ]
+
+    def oldest_kept(self, user: str) -> int | None:
+        first = self.redis.xrange(f"{self.prefix}:{{u:{user}}}:log", count=1)
+        return int(first[0][0].split(b"-")[0]) if first else None
+
+    def settle(self) -> None:
+        """Wait until deliveries through Redis have stopped arriving (the other process's are async)."""
+        quiet, last = 0, -1
+        for _ in range(200):
+            self.loop.run_until_complete(asyncio.sleep(0.002))
+            total = sum(len(c.connection.frames) for c in self.world.clients)
+            quiet = quiet + 1 if total == last else 0
+            last = total
+            if quiet >= 4:
+                return
+
+
+    @rule()
+    def kill_the_pubsub_connections(self) -> None:
+        """What redis-py users lose messages to: Redis drops every subscriber connection."""
+        self.redis.client_kill_filter(_type="pubsub")
+
+
+TestDeliveryOverRedis = RedisDeliveryMachine.TestCase
+TestDeliveryOverRedis.settings = settings(
+    max_examples=25,
+    stateful_step_count=30,
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )

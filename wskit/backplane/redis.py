@@ -411,7 +411,10 @@ class RedisBackplane:
     def _node_kwargs(self, name: str) -> dict[str, Any]:
         host, _, port = name.rpartition(":")
         kwargs = {k: v for k, v in self._connect_kwargs.items() if k in ("username", "password")}
-        return {**kwargs, "host": host, "port": int(port), "socket_connect_timeout": self.command_timeout}
+        # RESP2: redis-py's RESP3 parser hands pub/sub pushes to its own handler on some reads, and
+        # a message handed there never reaches us; in RESP2 every message is a plain reply.
+        timeout = self.command_timeout
+        return {**kwargs, "host": host, "port": int(port), "socket_connect_timeout": timeout, "protocol": 2}
 
     def _on_wake(self, user_id: str, message: bytes) -> None:
         seq, epoch, data = message.split(b" ", 2)
@@ -527,6 +530,7 @@ class _Subscriber:
         self._connection: Connection | None = None
         self._connected = asyncio.Event()
         self._closing = False
+        self.down_since: float | None = None
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -535,7 +539,9 @@ class _Subscriber:
 
     async def subscribe(self, channel: str, user_id: str) -> None:
         """Subscribe, and return once Redis confirmed it; `BackplaneUnavailable` if it cannot."""
-        if self.failure is not None:  # down now: say so at once rather than after a timeout
+        down_since = self.down_since
+        if down_since is not None and time.monotonic() - down_since > self.backplane.reconnect_max:
+            # Down for longer than a blip: say so at once rather than after a timeout.
             raise BackplaneUnavailable(f"cannot subscribe: Redis pub/sub at {self.name} is down ({self.failure})")
         key = channel.encode()
         self.channels[key] = user_id
@@ -559,16 +565,17 @@ class _Subscriber:
             self.backplane._spawn(self._send_quietly("SUNSUBSCRIBE", channel))
 
     async def close(self) -> None:
+        # Disconnecting first makes a pending read fail at once; a cancellation alone can be
+        # swallowed by the read's own timeout if both happen together.
         self._closing = True
+        if self._connection is not None:
+            await self._connection.disconnect(nowait=True)
         if self._task is not None:
             self._task.cancel()
-        if self._connection is not None:
-            await self._connection.disconnect()
 
     async def _run(self) -> None:
         backoff = 0.05
-        down_since: float | None = None
-        while True:
+        while not self._closing:
             connection = Connection(**self.kwargs)
             try:
                 await connection.connect()  # type: ignore[no-untyped-call]
@@ -576,10 +583,11 @@ class _Subscriber:
                     await connection.send_command("SSUBSCRIBE", channel)
                 self._connection = connection
                 self._connected.set()
-                if down_since is not None:
+                if self.down_since is not None:
                     logger.warning("Redis pub/sub at %s is back after %.1f s; re-reading every local user's stream",
-                                   self.name, time.monotonic() - down_since)  # fmt: skip
+                                   self.name, time.monotonic() - self.down_since)  # fmt: skip
                 self.failure = None
+                self.down_since = None
                 backoff = 0.05
                 self.backplane._refill_all()
                 await self._pump(connection)
@@ -589,10 +597,11 @@ class _Subscriber:
                 if self._closing:
                     return
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                level = logging.WARNING if down_since is None else logging.ERROR
+                level = logging.WARNING if self.down_since is None else logging.ERROR
                 logger.log(level, "Redis pub/sub at %s failed (%s); reconnecting in %.2f s", self.name, reason, backoff)
                 self.failure = reason
-                down_since = down_since if down_since is not None else time.monotonic()
+                if self.down_since is None:
+                    self.down_since = time.monotonic()
             finally:
                 self._connection = None
                 self._connected.clear()
@@ -607,8 +616,8 @@ class _Subscriber:
         """Read until the connection fails; a PING unanswered for a whole interval means it is wedged."""
         waiting_for_pong = False
         interval = self.backplane.probe_interval
-        while True:
-            response = await connection.read_response(timeout=interval, push_request=True)
+        while not self._closing:
+            response = await connection.read_response(timeout=interval)
             if response is None:
                 if waiting_for_pong:
                     raise TimeoutError(f"no answer to a PING within {interval:g} s (a dead or wedged connection)")
