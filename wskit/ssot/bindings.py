@@ -77,6 +77,7 @@ class ModuleInfo:
         self._parsed: dict[int, list[ast.stmt]] = {}
         self._names_of: dict[int, set[str]] = {}
         self._loaded: set[str] = set()
+        self._headers: dict[int, int] = {}  # id() of a class read header-only -> its chunk
 
     @property
     def whole_body(self) -> list[ast.stmt] | None:
@@ -97,9 +98,9 @@ class ModuleInfo:
         if self._skim is not None and name not in self._loaded:
             skim, word = self._skim, name.encode()
             for index in list(skim.mentioning(word)):
-                defines = skim.chunks[index].defines
-                if defines is None or defines == name:
-                    self._chunk(index)
+                chunk = skim.chunks[index]
+                if chunk.defines is None or chunk.defines == name:
+                    self._chunk(index, header=chunk.defines == name and _header_is_enough(skim, index))
                     if self._skim is None:
                         break
             self._loaded.add(name)
@@ -169,20 +170,44 @@ class ModuleInfo:
             if self._skim is None:
                 return
 
-    def _chunk(self, index: int) -> list[ast.stmt]:
+    def full_node(self, node: ast.AST) -> ast.AST:
+        """The complete class statement for a class that was read header-only (else `node`)."""
+        index = self._headers.get(id(node))
+        if index is None or not isinstance(node, ast.ClassDef):
+            return node
+        statements = self._chunk(index) if self._skim is not None else self._body or []
+        for statement in ast.walk(ast.Module(body=statements, type_ignores=[])) if self._skim is None else statements:
+            if isinstance(statement, ast.ClassDef) and statement.lineno == node.lineno:
+                return statement
+        return node
+
+    def _chunk(self, index: int, *, header: bool = False) -> list[ast.stmt]:
         skim = self._skim
         assert skim is not None
-        if index not in self._parsed:
-            try:
-                statements = skim.parse(index, str(self.file))
-            except Unsplittable:
-                self._read_whole()
-                return []
-            self._parsed[index] = statements
-            collector = _Collector(self)
-            collector.block(statements, False, False)
-            self._names_of[index] = collector.names
-        return self._parsed[index]
+        if index in self._parsed:
+            return self._parsed[index]
+        if header:
+            if index in self._names_of:
+                return []  # its class was read header-only already
+            node = skim.parse_header(index, str(self.file))
+            if node is not None:
+                self._headers[id(node)] = index
+                self._collect(index, [node])
+                return [node]
+        try:
+            statements = skim.parse(index, str(self.file))
+        except Unsplittable:
+            self._read_whole()
+            return []
+        self._parsed[index] = statements
+        if index not in self._names_of:
+            self._collect(index, statements)
+        return statements
+
+    def _collect(self, index: int, statements: list[ast.stmt]) -> None:
+        collector = _Collector(self)
+        collector.block(statements, False, False)
+        self._names_of[index] = collector.names
 
     def _read_whole(self) -> None:
         """Parse the whole file and collect everything (the text could not be split safely)."""
@@ -204,6 +229,17 @@ class ModuleInfo:
 
 
 _STRUCTURE_WORDS = (b"*", b"__all__", b"globals", b"vars", b"modules", b"eprecat")
+_BIG_CLASS = 16_384  # bytes: a class this long is read header-only when its body cannot matter
+
+
+def _header_is_enough(skim: Skim, index: int) -> bool:
+    """Whether a class's bases and decorators tell all that resolution needs (no abstract methods)."""
+    chunk = skim.chunks[index]
+    return (
+        chunk.head in ("class", "@")
+        and chunk.end - chunk.start > _BIG_CLASS
+        and skim.data.find(b"abstractmethod", chunk.start, chunk.end) < 0
+    )
 
 
 def absolute_module(current: str, is_package: bool, level: int, module: str | None) -> str:

@@ -183,6 +183,35 @@ class Skim:
             message = str(exc)
         raise Unsplittable(message)  # outside the handler, so that no frame is kept in a cycle
 
+    def parse_header(self, index: int, filename: str) -> ast.ClassDef | None:
+        """Chunk `index`'s class statement with its decorators and bases but an empty body.
+
+        None when the header cannot be cut out plainly (strings or comments in it, or it does
+        not parse on its own); then the whole chunk has to be parsed.
+        """
+        chunk = self.chunks[index]
+        data = self.data
+        keyword = chunk.start if chunk.head == "class" else data.find(b"\nclass", chunk.start, chunk.end) + 1
+        if keyword <= 0 and chunk.head != "class":
+            return None
+        depth = 0
+        for position in range(keyword, min(chunk.end, keyword + 4096)):
+            char = data[position : position + 1]
+            if char in b"\"'#":
+                return None
+            if char in b"([{":
+                depth += 1
+            elif char in b")]}":
+                depth -= 1
+            elif char == b":" and depth == 0:
+                source = b"\n" * (chunk.line - 1) + data[chunk.start : position + 1] + b"\n    pass\n"
+                try:
+                    body = ast.parse(source, filename=filename).body
+                except (SyntaxError, ValueError):
+                    return None
+                return body[0] if len(body) == 1 and isinstance(body[0], ast.ClassDef) else None
+        return None
+
     def _balanced(self, chunk: Chunk) -> bool:
         if _continues(self.data, chunk.end):
             return False

@@ -191,6 +191,18 @@ class StaticResolver:
                     traits |= self.class_traits(parent, _depth=_depth + 1) & {"exception", "enum"}
         return traits
 
+    def complete(self, definition: Definition) -> Definition:
+        """`definition` with its whole class body (big classes are first read header-only)."""
+        if definition.node is None or definition.kind != "class":
+            return definition
+        node = self._load(definition.module).full_node(definition.node)
+        if node is definition.node:
+            return definition
+        assert isinstance(node, ast.ClassDef)
+        return Definition(
+            definition.kind, definition.module, definition.qualname, definition.relative, definition.line, node
+        )
+
     def is_deprecated(self, definition: Definition) -> bool:
         """True when a function warns `DeprecationWarning` or is decorated `@deprecated`."""
         node = definition.node
