@@ -118,6 +118,15 @@ class StaticResolver:
             return Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
         return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules))
 
+    def resolve_expression(self, module: str, node: ast.expr) -> Resolution:
+        """Follow a name or dotted expression as module `module` would see it at module level."""
+        walk = _Walk()
+        try:
+            definition = self._expr(self._load(module), node, walk, type_only_ok=False)
+        except _Stop as stop:
+            return Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
+        return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules))
+
     def resolve_return(self, function: Definition) -> Resolution:
         """Follow a function's return annotation to the class it names."""
         node = function.node
