@@ -83,7 +83,7 @@ def test_rows_say_what_is_wrong_and_what_to_call(report: AuditReport) -> None:
 
 
 def test_test_code_is_told_apart(report: AuditReport) -> None:
-    assert sites(report, "tests/test_bad.py") == [
+    assert sites(report, "tests/check_calls.py") == [
         (4, "import-canonical", "get_manager"),
         (9, "bad-arguments", "get_manager"),
         (13, "call", "get_manager"),

@@ -21,12 +21,13 @@ from wskit.ssot.targets import resolve_symbol
 from wskit.ssot.textsearch import cover, mentions
 from wskit.ssot.tree import SourceTree
 
-__all__ = ["CALL_ERRORS", "KINDS", "AuditReport", "AuditRow", "audit_calls"]
+__all__ = ["CALL_ERRORS", "KINDS", "AuditReport", "AuditRow", "audit_calls", "collect", "source_tree", "symbols_of"]
 
 ConfigOrSymbols = SsotConfig | SymbolSpec | Sequence[SymbolSpec] | str | os.PathLike[str]
 
 
-def _symbols(config_or_symbols: ConfigOrSymbols) -> tuple[list[SymbolSpec], list[Path]]:
+def symbols_of(config_or_symbols: ConfigOrSymbols) -> tuple[list[SymbolSpec], list[Path]]:
+    """The symbols to audit and the configured search path, from any accepted argument."""
     if isinstance(config_or_symbols, str | os.PathLike):
         config_or_symbols = load_config(Path(config_or_symbols))
     if isinstance(config_or_symbols, SsotConfig):
@@ -60,36 +61,47 @@ def audit_calls(
 
     Raises `ValueError` (`ConfigError`) for a bad configuration or a root that does not exist.
     """
-    specs, configured = _symbols(config_or_symbols)
+    specs, configured = symbols_of(config_or_symbols)
+    with gc_paused():
+        # Everything parsed is freed when _audit returns, before the collector is back on.
+        return _audit(source_tree(root, configured, search_path), str(root), specs)
+
+
+def source_tree(
+    root: str | os.PathLike[str], configured: list[Path], search_path: Sequence[str | os.PathLike[str]]
+) -> SourceTree:
+    """The tree under `root` (tests included), resolving through `configured` and `search_path` too."""
     if not isinstance(root, str | os.PathLike) or not Path(root).exists():
-        raise ValueError(f"root {root!r} does not exist; pass the source directory to audit")
+        raise ValueError(f"root {root!r} does not exist; pass the source directory")
     extra = [Path(p) for p in search_path]
     for entry in extra:
         if not entry.is_dir():
             raise ValueError(f"search_path entry {str(entry)!r} is not a directory")
-    with gc_paused():
-        # Everything parsed is freed when _audit returns, before the collector is back on.
-        return _audit(SourceTree(Path(root), True, tuple(configured + extra)), str(root), specs)
+    return SourceTree(Path(root), True, tuple(configured + extra))
 
 
-def _audit(tree: SourceTree, root: str, specs: list[SymbolSpec]) -> AuditReport:
-    symbols = [resolve_symbol(spec, tree.resolver) for spec in specs]
-    catalog = Catalog(symbols)
+def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[AuditRow]]:
+    """The symbols resolved into a catalog, and every row of the tree, sorted."""
+    catalog = Catalog([resolve_symbol(spec, tree.resolver) for spec in specs])
     names = {target.definition.qualname.rpartition(".")[2] for _, target in catalog.targets.values()}
-    names |= {path.rpartition(":")[2] for symbol in symbols for path in symbol.path_targets}
-    aliases = find_aliases(tree, names, catalog.find)
-    catalog.names = aliases.names
+    names |= {path.rpartition(":")[2] for symbol in catalog.symbols for path in symbol.path_targets}
+    catalog.names = find_aliases(tree, names, catalog.find).names
     pieces = cover(catalog.names)
     rows: list[AuditRow] = []
     for file in tree.files:
         seen = mentions(file.data, catalog.names, pieces)
         if seen:
             rows += audit_file(tree, file, catalog, seen)
+    return catalog, sorted(rows, key=lambda r: (r.file, r.line, KINDS.index(r.kind), r.via))
+
+
+def _audit(tree: SourceTree, root: str, specs: list[SymbolSpec]) -> AuditReport:
+    catalog, rows = collect(tree, specs)
     return AuditReport(
         root=root,
         symbols=tuple(spec.name for spec in specs),
-        rows=tuple(sorted(rows, key=lambda r: (r.file, r.line, KINDS.index(r.kind), r.via))),
-        findings=tuple(sorted({f for symbol in symbols for f in symbol.findings})),
+        rows=tuple(rows),
+        findings=tuple(sorted({f for symbol in catalog.symbols for f in symbol.findings})),
         skipped=tuple(sorted(tree.skipped.items())),
         files_scanned=len(tree.files),
         files_parsed=tree.files_read,

@@ -139,6 +139,21 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 1 if report.failing(fail_on) else 0
 
 
+def _cmd_fix(args: argparse.Namespace) -> int:
+    from wskit.ssot.fix import fix_imports  # libcst is only imported when a fix is asked for
+
+    try:
+        config = load_config(args.config)
+        report = fix_imports(config, args.root, search_path=args.search_path or (), write=args.write)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "text":
+        _emit(report.summary() + ("" if args.write or not report.changes else "\n\n" + report.diff()))
+    else:
+        _emit(_render(report, args.format))
+    return 0 if report.done else 1
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `ssot` and its subcommands to the `wskit` parser."""
     ssot = commands.add_parser("ssot", help="prove import-path consolidation; find duplicate implementations")
@@ -179,3 +194,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     audit.add_argument("--format", choices=FORMATS, default="text")
     audit.set_defaults(func=_cmd_audit)
+
+    fix = verbs.add_parser("fix", help="rewrite deprecated and private imports to the preferred path")
+    fix.add_argument("root", metavar="ROOT")
+    fix.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    fix.add_argument("--search-path", action="append", metavar="DIR", help="where the symbols' modules live")
+    fix.add_argument("--write", action="store_true", help="apply the changes (default: print a unified diff)")
+    fix.add_argument("--format", choices=FORMATS, default="text")
+    fix.set_defaults(func=_cmd_fix)
