@@ -34,7 +34,7 @@ _TEST_PREFIXES = ("Mock", "Fake", "Stub", "Dummy", "Test")
 _CLASS_WORD = re.compile(rb"class[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
 # `Name = dotted.name` at module level, and `... as Name` (imports); checked by parsing afterwards.
 # NAME is replaced by a pattern of the names worth finding.
-_ALIAS_LINE = rb"\n(NAME)[ \t]*=[ \t]*[A-Za-z_][A-Za-z0-9_.]*[ \t]*\r?(?=\n)"
+_ALIAS_LINE = rb"\n(NAME)[ \t]*=[ \t]*[A-Za-z_][A-Za-z0-9_.]*[ \t]*(?:#[^\n]*)?\r?(?=\n|\Z)"
 _AS_NAME = rb" as[ \t]+(NAME)"
 _IDENTIFIER_TEXT = rb"[A-Za-z_][A-Za-z0-9_]*"
 _IDENTIFIER = re.compile(_IDENTIFIER_TEXT)

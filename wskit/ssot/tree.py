@@ -22,7 +22,9 @@ __all__ = ["SourceFile", "SourceTree", "is_test_path"]
 _TEST_DIRS = {"tests", "test", "testing"}
 _IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 # `Name = dotted.name` at column 0: the module-level aliases worth indexing.
-_ALIAS_LINE = re.compile(rb"\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*([A-Za-z_][A-Za-z0-9_.]*)[ \t]*\r?(?=\n)")
+_ALIAS_LINE = re.compile(
+    rb"\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*([A-Za-z_][A-Za-z0-9_.]*)[ \t]*(?:#[^\n]*)?\r?(?=\n|\Z)"
+)
 _SKIP_DIRS = {"__pycache__", "node_modules"}
 
 
