@@ -19,6 +19,7 @@ from wskit.ssot.bindings import Binding, ModuleInfo, absolute_module
 from wskit.ssot.signature import FunctionNode, check_call, describe, forwarded_to, rejects_extras
 from wskit.ssot.static import Definition
 from wskit.ssot.targets import Symbol, Target
+from wskit.ssot.textsearch import cover, mentions
 from wskit.ssot.tree import SourceFile, SourceTree
 
 __all__ = ["Catalog", "audit_file"]
@@ -74,11 +75,20 @@ class _Ref:
     origin: int | None = None  # line of the import statement that bound a module
 
 
-@dataclass
 class _Scope:
-    node: ast.AST | None
-    kind: str  # "module", "function" or "class"
-    bindings: dict[str, list[tuple[str, ast.AST, ast.AST | None]]] = field(default_factory=dict)
+    """A function, class or module scope; its own bindings are read on first use."""
+
+    def __init__(self, node: ast.AST | None, kind: str) -> None:
+        self.node = node
+        self.kind = kind  # "module", "function" or "class"
+        self._bindings: dict[str, list[tuple[str, ast.AST, ast.AST | None]]] | None = None if node else {}
+
+    @property
+    def bindings(self) -> dict[str, list[tuple[str, ast.AST, ast.AST | None]]]:
+        if self._bindings is None:
+            assert self.node is not None
+            self._bindings = _local_bindings(self.node)
+        return self._bindings
 
 
 def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: set[str]) -> list[AuditRow]:
@@ -92,6 +102,15 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
         tree.fail(file, exc)
         return []
     walker = _FileAudit(tree, file, info, catalog, statements)
+    words = mentioned | walker.module_level_words(mentioned)
+    if words != mentioned:
+        try:
+            walker.statements = statements = info.statements_mentioning(sorted(words))
+        except (SyntaxError, ValueError) as exc:
+            tree.fail(file, exc)
+            return []
+    walker.words = words | catalog.names | {module.rpartition(".")[2] for module in catalog.modules}
+    walker.pieces = cover(walker.words)
     for statement in statements:
         walker.visit(statement, [], [_Scope(None, "module")])
     return sorted(set(walker.rows))
@@ -110,18 +129,56 @@ class _FileAudit:
         self.rows: list[AuditRow] = []
         self._module_refs: dict[str, _Ref | None] = {}
         self._lines: list[bytes] | None = None
+        self._line_starts: list[int] | None = None
         self._seen_module_imports: set[tuple[int, str]] = set()
+        self.words: set[str] = set()
+        self.pieces: list[bytes] = []
+
+    def module_level_words(self, mentioned: set[str]) -> set[str]:
+        """Module-level names bound to what may be a symbol at run time, or to a module holding one."""
+        leaves = {module.rpartition(".")[2] for module in self.catalog.modules}
+        found: set[str] = set()
+        try:
+            for name in self.info.names_bound_near(sorted(mentioned | leaves)):
+                for binding in self.info.bound(name):
+                    if binding.kind in ("alias", "dynamic"):
+                        relevant = binding.node is not None and self._may_be(binding.node)
+                    else:
+                        module = binding.module if binding.kind == "module" else f"{binding.module}.{binding.attr}"
+                        relevant = binding.kind in ("module", "import") and module in self.catalog.modules
+                    if relevant:
+                        found.add(name)
+        except (SyntaxError, ValueError):
+            pass  # the caller reads the file again and reports it
+        return found - mentioned
+
+    def _mentioned(self, node: ast.AST) -> bool:
+        """Whether the source lines of `node` (a function or class) mention a word worth looking at."""
+        if self._line_starts is None:
+            data, starts, position = self.file.data, [0], self.file.data.find(b"\n")
+            while position >= 0:
+                starts.append(position + 1)
+                position = data.find(b"\n", position + 1)
+            self._line_starts = starts
+        decorators = [d.lineno for d in getattr(node, "decorator_list", [])]
+        first = min([getattr(node, "lineno", 1), *decorators])
+        last = getattr(node, "end_lineno", None) or len(self._line_starts)
+        start = self._line_starts[first - 1]
+        end = self._line_starts[last] if last < len(self._line_starts) else len(self.file.data)
+        return bool(mentions(self.file.data, self.words, self.pieces, start, end))
 
     # -- walking ---------------------------------------------------------------------------------
 
     def visit(self, node: ast.AST, parents: list[ast.AST], scopes: list[_Scope]) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not self._mentioned(node):
+            return  # nothing in it can reach a symbol
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             outer: list[ast.AST] = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
             if not isinstance(node, ast.Lambda):
                 outer += node.decorator_list
             for child in outer:
                 self.visit(child, [*parents, node], scopes)
-            inner = [*scopes, _Scope(node, "function", _local_bindings(node))]
+            inner = [*scopes, _Scope(node, "function")]
             body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
             for child in body:
                 self.visit(child, [node], inner)
@@ -129,7 +186,7 @@ class _FileAudit:
         if isinstance(node, ast.ClassDef):
             for child in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
                 self.visit(child, [*parents, node], scopes)
-            inner = [*scopes, _Scope(node, "class", _local_bindings(node))]
+            inner = [*scopes, _Scope(node, "class")]
             for statement in node.body:
                 self.visit(statement, [node], inner)
             return
@@ -370,13 +427,13 @@ class _FileAudit:
                     isinstance(value, ast.Name) and value.id == name
                 ):
                     refs.append(self._resolve(value, [*outer, scope], depth + 1))
-                elif self._mentions(value):
+                elif self._may_be(value):
                     code = ast.unparse(value)[:60]
                     line = getattr(node, "lineno", "?")
                     refs.append(_Ref(unknown=f"{name} is bound at run time (line {line}: {name} = {code})"))
                 else:
                     refs.append(None)
-            elif kind == "param" and value is not None and self._mentions(value):
+            elif kind == "param" and value is not None and self._may_be(value):
                 refs.append(
                     _Ref(
                         unknown=f"{name} is a parameter (default {ast.unparse(value)[:60]}): callers decide at run time"
@@ -420,6 +477,26 @@ class _FileAudit:
             return not self.info.bound(name)
         except (SyntaxError, ValueError):
             return True
+
+    def _may_be(self, node: ast.AST) -> bool:
+        """Whether an expression may evaluate to a symbol itself (only run time says which).
+
+        `a if c else b`, `a or b`, an item of a literal container, `functools.partial(a, ...)`
+        may; a call's result, a lambda or a comprehension that merely uses a symbol may not.
+        """
+        if isinstance(node, ast.Name | ast.Attribute):
+            return _last_name(node) in self.catalog.names
+        if isinstance(node, ast.IfExp):
+            return self._may_be(node.body) or self._may_be(node.orelse)
+        if isinstance(node, ast.BoolOp):
+            return any(self._may_be(value) for value in node.values)
+        if isinstance(node, ast.NamedExpr):
+            return self._may_be(node.value)
+        if isinstance(node, ast.Subscript):
+            return isinstance(node.value, ast.Dict | ast.List | ast.Tuple) and self._mentions(node.value)
+        if isinstance(node, ast.Call) and _last_name(node.func) == "partial" and node.args:
+            return self._may_be(node.args[0])
+        return False
 
     def _mentions(self, node: ast.AST) -> bool:
         return any(

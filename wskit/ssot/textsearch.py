@@ -39,25 +39,25 @@ def cover(names: Iterable[str]) -> list[bytes]:
     return pieces
 
 
-def mentions(data: bytes, names: set[str], pieces: list[bytes]) -> set[str]:
-    """Which of `names` occur in `data` as whole identifiers (in code, strings or comments alike).
+def mentions(data: bytes, names: set[str], pieces: list[bytes], start: int = 0, end: int | None = None) -> set[str]:
+    """Which of `names` occur in `data[start:end]` as whole identifiers (in code, strings or comments alike).
 
     `pieces` is `cover(names)`; only their occurrences are looked at.
     """
     found: set[str] = set()
-    size = len(data)
+    size = len(data) if end is None else end
     for piece in pieces:
-        position = data.find(piece)
+        position = data.find(piece, start, size)
         while position >= 0:
-            start, end = position, position + len(piece)
-            while start > 0 and data[start - 1] in _WORD:
-                start -= 1
-            while end < size and data[end] in _WORD:
-                end += 1
-            word = data[start:end].decode("ascii", "replace")
+            first, last = position, position + len(piece)
+            while first > start and data[first - 1] in _WORD:
+                first -= 1
+            while last < size and data[last] in _WORD:
+                last += 1
+            word = data[first:last].decode("ascii", "replace")
             if word in names:
                 found.add(word)
-            position = data.find(piece, end)
+            position = data.find(piece, last, size)
     return found
 
 
