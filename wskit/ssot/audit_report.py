@@ -10,10 +10,10 @@ Kinds of rows:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from wskit.ssot.model import Finding
+from wskit.ssot.model import Finding, Sited, notes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,7 +27,7 @@ COLUMNS: Final = ("where", "kind", "code", "via", "scope", "symbol", "target", "
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class AuditRow:
+class AuditRow(Sited):
     """One import or call site.
 
     `code` is the source line, `via` the name or expression it goes through, `scope` "test" or
@@ -43,15 +43,6 @@ class AuditRow:
     symbol: str
     target: str
     detail: str = ""
-
-    @property
-    def where(self) -> str:
-        """`file:line`."""
-        return f"{self.file}:{self.line}"
-
-    def as_json(self) -> dict[str, Any]:
-        """The row as a JSON object (with `where`)."""
-        return {"where": self.where, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -99,9 +90,7 @@ class AuditReport:
             if row.kind not in ("import-canonical", "call"):
                 note = f" ({row.detail})" if row.detail else ""
                 lines.append(f"  {row.where} {row.kind} [{row.scope}] via {row.via}: {row.code}{note}")
-        lines += [f"  ! {f.kind} at {f.where}: {f.message}" for f in self.findings]
-        lines += [f"  ! skipped {path}: {reason}" for path, reason in self.skipped]
-        return "\n".join(lines)
+        return "\n".join(lines + notes(self.findings, self.skipped))
 
     def to_json(self) -> dict[str, Any]:
         """`{"root", "symbols", "counts", "rows", "findings", "skipped", "files_scanned", "files_parsed"}`."""

@@ -154,6 +154,17 @@ def _cmd_fix(args: argparse.Namespace) -> int:
     return 0 if report.done else 1
 
 
+def _tree_command(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], name: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand reading ROOT with the symbols of --config (audit, fix)."""
+    command = verbs.add_parser(name, help=description)
+    command.add_argument("root", metavar="ROOT")
+    command.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    command.add_argument("--search-path", action="append", metavar="DIR", help="where the symbols' modules live")
+    return command
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `ssot` and its subcommands to the `wskit` parser."""
     ssot = commands.add_parser("ssot", help="prove import-path consolidation; find duplicate implementations")
@@ -182,10 +193,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     scan.add_argument("--format", choices=FORMATS, default="text")
     scan.set_defaults(func=_cmd_scan)
 
-    audit = verbs.add_parser("audit", help="list every import and call of the configured symbols under ROOT")
-    audit.add_argument("root", metavar="ROOT")
-    audit.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
-    audit.add_argument("--search-path", action="append", metavar="DIR", help="where the symbols' modules live")
+    audit = _tree_command(verbs, "audit", "list every import and call of the configured symbols under ROOT")
     audit.add_argument(
         "--fail-on",
         default="call-errors",
@@ -195,10 +203,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     audit.add_argument("--format", choices=FORMATS, default="text")
     audit.set_defaults(func=_cmd_audit)
 
-    fix = verbs.add_parser("fix", help="rewrite deprecated and private imports to the preferred path")
-    fix.add_argument("root", metavar="ROOT")
-    fix.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
-    fix.add_argument("--search-path", action="append", metavar="DIR", help="where the symbols' modules live")
+    fix = _tree_command(verbs, "fix", "rewrite deprecated and private imports to the preferred path")
     fix.add_argument("--write", action="store_true", help="apply the changes (default: print a unified diff)")
     fix.add_argument("--format", choices=FORMATS, default="text")
     fix.set_defaults(func=_cmd_fix)

@@ -17,7 +17,7 @@ import ast
 import difflib
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from wskit.ssot.audit_report import AuditRow
 from wskit.ssot.bindings import absolute_module
 from wskit.ssot.callsites import Catalog
 from wskit.ssot.gcpause import gc_paused
+from wskit.ssot.model import Sited
 from wskit.ssot.namecheck import introduced
 from wskit.ssot.skim import Skim
 from wskit.ssot.static import StaticResolver
@@ -41,7 +42,7 @@ STATUSES = ("rewritten", "manual", "kept")
 
 
 @dataclass(frozen=True, order=True)
-class FixItem:
+class FixItem(Sited):
     """One import of a deprecated or private path: what became of it, and why."""
 
     file: str
@@ -51,15 +52,6 @@ class FixItem:
     status: str  # "rewritten", "manual" (a human must change it) or "kept" (it must stay)
     new: str = ""
     reason: str = ""
-
-    @property
-    def where(self) -> str:
-        """`file:line`."""
-        return f"{self.file}:{self.line}"
-
-    def as_json(self) -> dict[str, Any]:
-        """The item as a JSON object (with `where`)."""
-        return {"where": self.where, **asdict(self)}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wskit.ssot.model import Finding
+from wskit.ssot.model import Finding, notes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,9 +132,7 @@ class ScanReport:
             if c not in real
             for alias in c.role_aliases
         ]
-        lines += [f"  ! {f.kind} at {f.where}: {f.message}" for f in self.findings]
-        lines += [f"  ! skipped {path}: {reason}" for path, reason in self.skipped]
-        return "\n".join(lines)
+        return "\n".join(lines + notes(self.findings, self.skipped))
 
     def to_json(self) -> dict[str, Any]:
         """`{"root", "role", "implementations", "classes": [...], "findings", "skipped", counts}`."""
