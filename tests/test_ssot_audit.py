@@ -197,3 +197,40 @@ def test_preferred_defaults_to_the_first_path() -> None:
     assert symbol.preferred_path == "auditpkg.manager:get_manager"
     assert symbol.deprecated[0] == "auditpkg.legacy:get_manager"
     assert SymbolSpec("x", "a:B", ("a:C", "a:D")).preferred_path == "a:C"
+
+
+def test_local_names_follow_python_scoping(tmp_path: Path) -> None:
+    (tmp_path / "scoping.py").write_text(
+        "from auditpkg.context import UserContext\n"
+        "from auditpkg.manager import get_manager\n"
+        "\n"
+        "\n"
+        "def shadowed(get_manager):\n"
+        "    return get_manager(user_id='x')  # a parameter, not the factory\n"
+        "\n"
+        "\n"
+        "def walrus():\n"
+        "    if (make := get_manager) is not None:\n"
+        "        return make(user_id='x')\n"
+        "\n"
+        "\n"
+        "def default(make=get_manager):\n"
+        "    return make(UserContext('x'))\n"
+        "\n"
+        "\n"
+        "def outer():\n"
+        "    alias = get_manager\n"
+        "\n"
+        "    def inner():\n"
+        "        return alias(UserContext('x'), 'extra')\n"
+        "\n"
+        "    return inner\n"
+    )
+    report = audit_calls(AUDITPKG / "pyproject.toml", tmp_path, search_path=[FIXTURES])
+    assert [(row.line, row.kind, row.via) for row in report.rows] == [
+        (2, "import-canonical", "get_manager"),
+        (11, "bad-arguments", "make"),
+        (15, "unknown", "make"),
+        (22, "bad-arguments", "alias"),
+    ]
+    assert report.rows[2].detail == "make is a parameter (default get_manager): callers decide at run time"

@@ -41,6 +41,8 @@ _NESTED = (
     ast.GeneratorExp,
 )
 _MAX_DEPTH = 8
+# Nodes that hold no call: not worth visiting.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.alias)
 _Extras = Callable[[FunctionNode, list[str]], str | None]
 
 
@@ -78,16 +80,18 @@ class _Ref:
 class _Scope:
     """A function, class or module scope; its own bindings are read on first use."""
 
-    def __init__(self, node: ast.AST | None, kind: str) -> None:
+    def __init__(self, node: ast.AST | None, kind: str, *, walrus: bool = False) -> None:
         self.node = node
         self.kind = kind  # "module", "function" or "class"
+        self.walrus = walrus  # whether its text has `:=` (only then are expressions searched for bindings)
+        self.relevant: set[str] | None = None  # names bound to something that mentions a symbol
         self._bindings: dict[str, list[tuple[str, ast.AST, ast.AST | None]]] | None = None if node else {}
 
     @property
     def bindings(self) -> dict[str, list[tuple[str, ast.AST, ast.AST | None]]]:
         if self._bindings is None:
             assert self.node is not None
-            self._bindings = _local_bindings(self.node)
+            self._bindings = _local_bindings(self.node, walrus=self.walrus)
         return self._bindings
 
 
@@ -152,8 +156,39 @@ class _FileAudit:
             pass  # the caller reads the file again and reports it
         return found - mentioned
 
-    def _mentioned(self, node: ast.AST) -> bool:
-        """Whether the source lines of `node` (a function or class) mention a word worth looking at."""
+    def _mentioned(self, node: ast.AST, scopes: list[_Scope]) -> bool:
+        """Whether the source lines of `node` (a function or class) mention a word worth looking at:
+        a symbol's name, a module holding one, or an enclosing function's name for either."""
+        start, end = self._span(node)
+        if mentions(self.file.data, self.words, self.pieces, start, end):
+            return True
+        local = {name for scope in scopes if scope.kind == "function" for name in self._relevant_locals(scope)}
+        return bool(local and mentions(self.file.data, local, cover(local), start, end))
+
+    def _relevant_locals(self, scope: _Scope) -> set[str]:
+        """The names a function binds to something that mentions a symbol or a module holding one."""
+        if scope.relevant is None:
+            scope.relevant = set()
+            for name, sites in scope.bindings.items():
+                for kind, node, value in sites:
+                    if kind in ("import", "module") and isinstance(value, ast.alias):
+                        module = value.name
+                        if isinstance(node, ast.ImportFrom):
+                            base = absolute_module(self.file.module, self.file.is_package, node.level, node.module)
+                            module = f"{base}.{value.name}"
+                        relevant = value.name in self.catalog.names or module in self.catalog.modules
+                    else:
+                        relevant = value is not None and self._mentions(value)
+                    if relevant:
+                        scope.relevant.add(name)
+        return scope.relevant
+
+    def _has_walrus(self, node: ast.AST) -> bool:
+        start, end = self._span(node)
+        return self.file.data.find(b":=", start, end) >= 0
+
+    def _span(self, node: ast.AST) -> tuple[int, int]:
+        """Byte offsets of the lines of `node`, decorators included."""
         if self._line_starts is None:
             data, starts, position = self.file.data, [0], self.file.data.find(b"\n")
             while position >= 0:
@@ -165,12 +200,14 @@ class _FileAudit:
         last = getattr(node, "end_lineno", None) or len(self._line_starts)
         start = self._line_starts[first - 1]
         end = self._line_starts[last] if last < len(self._line_starts) else len(self.file.data)
-        return bool(mentions(self.file.data, self.words, self.pieces, start, end))
+        return start, end
 
     # -- walking ---------------------------------------------------------------------------------
 
     def visit(self, node: ast.AST, parents: list[ast.AST], scopes: list[_Scope]) -> None:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not self._mentioned(node):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not self._mentioned(
+            node, scopes
+        ):
             return  # nothing in it can reach a symbol
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             outer: list[ast.AST] = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
@@ -178,7 +215,7 @@ class _FileAudit:
                 outer += node.decorator_list
             for child in outer:
                 self.visit(child, [*parents, node], scopes)
-            inner = [*scopes, _Scope(node, "function")]
+            inner = [*scopes, _Scope(node, "function", walrus=self._has_walrus(node))]
             body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
             for child in body:
                 self.visit(child, [node], inner)
@@ -186,7 +223,7 @@ class _FileAudit:
         if isinstance(node, ast.ClassDef):
             for child in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
                 self.visit(child, [*parents, node], scopes)
-            inner = [*scopes, _Scope(node, "class")]
+            inner = [*scopes, _Scope(node, "class", walrus=self._has_walrus(node))]
             for statement in node.body:
                 self.visit(statement, [node], inner)
             return
@@ -197,7 +234,7 @@ class _FileAudit:
         skip = _annotations(node)
         parents.append(node)
         for child in ast.iter_child_nodes(node):
-            if child not in skip:
+            if child not in skip and not isinstance(child, _LEAVES):
                 self.visit(child, parents, scopes)
         parents.pop()
 
@@ -515,8 +552,11 @@ def _identity(ref: _Ref | None) -> tuple[object, ...]:
     return (id(ref.found[1]) if ref.found else None, ref.module, ref.unknown)
 
 
-def _local_bindings(scope: ast.AST) -> dict[str, list[tuple[str, ast.AST, ast.AST | None]]]:
-    """The names a function or class body binds itself: (kind, statement, value or alias)."""
+def _local_bindings(scope: ast.AST, *, walrus: bool) -> dict[str, list[tuple[str, ast.AST, ast.AST | None]]]:
+    """The names a function or class body binds itself: (kind, statement, value or alias).
+
+    `walrus`: also look for `:=` in its expressions (a walk of every node, so only when needed).
+    """
     bindings: dict[str, list[tuple[str, ast.AST, ast.AST | None]]] = {}
     outer: set[str] = set()
 
@@ -535,6 +575,9 @@ def _local_bindings(scope: ast.AST) -> dict[str, list[tuple[str, ast.AST, ast.AS
             if star is not None:
                 add(star.arg, "param", scope)
     body = [scope.body] if isinstance(scope, ast.Lambda) else getattr(scope, "body", [])
+    for walrus_node in _walrus_targets(body) if walrus else ():
+        for name in _target_names(walrus_node.target):
+            add(name, "assign", walrus_node, walrus_node.value)
     for node in _own_nodes(body):
         if isinstance(node, ast.Global | ast.Nonlocal):
             outer.update(node.names)
@@ -545,7 +588,7 @@ def _local_bindings(scope: ast.AST) -> dict[str, list[tuple[str, ast.AST, ast.AS
                 else:
                     for name in _target_names(target):
                         add(name, "other", node)
-        elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
             value = node.value if not isinstance(node, ast.AugAssign) else None
             for name in _target_names(node.target):
                 add(name, "assign" if value is not None else "other", node, value)
@@ -572,14 +615,29 @@ def _local_bindings(scope: ast.AST) -> dict[str, list[tuple[str, ast.AST, ast.AS
 
 
 def _own_nodes(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.AST]:
-    """Every node of a scope's body, without entering nested functions, classes or comprehensions."""
+    """The statements of a scope's body (nested blocks included, nested functions and classes
+    not), with their `with` items and `except` handlers: where names are bound."""
     stack: list[ast.AST] = list(reversed(body))
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, _NESTED):
+        if isinstance(node, _NESTED) or not isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
             continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        children: list[ast.AST] = []
+        for name in ("body", "orelse", "finalbody", "handlers", "cases", "items"):
+            children += getattr(node, name, None) or []
+        stack.extend(reversed(children))
+
+
+def _walrus_targets(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.NamedExpr]:
+    """Every `name := value` of a scope's body (nested functions and classes left out)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.NamedExpr):
+            yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def _target_names(target: ast.AST) -> list[str]:
