@@ -14,6 +14,8 @@
    (tests/fixtures/ssot/auditpkg) are seeded at known lines, every kind several times, in
    product and test modules: recall per kind (target at least 90%), call-error rows per real
    call-error site (target at most 1.5), and time against grimp on the same copy (at most 3x).
+   Also measured once, no target: the audit of pandas' DataFrame and read_csv over all of
+   site-packages, where thousands of real call sites make it parse most of pandas' tests.
 Then one JSON document.
 """
 
@@ -367,6 +369,36 @@ def measure_audit(repeat: int, per_kind: int) -> dict[str, Any]:
             "ratio": round(ratio, 3)}  # fmt: skip
 
 
+STRESS_CONFIG = """
+[tool.wskit.ssot]
+[[tool.wskit.ssot.symbols]]
+name = "DataFrame"
+canonical = "pandas.core.frame:DataFrame"
+paths = ["pandas:DataFrame", "pandas.core.api:DataFrame"]
+[[tool.wskit.ssot.symbols]]
+name = "read_csv"
+canonical = "pandas.io.parsers.readers:read_csv"
+paths = ["pandas:read_csv"]
+"""
+
+
+def measure_audit_stress(grimp_seconds: float) -> dict[str, Any]:
+    import json
+
+    with tempfile.TemporaryDirectory(prefix="wskit-audit-stress-") as work:
+        config = Path(work, "pyproject.toml")
+        config.write_text(STRESS_CONFIG)
+        command = [*WSKIT, "ssot", "audit", str(SITE), "--config", str(config), "--format", "json", "--fail-on", "none"]
+        seconds, done = wall(1, command)
+    document = json.loads(done.stdout)
+    rows = len(document["rows"])
+    print(f"audit of pandas DataFrame + read_csv over site-packages: {seconds:.2f} s"
+          f" ({seconds / grimp_seconds:.1f}x grimp), {rows} rows, {document['files_parsed']} files read;"
+          f" counts {dict((k, v) for k, v in document['counts'].items() if v)}")  # fmt: skip
+    return {"seconds": round(seconds, 3), "ratio": round(seconds / grimp_seconds, 3), "rows": rows,
+            "files_read": document["files_parsed"], "counts": document["counts"]}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -375,12 +407,14 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the JSON result here")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    scans = measure_scans(args.repeat)
     result = {
         "benchmark": "ssot",
         "static": measure_static(args.repeat),
-        "scan_site_packages": measure_scans(args.repeat),
+        "scan_site_packages": scans,
         "scan_generated": measure_generated(args.repeat, args.modules),
         "audit": measure_audit(args.repeat, args.seeds),
+        "audit_stress": measure_audit_stress(scans["grimp_seconds"]),
     }
     emit_result(result, args.json)
     return 0

@@ -67,10 +67,11 @@ class ModuleInfo:
         self.name = name
         self.file = file
         self.is_package = is_package
-        self.star_imports: list[StarImport] = []
-        self.dynamic: list[DynamicNamespace] = []
-        self.all_names: tuple[str, ...] | None = None
-        self.deprecated_at: int | None = None  # line of a module-level DeprecationWarning
+        self._star_imports: list[StarImport] = []
+        self._dynamic: list[DynamicNamespace] = []
+        self._all_names: list[tuple[int, tuple[str, ...] | None]] = []
+        self._warnings: list[int] = []
+        self._structure_read = skim is None
         self._bindings: dict[str, list[Binding]] = {}
         self._skim = skim
         self._body: list[ast.stmt] | None = None if skim is not None else []
@@ -78,6 +79,30 @@ class ModuleInfo:
         self._names_of: dict[int, set[str]] = {}
         self._loaded: set[str] = set()
         self._headers: dict[int, int] = {}  # id() of a class read header-only -> its chunk
+
+    @property
+    def star_imports(self) -> list[StarImport]:
+        """`from x import *` statements, in line order."""
+        self.read_structure()
+        return sorted(self._star_imports, key=lambda star: star.line)
+
+    @property
+    def dynamic(self) -> list[DynamicNamespace]:
+        """Module-level code that rewrites the namespace, in line order."""
+        self.read_structure()
+        return sorted(self._dynamic, key=lambda dynamic: dynamic.line)
+
+    @property
+    def all_names(self) -> tuple[str, ...] | None:
+        """`__all__` when the last assignment to it is a literal list of strings, else None."""
+        self.read_structure()
+        return max(self._all_names, key=lambda item: item[0])[1] if self._all_names else None
+
+    @property
+    def deprecated_at(self) -> int | None:
+        """Line of the first unconditional module-level `warnings.warn(..., DeprecationWarning)`."""
+        self.read_structure()
+        return min(self._warnings, default=None)
 
     @property
     def whole_body(self) -> list[ast.stmt] | None:
@@ -159,9 +184,11 @@ class ModuleInfo:
         return found
 
     def read_structure(self) -> None:
-        """Read star imports, `__all__`, namespace rewriting and deprecation warnings up front."""
-        if self._skim is None:
+        """Read the statements that set star imports, `__all__`, namespace rewriting and
+        deprecation warnings (once, on first need)."""
+        if self._structure_read or self._skim is None:
             return
+        self._structure_read = True
         indexes: set[int] = set()
         for word in _STRUCTURE_WORDS:
             indexes.update(i for i in self._skim.mentioning(word) if self._skim.chunks[i].defines is None)
@@ -221,10 +248,11 @@ class ModuleInfo:
         self._skim = None
         self._body = body
         self._bindings.clear()
-        self.star_imports.clear()
-        self.dynamic.clear()
-        self.all_names = None
-        self.deprecated_at = None
+        self._star_imports.clear()
+        self._dynamic.clear()
+        self._all_names.clear()
+        self._warnings.clear()
+        self._structure_read = True
         _Collector(self).block(body, False, False)
 
 
@@ -363,7 +391,7 @@ class _Collector:
             for alias in node.names:
                 if alias.name == "*":
                     if not type_only:
-                        info.star_imports.append(StarImport(source, node.lineno, conditional))
+                        info._star_imports.append(StarImport(source, node.lineno, conditional))
                     continue
                 bind(alias.asname or alias.name, "import", module=source, attr=alias.name, value=node)
         elif isinstance(node, ast.Import):
@@ -400,9 +428,11 @@ class _Collector:
             if isinstance(node, ast.Expr | ast.Assign | ast.AugAssign) and _rewrites_namespace(node):
                 code = ast.unparse(node)
                 code = code if len(code) <= 60 else code[:57] + "..."
-                info.dynamic.append(DynamicNamespace(node.lineno, code, _literal_names(node)))
-            if isinstance(node, ast.Expr) and info.deprecated_at is None and not conditional:
-                info.deprecated_at = warns_deprecation([node])
+                info._dynamic.append(DynamicNamespace(node.lineno, code, _literal_names(node)))
+            if isinstance(node, ast.Expr) and not conditional:
+                line = warns_deprecation([node])
+                if line is not None:
+                    info._warnings.append(line)
 
     def assignment(self, node: ast.Assign | ast.AnnAssign, conditional: bool, type_only: bool) -> None:
         if node.value is None:
@@ -411,7 +441,7 @@ class _Collector:
         for target in targets:
             if isinstance(target, ast.Name):
                 if target.id == "__all__":
-                    self.info.all_names = _literal_strings(node.value)
+                    self.info._all_names.append((node.lineno, _literal_strings(node.value)))
                 kind = "alias" if dotted_name(node.value) is not None else "dynamic"
                 self.add(Binding(target.id, node.lineno, kind, conditional, type_only, node=node.value))
             elif isinstance(target, ast.Tuple | ast.List):
@@ -449,9 +479,10 @@ def parse_module(name: str, file: Path, is_package: bool, tree: ast.Module | Non
 def skim_module(name: str, file: Path, is_package: bool, *, skim: Skim | None = None) -> ModuleInfo:
     """A lazily read `ModuleInfo` of `file` (`skim`: its index when already built).
 
-    Only the statements that set star imports, `__all__`, namespace rewriting and deprecation
-    warnings are parsed now; bindings are read name by name. Raises `SyntaxError` or `ValueError`
-    when a statement read now does not parse, and `OSError` when the file cannot be read.
+    Nothing is parsed yet: bindings are read name by name, and the statements that set star
+    imports, `__all__`, namespace rewriting and deprecation warnings on first need (either can
+    raise `SyntaxError` or `ValueError`). A file whose text cannot be split safely is parsed whole
+    now (raising the same). `OSError` when the file cannot be read.
     """
     if skim is None:
         skim = Skim(file.read_bytes())
@@ -459,6 +490,4 @@ def skim_module(name: str, file: Path, is_package: bool, *, skim: Skim | None = 
         info = ModuleInfo(name, file, is_package)
         info.collect(ast.parse(skim.data, filename=str(file)).body)
         return info
-    info = ModuleInfo(name, file, is_package, skim)
-    info.read_structure()
-    return info
+    return ModuleInfo(name, file, is_package, skim)

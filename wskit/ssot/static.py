@@ -228,6 +228,12 @@ class StaticResolver:
         if cached is None:
             cached = self._parse(module)
             self._modules[module] = cached
+        if isinstance(cached, ModuleInfo):
+            try:
+                cached.read_structure()
+            except (SyntaxError, ValueError) as exc:
+                reason = f"{relative_source_name(module, cached.is_package)} does not parse: {exc}"
+                cached = self._modules[module] = _Stop("unresolved", reason)
         if isinstance(cached, _Stop):
             raise _Stop(cached.status, cached.reason)  # a fresh one: the cached one keeps no traceback
         return cached

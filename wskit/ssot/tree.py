@@ -101,25 +101,28 @@ class SourceTree:
             base = base.parent
         self.base = base
         self.resolver = StaticResolver([base, *self.search_path])
-        for path, is_test in self._walk():
-            relative = path.relative_to(base)
+        prefix = len(str(base).rstrip(os.sep)) + 1
+        for name, is_test in self._walk():
+            relative = name[prefix:]
             try:
-                data = path.read_bytes()
+                with open(name, "rb") as handle:
+                    data = handle.read()
             except OSError as exc:
-                self.skipped[str(relative)] = f"cannot read: {exc.strerror or exc}"
+                self.skipped[relative] = f"cannot read: {exc.strerror or exc}"
                 continue
-            parts = list(relative.with_suffix("").parts)
+            parts = relative[:-3].split(os.sep)
             is_package = parts[-1] == "__init__"
             module = ".".join(parts[:-1] if is_package else parts)
-            self.files.append(SourceFile(path, str(relative), module, is_package, is_test, data))
+            self.files.append(SourceFile(Path(name), relative, module, is_package, is_test, data))
 
-    def _walk(self) -> Iterator[tuple[Path, bool]]:
-        root = self.root
-        if root.is_file():
-            yield root, is_test_path((), root.name)
+    def _walk(self) -> Iterator[tuple[str, bool]]:
+        """(file name, is test) of every `.py` file, strings rather than paths: it is a hot loop."""
+        root = str(self.root)
+        if self.root.is_file():
+            yield root, is_test_path((), self.root.name)
             return
         for directory, subdirs, names in os.walk(root):
-            parts = Path(directory).relative_to(root).parts
+            parts = directory[len(root) + 1 :].split(os.sep) if directory != root else []
             subdirs[:] = sorted(
                 d
                 for d in subdirs
@@ -129,7 +132,7 @@ class SourceTree:
                 if name.endswith(".py"):
                     is_test = is_test_path(parts, name)
                     if self.include_tests or not is_test:
-                        yield Path(directory, name), is_test
+                        yield os.path.join(directory, name), is_test
 
     def module_info(self, file: SourceFile) -> ModuleInfo | None:
         """The file's lazily read bindings, or None (and the reason in `skipped`) when it does not parse."""
