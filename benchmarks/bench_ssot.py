@@ -1,6 +1,7 @@
 """Benchmark the analyzer against grimp on the same trees, in the same run, start-up included.
 
     flock /tmp/wskit-bench.lock python benchmarks/bench_ssot.py [--repeat 3] [--json PATH]
+        [--modules 3000] [--lines 340] [--seeds 20] [--skip-installed]
 
 1. Static resolution, as a user runs it (`wskit ssot paths ... --mode static`, a fresh process
    each time): wskit's four paths, and a few paths into the installed pandas and matplotlib.
@@ -16,7 +17,9 @@
    call-error site (target at most 1.5), and time against grimp on the same copy (at most 3x).
    Also measured once, no target: the audit of pandas' DataFrame and read_csv over all of
    site-packages, where thousands of real call sites make it parse most of pandas' tests.
-Then one JSON document.
+`--skip-installed` measures only what needs no installed package (wskit's paths and the generated
+tree; notebook 04 runs it so). Then one JSON document; its top-level `static_paths`, `tree`,
+`scan_tree_seconds`, `grimp_build_graph_seconds` and `ratio` are the generated-tree figures.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def grimp_packages(root: Path) -> list[str]:
 # -- 1. static resolution ------------------------------------------------------------------------
 
 
-def measure_static(repeat: int) -> dict[str, Any]:
+def measure_static(repeat: int, *, installed: bool) -> dict[str, Any]:
     in_process, report = float("inf"), None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -96,7 +99,7 @@ def measure_static(repeat: int) -> dict[str, Any]:
         in_process = min(in_process, time.perf_counter() - start)
     assert report is not None
     results: dict[str, Any] = {"in_process_wskit_seconds": round(in_process, 4), "files_parsed": report.files_parsed}
-    for label, paths in (("wskit", WSKIT_PATHS), ("pandas_matplotlib", PANDAS_PATHS)):
+    for label, paths in (("wskit", WSKIT_PATHS), ("pandas_matplotlib", PANDAS_PATHS))[: 2 if installed else 1]:
         command = [*WSKIT, "ssot", "paths", *paths, "--mode", "static"]
         seconds, _ = wall(repeat, command)
         imported = subprocess.run(
@@ -170,12 +173,12 @@ def generate_tree(root: Path, modules: int, lines: int, seed: int = 7) -> int:
     return total
 
 
-def measure_generated(repeat: int, modules: int) -> dict[str, Any]:
+def measure_generated(repeat: int, modules: int, lines: int) -> dict[str, Any]:
     import grimp
 
     with tempfile.TemporaryDirectory(prefix="wskit-bench-") as work:
         root = Path(work)
-        total = generate_tree(root, modules, 340)
+        total = generate_tree(root, modules, lines)
         sys.path.insert(0, str(root))
         scan_seconds = grimp_seconds = float("inf")
         for _ in range(repeat):
@@ -403,19 +406,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--modules", type=int, default=3000, help="modules of the generated tree")
+    parser.add_argument("--lines", type=int, default=340, help="lines per generated module")
     parser.add_argument("--seeds", type=int, default=20, help="seeded sites per kind of seed in the audit")
+    parser.add_argument("--skip-installed", action="store_true", help="skip what measures installed packages")
     parser.add_argument("--json", type=Path, help="also write the JSON result here")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    scans = measure_scans(args.repeat)
+    installed = not args.skip_installed
+    scans = measure_scans(args.repeat) if installed else None
+    static = measure_static(args.repeat, installed=installed)
+    generated = measure_generated(args.repeat, args.modules, args.lines)
     result = {
         "benchmark": "ssot",
-        "static": measure_static(args.repeat),
+        "static_paths": {"paths": len(WSKIT_PATHS), "seconds": static["in_process_wskit_seconds"],
+                         "files_parsed": static["files_parsed"]},
+        "tree": {"modules": generated["modules"], "lines": generated["lines"]},
+        "scan_tree_seconds": generated["scan_seconds"],
+        "grimp_build_graph_seconds": generated["grimp_seconds"],
+        "ratio": generated["ratio"],
+        "static": static,
         "scan_site_packages": scans,
-        "scan_generated": measure_generated(args.repeat, args.modules),
-        "audit": measure_audit(args.repeat, args.seeds),
-        "audit_stress": measure_audit_stress(scans["grimp_seconds"]),
-    }
+        "scan_generated": generated,
+        "audit": measure_audit(args.repeat, args.seeds) if installed else None,
+        "audit_stress": measure_audit_stress(scans["grimp_seconds"]) if scans else None,
+    }  # fmt: skip
     emit_result(result, args.json)
     return 0
 
