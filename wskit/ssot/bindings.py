@@ -109,12 +109,6 @@ class ModuleInfo:
         """The whole module's statements when it was parsed whole (None while read lazily)."""
         return self._body
 
-    @property
-    def relative(self) -> str:
-        """The conventional relative file name, `pkg/mod.py` or `pkg/__init__.py`."""
-        base = self.name.replace(".", "/")
-        return f"{base}/__init__.py" if self.is_package else f"{base}.py"
-
     def bound(self, name: str) -> list[Binding]:
         """Every module-level binding of `name`, in line order (type-checking-only ones included).
 
@@ -136,12 +130,6 @@ class ModuleInfo:
     def runtime_bindings(self, name: str) -> list[Binding]:
         """Bindings of `name` that exist when the module runs (type-checking-only ones excluded)."""
         return [b for b in self.bound(name) if not b.type_only]
-
-    @property
-    def getattr_line(self) -> int | None:
-        """Line of a module-level `__getattr__` (PEP 562), if any."""
-        found = self.runtime_bindings("__getattr__")
-        return found[0].line if found else None
 
     def names_bound_near(self, words: Iterable[str]) -> set[str]:
         """Names bound by the statements that mention any of `words` (def and class excluded)."""
