@@ -29,17 +29,8 @@ _SCHEDULERS = {
     "run", "create_task", "ensure_future", "gather", "wait_for", "shield", "run_until_complete",
     "run_coroutine_threadsafe", "wait", "as_completed", "start_soon", "spawn", "timeout",
 }  # fmt: skip
-# Nested scopes (their names are their own) and comprehensions (whose targets are theirs).
-_NESTED = (
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.Lambda,
-    ast.ClassDef,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-)
+# Nested scopes: the names they bind are their own.
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _MAX_DEPTH = 8
 # Nodes that hold no call: not worth visiting.
 _LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.alias)
@@ -636,7 +627,7 @@ def _walrus_targets(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.Named
         node = stack.pop()
         if isinstance(node, ast.NamedExpr):
             yield node
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+        if not isinstance(node, _NESTED):
             stack.extend(ast.iter_child_nodes(node))
 
 
