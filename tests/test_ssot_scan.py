@@ -140,3 +140,34 @@ def test_scan_copes_with_a_large_generated_tree(tmp_path: Path) -> None:
     assert report.files_scanned == 402
     assert report.files_parsed == 2  # the text filter kept the other 400 files unparsed
     assert [c.qualname for c in report.implementations] == ["LocalSessionManager", "SessionManager"]
+
+
+def test_names_matching_the_role_only_as_aliases_are_reported_as_what_they_point_to(tmp_path: Path) -> None:
+    package = tmp_path / "aliased"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "impl.py").write_text(
+        "import typing\n\n\nclass Concrete:\n    def send(self) -> None:\n        pass\n\n\n"
+        "class Shape(typing.Protocol):\n    def send(self) -> None: ...\n"
+    )
+    (package / "api.py").write_text(
+        "from aliased.impl import Concrete, Shape\n"
+        "from aliased.impl import Concrete as SessionManagerImpl\n\n"
+        "SessionManagerProtocol = Concrete  # a concrete class under a protocol's name\n"
+        "SessionManagerShape = Shape\n"
+    )
+    report = scan_tree(package, "SessionManager")
+    by_name = {c.qualname: c for c in report.classes}
+    assert set(by_name) == {"Concrete", "Shape"}
+    assert by_name["Concrete"].classification == "implementation"
+    assert by_name["Concrete"].role_aliases == ("aliased.api:SessionManagerImpl", "aliased.api:SessionManagerProtocol")
+    assert by_name["Shape"].classification == "protocol"
+    assert [c.qualname for c in report.implementations] == ["Concrete"]
+    summary = report.summary()
+    one = "✅ ONE IMPLEMENTATION: aliased.impl.Concrete (aliased/impl.py:4) via alias aliased.api:SessionManagerImpl"
+    assert one in summary
+    assert "  alias aliased.api:SessionManagerShape -> aliased.impl.Shape (protocol, aliased/impl.py:9)" in summary
+    assert report.to_json()["classes"][0]["role_aliases"] == [
+        "aliased.api:SessionManagerImpl",
+        "aliased.api:SessionManagerProtocol",
+    ]

@@ -246,7 +246,7 @@ def _static_row(resolver: StaticResolver, path: ImportPath) -> PathRow:
     if definition.kind == "module":
         return row("module", RESOLVED, "the path names a module", definition, deprecated=deprecated)
     if definition.kind == "class":
-        if "interface" in resolver.class_traits(definition):
+        if "interface" in resolver.class_traits(definition, inherited=False):
             detail = "interface only (Protocol or all-abstract class)"
             return row("interface", INTERFACE, detail, definition, deprecated=deprecated)
         return row("class", RESOLVED, f"class via {_hops(resolution.chain)}", definition, deprecated=deprecated)
@@ -258,7 +258,7 @@ def _static_row(resolver: StaticResolver, path: ImportPath) -> PathRow:
     target = returned.definition
     if target is None:
         return row(kind, UNRESOLVED, returned.reason, deprecated=deprecated, chain=chain)
-    if "interface" in resolver.class_traits(target):
+    if "interface" in resolver.class_traits(target, inherited=False):
         detail = f"annotated to return the interface {target.identity}; the concrete type is only known at run time"
         return row(kind, UNRESOLVED, detail, deprecated=deprecated, chain=chain)
     detail = f"factory annotated -> {target.qualname}, via {_hops(chain)}"

@@ -1,7 +1,8 @@
-"""`wskit ssot check | paths | scan`: the analyzer for CI.
+"""`wskit ssot check | paths | scan | audit | fix`: the analyzer for CI.
 
-Exit codes: 0 consolidated (scan: at most one implementation and nothing shadowed), 1 violation
-found, 2 usage or configuration error (one line naming the bad key or value).
+Exit codes: 0 consolidated (scan: at most one implementation and nothing shadowed; audit: no
+row of a `--fail-on` kind; fix: nothing left to change), 1 violation found, 2 usage or
+configuration error (one line naming the bad key or value).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wskit.errors import UsageError
+from wskit.ssot.audit import CALL_ERRORS, KINDS, audit_calls
 from wskit.ssot.check import MODES, check_import_paths
 from wskit.ssot.config import ConfigError, load_config
 from wskit.ssot.runtime import call_by_path
@@ -113,6 +115,56 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0 if len(report.implementations) <= 1 and not shadowed else 1
 
 
+def _fail_on(text: str) -> tuple[str, ...]:
+    """`--fail-on`: comma-separated kinds, `call-errors` (the default) or `none`."""
+    kinds: list[str] = []
+    for word in filter(None, (w.strip() for w in text.split(","))):
+        if word == "call-errors":
+            kinds += CALL_ERRORS
+        elif word in KINDS:
+            kinds.append(word)
+        elif word != "none":
+            raise UsageError(f"--fail-on: unknown kind {word!r}; use call-errors, none or any of: {', '.join(KINDS)}")
+    return tuple(dict.fromkeys(kinds))
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    fail_on = _fail_on(args.fail_on)
+    try:
+        config = load_config(args.config)
+        report = audit_calls(config, args.root, search_path=args.search_path or ())
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    _emit(_render(report, args.format))
+    return 1 if report.failing(fail_on) else 0
+
+
+def _cmd_fix(args: argparse.Namespace) -> int:
+    from wskit.ssot.fix import fix_imports  # libcst is only imported when a fix is asked for
+
+    try:
+        config = load_config(args.config)
+        report = fix_imports(config, args.root, search_path=args.search_path or (), write=args.write)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "text":
+        _emit(report.summary() + ("" if args.write or not report.changes else "\n\n" + report.diff()))
+    else:
+        _emit(_render(report, args.format))
+    return 0 if report.done else 1
+
+
+def _tree_command(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], name: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand reading ROOT with the symbols of --config (audit, fix)."""
+    command = verbs.add_parser(name, help=description)
+    command.add_argument("root", metavar="ROOT")
+    command.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    command.add_argument("--search-path", action="append", metavar="DIR", help="where the symbols' modules live")
+    return command
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `ssot` and its subcommands to the `wskit` parser."""
     ssot = commands.add_parser("ssot", help="prove import-path consolidation; find duplicate implementations")
@@ -140,3 +192,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     scan.add_argument("--include-tests", action="store_true", help="also scan test directories (as test doubles)")
     scan.add_argument("--format", choices=FORMATS, default="text")
     scan.set_defaults(func=_cmd_scan)
+
+    audit = _tree_command(verbs, "audit", "list every import and call of the configured symbols under ROOT")
+    audit.add_argument(
+        "--fail-on",
+        default="call-errors",
+        metavar="KINDS",
+        help="exit 1 when a row of these kinds exists (comma-separated; default: call-errors; none)",
+    )
+    audit.add_argument("--format", choices=FORMATS, default="text")
+    audit.set_defaults(func=_cmd_audit)
+
+    fix = _tree_command(verbs, "fix", "rewrite deprecated and private imports to the preferred path")
+    fix.add_argument("--write", action="store_true", help="apply the changes (default: print a unified diff)")
+    fix.add_argument("--format", choices=FORMATS, default="text")
+    fix.set_defaults(func=_cmd_fix)

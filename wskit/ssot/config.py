@@ -11,6 +11,8 @@ canonical = "pkg.impl:Manager"   # the one implementation
 paths = ["pkg:Manager", "pkg.factory:get_manager"]
 interfaces = ["pkg.protocols:ManagerProtocol"]                          # optional
 probe = { call = "pkg.context:Context", kwargs = { user_id = "probe" } }  # optional
+deprecated = ["pkg.legacy:create_manager"]   # optional: paths code should stop using
+preferred = "pkg.factory:get_manager"         # optional: the path code should import (default: paths[0])
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from wskit.ssot.runtime import call_by_path
 __all__ = ["ConfigError", "SsotConfig", "SymbolSpec", "load_config"]
 
 _TOP_KEYS = {"search_path", "mode", "timeout", "symbols"}
-_SYMBOL_KEYS = {"name", "canonical", "paths", "interfaces", "probe"}
+_SYMBOL_KEYS = {"name", "canonical", "paths", "interfaces", "probe", "deprecated", "preferred"}
 _PROBE_KEYS = {"call", "args", "kwargs"}
 
 
@@ -38,13 +40,22 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SymbolSpec:
-    """One symbol: its canonical path, the paths that must reach it, its interfaces, its probe."""
+    """One symbol: its canonical path, the paths that must reach it, its interfaces, its probe,
+    the paths code should stop using (`deprecated`) and the one it should import (`preferred`,
+    by default the first of `paths`)."""
 
     name: str
     canonical: str
     paths: tuple[str, ...]
     interfaces: tuple[str, ...] = ()
     probe: functools.partial[Any] | None = None
+    deprecated: tuple[str, ...] = ()
+    preferred: str | None = None
+
+    @property
+    def preferred_path(self) -> str:
+        """`preferred`, or the first of `paths` when none was given."""
+        return self.preferred or self.paths[0]
 
 
 @dataclass(frozen=True)
@@ -108,12 +119,25 @@ def _symbol(value: object, index: int) -> SymbolSpec:
         _path(p, f"{key}.interfaces")
         for p in _strings(value.get("interfaces", []), f"{key}.interfaces", allow_empty=True)
     )
+    deprecated = tuple(
+        _path(p, f"{key}.deprecated")
+        for p in _strings(value.get("deprecated", []), f"{key}.deprecated", allow_empty=True)
+    )
+    preferred = None
+    if "preferred" in value:
+        if not isinstance(value["preferred"], str):
+            raise ConfigError(f"{key}.preferred must be a string 'pkg.module:Name'; got {value['preferred']!r}")
+        preferred = _path(value["preferred"], f"{key}.preferred")
+        if preferred in deprecated:
+            raise ConfigError(f"{key}.preferred {preferred!r} is also listed in {key}.deprecated")
     return SymbolSpec(
         name=value["name"],
         canonical=_path(value["canonical"], f"{key}.canonical"),
         paths=paths,
         interfaces=interfaces,
         probe=_probe(value["probe"], f"{key}.probe") if "probe" in value else None,
+        deprecated=deprecated,
+        preferred=preferred,
     )
 
 

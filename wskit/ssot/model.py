@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
-__all__ = ["FAILED", "INTERFACE", "RESOLVED", "STATUSES", "UNRESOLVED", "Finding", "PathRow"]
+__all__ = ["FAILED", "INTERFACE", "RESOLVED", "STATUSES", "UNRESOLVED", "Finding", "PathRow", "Sited", "notes"]
 
 RESOLVED: Final = "resolved"
 """The path reaches a concrete class (directly, by alias, or as a factory's return type)."""
@@ -59,3 +60,26 @@ class Finding:
     def as_json(self) -> dict[str, str]:
         """`{"kind", "where", "message"}`."""
         return {"kind": self.kind, "where": self.where, "message": self.message}
+
+
+class Sited:
+    """For dataclass rows with `file` and `line`: `where` and a JSON object that includes it."""
+
+    __slots__ = ()
+    file: str
+    line: int
+
+    @property
+    def where(self) -> str:
+        """`file:line`."""
+        return f"{self.file}:{self.line}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The row as a JSON object, `where` first."""
+        return {"where": self.where, **asdict(cast(Any, self))}
+
+
+def notes(findings: Iterable[Finding], skipped: Iterable[tuple[str, str]]) -> list[str]:
+    """The indented `! ...` lines a text summary ends with: findings, then files skipped."""
+    lines = [f"  ! {f.kind} at {f.where}: {f.message}" for f in findings]
+    return lines + [f"  ! skipped {path}: {reason}" for path, reason in skipped]

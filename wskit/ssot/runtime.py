@@ -10,21 +10,19 @@ import base64
 import importlib
 import json
 import os
-import pickle
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from wskit.ssot import _runtime_worker
 from wskit.ssot.paths import ImportPath
+
+# subprocess, tempfile, pickle and the thread pool are imported where used: static mode and the
+# command line's start-up never need them.
 
 __all__ = ["ProbeCall", "call_by_path", "encode_probe", "resolve_at_runtime"]
 
-_WORKER = Path(_runtime_worker.__file__)
+_WORKER = Path(__file__).with_name("_runtime_worker.py")
 
 
 class ProbeCall:
@@ -53,6 +51,8 @@ def encode_probe(probe: object) -> str | None:
     """Pickle a probe for the worker; raise `ValueError` when it cannot travel to another process."""
     if probe is None:
         return None
+    import pickle
+
     try:
         return base64.b64encode(pickle.dumps(probe)).decode()
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
@@ -76,6 +76,9 @@ def _failed(detail: str) -> dict[str, Any]:
 
 
 def _resolve_one(path: ImportPath, search_path: list[str], probe: str | None, timeout: float) -> dict[str, Any]:
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="wskit-ssot-") as work:
         request, result = Path(work, "request.json"), Path(work, "result.json")
         request.write_text(
@@ -110,6 +113,8 @@ def resolve_at_runtime(
     timeout: float = 60.0,
 ) -> list[dict[str, Any]]:
     """Resolve every path in its own subprocess; results are in the order of `paths`."""
+    from concurrent.futures import ThreadPoolExecutor
+
     encoded = encode_probe(probe)
     roots = [str(Path(p).resolve()) for p in search_path]
     workers = max(1, min(len(paths), os.cpu_count() or 2))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wskit.ssot.bindings import Binding, ModuleInfo, parse_module, warns_deprecation
+from wskit.ssot.bindings import Binding, ModuleInfo, skim_module, warns_deprecation
 from wskit.ssot.model import Finding
 from wskit.ssot.sources import SourceFinder, relative_source_name
 
@@ -101,14 +101,28 @@ class StaticResolver:
             raise LookupError(stop.reason) from None
 
     def add_module(self, info: ModuleInfo) -> None:
-        """Register an already parsed module (used by tree scans that parse files themselves)."""
+        """Register an already read module (used by tree walks that read files themselves)."""
         self._modules.setdefault(info.name, info)
+
+    def loaded(self, name: str) -> ModuleInfo | None:
+        """The module `name` if it was read already (None when not yet, or when it failed)."""
+        found = self._modules.get(name)
+        return found if isinstance(found, ModuleInfo) else None
 
     def resolve(self, module: str, name: str) -> Resolution:
         """Follow `module:name` to the definition it is bound to."""
         walk = _Walk()
         try:
             definition = self._name(module, name, walk, type_only_ok=False)
+        except _Stop as stop:
+            return Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
+        return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules))
+
+    def resolve_expression(self, module: str, node: ast.expr) -> Resolution:
+        """Follow a name or dotted expression as module `module` would see it at module level."""
+        walk = _Walk()
+        try:
+            definition = self._expr(self._load(module), node, walk, type_only_ok=False)
         except _Stop as stop:
             return Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
         return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules))
@@ -148,8 +162,12 @@ class StaticResolver:
         exprs = [*node.bases, *(k.value for k in node.keywords if k.arg == "metaclass")]
         return [origin for expr in exprs if (origin := self._origin(info, expr)) is not None]
 
-    def class_traits(self, definition: Definition, _depth: int = 0) -> set[str]:
-        """Traits of a class read from its bases: protocol, abstract, interface, enum, exception."""
+    def class_traits(self, definition: Definition, *, inherited: bool = True, _depth: int = 0) -> set[str]:
+        """Traits of a class read from its bases: protocol, abstract, interface, enum, exception.
+
+        `inherited=False` skips reading the base classes' modules (enum and exception traits of
+        indirect bases are then missed; protocol, abstract and interface do not depend on them).
+        """
         node = definition.node
         if not isinstance(node, ast.ClassDef):
             return set()
@@ -171,7 +189,7 @@ class StaticResolver:
             value = getattr(builtins, name, None) if origin.startswith("builtins.") else None
             if isinstance(value, type) and issubclass(value, BaseException):
                 traits.add("exception")
-        if _depth < 10:
+        if inherited and _depth < 10:
             info = self._load(definition.module)
             for base in node.bases:
                 try:
@@ -179,8 +197,20 @@ class StaticResolver:
                 except _Stop:
                     continue
                 if parent.kind == "class" and parent.node is not None:
-                    traits |= self.class_traits(parent, _depth + 1) & {"exception", "enum"}
+                    traits |= self.class_traits(parent, _depth=_depth + 1) & {"exception", "enum"}
         return traits
+
+    def complete(self, definition: Definition) -> Definition:
+        """`definition` with its whole class body (big classes are first read header-only)."""
+        if definition.node is None or definition.kind != "class":
+            return definition
+        node = self._load(definition.module).full_node(definition.node)
+        if node is definition.node:
+            return definition
+        assert isinstance(node, ast.ClassDef)
+        return Definition(
+            definition.kind, definition.module, definition.qualname, definition.relative, definition.line, node
+        )
 
     def is_deprecated(self, definition: Definition) -> bool:
         """True when a function warns `DeprecationWarning` or is decorated `@deprecated`."""
@@ -198,8 +228,14 @@ class StaticResolver:
         if cached is None:
             cached = self._parse(module)
             self._modules[module] = cached
+        if isinstance(cached, ModuleInfo):
+            try:
+                cached.read_structure()
+            except (SyntaxError, ValueError) as exc:
+                reason = f"{relative_source_name(module, cached.is_package)} does not parse: {exc}"
+                cached = self._modules[module] = _Stop("unresolved", reason)
         if isinstance(cached, _Stop):
-            raise cached
+            raise _Stop(cached.status, cached.reason)  # a fresh one: the cached one keeps no traceback
         return cached
 
     def _parse(self, module: str) -> ModuleInfo | _Stop:
@@ -213,13 +249,24 @@ class StaticResolver:
         if source.file is None:
             return ModuleInfo(name=module, file=Path(relative_source_name(module, True)), is_package=True)
         try:
-            info = parse_module(module, source.file, source.is_package)
+            info = skim_module(module, source.file, source.is_package)
         except (SyntaxError, ValueError) as exc:
             return _Stop("unresolved", f"{relative_source_name(module, source.is_package)} does not parse: {exc}")
         except OSError as exc:
             return _Stop("unresolved", f"cannot read {source.file}: {exc.strerror or exc}")
         self.files_parsed += 1
         return info
+
+    def _bound(self, info: ModuleInfo, name: str) -> list[Binding]:
+        """`info.bound(name)`, with a file that turns out not to parse stopping the walk."""
+        # Exceptions are raised outside `except` blocks here and below: one raised inside would
+        # keep the handling frame, and every tree it references, in a reference cycle.
+        try:
+            return info.bound(name)
+        except (SyntaxError, ValueError) as exc:
+            reason = f"{relative_source_name(info.name, info.is_package)} does not parse: {exc}"
+        self._modules[info.name] = _Stop("unresolved", reason)
+        raise _Stop("unresolved", reason)
 
     def _hop(self, info: ModuleInfo, line: int, text: str) -> str:
         return f"{relative_source_name(info.name, info.is_package)}:{line} {text}"
@@ -230,9 +277,9 @@ class StaticResolver:
         walk.seen.add((module, name))
         info = self._load(module)
         walk.modules.append(module)
-        bindings = info.runtime_bindings(name)
+        bindings = [b for b in self._bound(info, name) if not b.type_only]
         if not bindings and type_only_ok:
-            bindings = info.bindings.get(name, [])
+            bindings = self._bound(info, name)
         unconditional = [b for b in bindings if not b.conditional]
         winner = unconditional[-1] if unconditional else None
         late = [b for b in bindings if b.conditional and (winner is None or b.line > winner.line)]
@@ -265,10 +312,11 @@ class StaticResolver:
             return self._follow(info, winner, walk, type_only_ok=type_only_ok)
         if info.is_package and self.finder.submodule_exists(module, name):
             return self._module_definition(f"{module}.{name}")
-        if info.getattr_line is not None:
+        getattr_hook = [b for b in self._bound(info, "__getattr__") if not b.type_only]
+        if getattr_hook:
             raise _Stop(
                 "unresolved",
-                f"{module} has no binding for {name}; its module __getattr__ (line {info.getattr_line})"
+                f"{module} has no binding for {name}; its module __getattr__ (line {getattr_hook[0].line})"
                 " decides at run time",
             )
         raise _Stop("missing", f"{module} has no module-level name {name!r}")
@@ -282,7 +330,7 @@ class StaticResolver:
         if binding.kind == "import":
             assert binding.module is not None and binding.attr is not None
             source = self._load(binding.module)
-            if not source.bindings.get(binding.attr) and self.finder.submodule_exists(binding.module, binding.attr):
+            if not self._bound(source, binding.attr) and self.finder.submodule_exists(binding.module, binding.attr):
                 return self._module_definition(f"{binding.module}.{binding.attr}")
             return self._name(binding.module, binding.attr, walk, type_only_ok=type_only_ok)
         if binding.kind == "module":
@@ -301,7 +349,7 @@ class StaticResolver:
 
     def _expr(self, info: ModuleInfo, node: ast.expr, walk: _Walk, *, type_only_ok: bool) -> Definition:
         if isinstance(node, ast.Name):
-            if info.bindings.get(node.id) or info.star_imports:
+            if self._bound(info, node.id) or info.star_imports:
                 return self._name(info.name, node.id, walk, type_only_ok=type_only_ok)
             if hasattr(builtins, node.id):
                 return Definition(
@@ -312,8 +360,8 @@ class StaticResolver:
             base = self._expr(info, node.value, walk, type_only_ok=type_only_ok)
             if base.kind != "module":
                 raise _Stop("unresolved", f"{ast.unparse(node)} is an attribute of {base.kind} {base.identity}")
-            if self.finder.submodule_exists(base.module, node.attr) and not self._load(base.module).bindings.get(
-                node.attr
+            if self.finder.submodule_exists(base.module, node.attr) and not self._bound(
+                self._load(base.module), node.attr
             ):
                 return self._module_definition(f"{base.module}.{node.attr}")
             return self._name(base.module, node.attr, walk, type_only_ok=type_only_ok)
@@ -328,14 +376,16 @@ class StaticResolver:
         try:
             info = self._load(module)
         except _Stop as stop:
-            raise _Stop("unresolved", f"star import from {module}, which cannot be read: {stop.reason}") from None
-        if info.all_names is not None:
-            return name in info.all_names
-        if name.startswith("_"):
-            return False
-        if info.runtime_bindings(name):
-            return True
-        return depth < 10 and any(self._exports(star.module, name, depth + 1) for star in info.star_imports)
+            reason = stop.reason
+        else:
+            if info.all_names is not None:
+                return name in info.all_names
+            if name.startswith("_"):
+                return False
+            if any(not b.type_only for b in self._bound(info, name)):
+                return True
+            return depth < 10 and any(self._exports(star.module, name, depth + 1) for star in info.star_imports)
+        raise _Stop("unresolved", f"star import from {module}, which cannot be read: {reason}")
 
     def _origin(self, info: ModuleInfo, node: ast.expr) -> str | None:
         if isinstance(node, ast.Subscript):
@@ -345,7 +395,10 @@ class StaticResolver:
             return None if inner is None else f"{inner}.{node.attr}"
         if not isinstance(node, ast.Name):
             return None
-        bindings = info.bindings.get(node.id)
+        try:
+            bindings = self._bound(info, node.id)
+        except _Stop:
+            return None
         if not bindings:
             return f"builtins.{node.id}" if hasattr(builtins, node.id) else None
         binding = bindings[-1]

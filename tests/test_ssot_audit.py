@@ -1,0 +1,236 @@
+"""`audit_calls` and `wskit ssot audit`: every import and call of a symbol, classified, on a fixture
+package with known answers (each kind present and absent), on wskit itself and on websockets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import websockets
+
+from wskit.ssot import AuditReport, SymbolSpec, audit_calls, load_config
+from wskit.ssot.audit_report import CALL_ERRORS, COLUMNS, KINDS
+from wskit.ssot.config import ConfigError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ssot"
+AUDITPKG = FIXTURES / "auditpkg"
+PROJECT = Path(__file__).parent.parent
+WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]
+
+
+@pytest.fixture(scope="module")
+def report() -> AuditReport:
+    return audit_calls(AUDITPKG / "pyproject.toml", AUDITPKG)
+
+
+def sites(report: AuditReport, file: str) -> list[tuple[int, str, str]]:
+    return [(row.line, row.kind, row.via) for row in report.rows if row.file == f"auditpkg/{file}"]
+
+
+def test_every_kind_is_found_where_the_fixture_has_it(report: AuditReport) -> None:
+    assert sites(report, "app/bad.py") == [
+        (3, "import-deprecated", "old.get_manager"),
+        (4, "import-alias", "app.make_manager"),
+        (5, "import-private", "_ManagerImpl"),
+        (7, "import-deprecated", "create_manager"),
+        (7, "import-deprecated", "get_manager"),
+        (8, "import-canonical", "Manager"),
+        (8, "import-canonical", "open_manager"),
+        (9, "import-canonical", "ManagerProtocol"),
+        (13, "direct-instantiation", "Manager"),
+        (17, "direct-instantiation", "_ManagerImpl"),
+        (21, "bad-arguments", "get_manager"),
+        (25, "bad-arguments", "old.get_manager"),
+        (29, "bad-arguments", "create_manager"),
+        (33, "await-sync", "get_manager"),
+        (37, "missing-await", "open_manager"),
+        (41, "missing-await", "open_manager"),
+        (46, "isinstance-protocol", "ManagerProtocol"),
+        (50, "unknown", "getattr(old, 'get_manager')"),
+        (54, "unknown", "get_manager"),
+        (59, "unknown", "factory"),
+        (63, "call", "app.make_manager"),
+    ]
+    assert {row.scope for row in report.rows if row.file == "auditpkg/app/bad.py"} == {"product"}
+
+
+def test_no_problem_is_reported_where_there_is_none(report: AuditReport) -> None:
+    good = sites(report, "app/good.py")
+    assert {kind for _, kind, _ in good} == {"import-canonical", "call"}
+    assert [line for line, kind, _ in good if kind == "call"] == [11, 16, 20, 25]  # awaited, scheduled, awaited later
+
+
+def test_rows_say_what_is_wrong_and_what_to_call(report: AuditReport) -> None:
+    by_line = {row.line: row for row in report.rows if row.file == "auditpkg/app/bad.py"}
+    assert by_line[21].detail == (
+        "unexpected keyword user_id= (get_manager raises on keywords it does not take); missing user_context:"
+        " it takes get_manager(user_context, *, registry=..., **unexpected)"
+    )
+    assert by_line[21].code == 'return get_manager(user_id="u1")'
+    assert by_line[29].detail.startswith("unexpected keyword user_id= (get_manager raises")  # forwarded by **kwargs
+    assert "call auditpkg.manager:get_manager" in by_line[13].detail
+    assert by_line[13].target == "auditpkg._impl._ManagerImpl"
+    assert (
+        by_line[59].detail
+        == "factory is bound at run time (line 58: factory = get_manager if flag else create_manager)"
+    )
+    assert "looked up with getattr at run time" in by_line[50].detail
+    assert by_line[54].detail.startswith("arguments from **kwargs are only known at run time")
+
+
+def test_test_code_is_told_apart(report: AuditReport) -> None:
+    assert sites(report, "tests/check_calls.py") == [
+        (4, "import-canonical", "get_manager"),
+        (9, "bad-arguments", "get_manager"),
+        (13, "call", "get_manager"),
+    ]
+    assert {row.scope for row in report.rows if "/tests/" in row.file} == {"test"}
+
+
+def test_counts_and_renderings_are_complete_and_stable(report: AuditReport) -> None:
+    assert list(report.counts) == list(KINDS) and sum(report.counts.values()) == len(report.rows)
+    assert report.counts["bad-arguments"] == 4 and report.counts["await-sync"] == 1
+    assert len(report.failing()) == sum(report.counts[k] for k in CALL_ERRORS) == 10
+    assert list(report.frame.columns) == list(COLUMNS) and len(report.frame) == len(report.rows)
+    again = audit_calls(AUDITPKG / "pyproject.toml", AUDITPKG)
+    assert json.dumps(again.to_json()) == json.dumps(report.to_json())
+    summary = report.summary()
+    assert "❌ CALL ERRORS: 10" in summary and "auditpkg/app/bad.py:21 bad-arguments [product]" in summary
+    assert report.to_markdown().count("\n| auditpkg/") == len(report.rows)
+    assert "<table" in report._repr_html_()
+
+
+def test_symbols_can_be_given_directly() -> None:
+    spec = SymbolSpec(
+        name="factory only",
+        canonical="auditpkg.manager:get_manager",
+        paths=("auditpkg.manager:get_manager",),
+    )
+    report = audit_calls([spec], AUDITPKG / "app", search_path=[FIXTURES])
+    # create_manager is another function, not part of this symbol: its bad call is not counted.
+    assert report.counts["bad-arguments"] == 2 and report.counts["direct-instantiation"] == 0
+    assert report.symbols == ("factory only",)
+
+
+def test_wskit_audits_itself() -> None:
+    report = audit_calls(PROJECT / "pyproject.toml", PROJECT / "tests" / "test_manager.py")
+    wrong = [(row.line, row.kind, row.via) for row in report.failing()]
+    assert wrong == [
+        (44, "direct-instantiation", "WebSocketManager"),
+        (87, "bad-arguments", "create_websocket_manager"),
+    ]
+
+
+def test_a_real_package_websockets() -> None:
+    spec = SymbolSpec(
+        name="websockets connect",
+        canonical="websockets.asyncio.client:connect",
+        paths=("websockets.asyncio.client:connect",),
+        deprecated=("websockets.legacy.client:connect",),
+    )
+    report = audit_calls(spec, Path(websockets.__file__).parent)
+    # Checked by hand against the source: the docstring examples are not code, the sync and trio
+    # `connect` are other objects, and `__init__` imports it for type checkers only.
+    assert [(row.file, row.kind, row.via) for row in report.rows] == [
+        ("websockets/__init__.py", "import-canonical", "connect"),
+        ("websockets/asyncio/client.py", "call", "connect"),
+        ("websockets/cli.py", "import-canonical", "connect"),
+        ("websockets/cli.py", "call", "connect"),
+        ("websockets/legacy/client.py", "call", "connect"),
+    ]
+    assert all("connect(" in row.code or "import" in row.code for row in report.rows)
+    assert report.findings == ()
+
+
+def wskit(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*WSKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=300, check=False)
+
+
+def test_audit_command_exit_codes_and_json() -> None:
+    failing = wskit("ssot", "audit", ".", "--format", "json", cwd=AUDITPKG)
+    assert failing.returncode == 1, failing.stderr
+    assert json.loads(failing.stdout)["counts"]["missing-await"] == 2
+    clean = wskit("ssot", "audit", "app/good.py", cwd=AUDITPKG)
+    assert clean.returncode == 0 and "✅ CALL ERRORS: 0" in clean.stdout
+    strict = wskit("ssot", "audit", "app/good.py", "--fail-on", "call-errors,import-canonical", cwd=AUDITPKG)
+    assert strict.returncode == 1
+    relaxed = wskit("ssot", "audit", ".", "--fail-on", "none", "--format", "markdown", cwd=AUDITPKG)
+    assert relaxed.returncode == 0 and relaxed.stdout.startswith("### Call-site audit of manager: 10 call error(s)")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fail-on", "bogus"], "--fail-on: unknown kind 'bogus'"),
+        (["--config", "missing.toml"], "cannot read missing.toml"),
+    ],
+)
+def test_audit_usage_errors_exit_2(args: list[str], message: str) -> None:
+    result = wskit("ssot", "audit", ".", *args, cwd=AUDITPKG)
+    assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("deprecated = 'a:B'", "symbols[0].deprecated must be a list of strings"),
+        ("deprecated = ['a.B']", "symbols[0].deprecated: cannot parse import path 'a.B'"),
+        ("preferred = 3", "symbols[0].preferred must be a string 'pkg.module:Name'; got 3"),
+        ("preferred = 'a:B'\ndeprecated = ['a:B']", "symbols[0].preferred 'a:B' is also listed in"),
+    ],
+)
+def test_new_keys_are_validated(tmp_path: Path, lines: str, message: str) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(f"[[tool.wskit.ssot.symbols]]\nname = 'a'\ncanonical = 'a:B'\npaths = ['a:B']\n{lines}\n")
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        load_config(pyproject)
+    result = wskit("ssot", "audit", ".", "--config", str(pyproject), cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_preferred_defaults_to_the_first_path() -> None:
+    (symbol,) = load_config(AUDITPKG / "pyproject.toml").symbols
+    assert symbol.preferred_path == "auditpkg.manager:get_manager"
+    assert symbol.deprecated[0] == "auditpkg.legacy:get_manager"
+    assert SymbolSpec("x", "a:B", ("a:C", "a:D")).preferred_path == "a:C"
+
+
+def test_local_names_follow_python_scoping(tmp_path: Path) -> None:
+    (tmp_path / "scoping.py").write_text(
+        "from auditpkg.context import UserContext\n"
+        "from auditpkg.manager import get_manager\n"
+        "\n"
+        "\n"
+        "def shadowed(get_manager):\n"
+        "    return get_manager(user_id='x')  # a parameter, not the factory\n"
+        "\n"
+        "\n"
+        "def walrus():\n"
+        "    if (make := get_manager) is not None:\n"
+        "        return make(user_id='x')\n"
+        "\n"
+        "\n"
+        "def default(make=get_manager):\n"
+        "    return make(UserContext('x'))\n"
+        "\n"
+        "\n"
+        "def outer():\n"
+        "    alias = get_manager\n"
+        "\n"
+        "    def inner():\n"
+        "        return alias(UserContext('x'), 'extra')\n"
+        "\n"
+        "    return inner\n"
+    )
+    report = audit_calls(AUDITPKG / "pyproject.toml", tmp_path, search_path=[FIXTURES])
+    assert [(row.line, row.kind, row.via) for row in report.rows] == [
+        (2, "import-canonical", "get_manager"),
+        (11, "bad-arguments", "make"),
+        (15, "unknown", "make"),
+        (22, "bad-arguments", "alias"),
+    ]
+    assert report.rows[2].detail == "make is a parameter (default get_manager): callers decide at run time"

@@ -1,0 +1,167 @@
+"""The cheap index (`wskit.ssot.skim`): reading a module statement by statement must give exactly
+what parsing it whole gives, on tricky text and on real installed code."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from wskit.ssot.bindings import ModuleInfo, parse_module, skim_module
+from wskit.ssot.skim import Skim
+from wskit.ssot.textsearch import cover, mentions, required_literals
+
+PROJECT = Path(__file__).parent.parent
+
+TRICKY = '''"""Module docstring that shows code:
+
+from elsewhere import Shown
+Shown = 1
+"""
+import os, sys as system
+from typing import (
+    Protocol,
+)  # closing bracket at column 0 above
+
+# a comment ending in a backslash \\
+Alias = os.path
+
+@decorator
+class Decorated(Protocol):
+    text = """
+Inner = 2
+"""
+
+def function():
+    from inner import NotModuleLevel
+    return f"""
+value = {NotModuleLevel}
+"""
+
+try:
+    from fast import Parser
+except ImportError:
+    from slow import Parser
+else:
+    Extra = Parser
+finally:
+    pass
+
+if TYPE_CHECKING:
+    from typing_only import Hint
+
+CALL = dict(
+    key=1,
+)
+x = '"""'  # a triple quote in a one-line string
+y = 1  # and one in a comment: """
+Z = x
+'''
+
+
+def as_rows(info: ModuleInfo, name: str) -> list[tuple[object, ...]]:
+    return [(b.name, b.line, b.kind, b.conditional, b.type_only, b.module, b.attr) for b in info.bound(name)]
+
+
+def assert_same(file: Path, data: bytes | None = None) -> None:
+    data = file.read_bytes() if data is None else data
+    eager = parse_module("m", file, False, __import__("ast").parse(data))
+    lazy = skim_module("m", file, False, skim=Skim(data))
+    for name in sorted(set(eager._bindings) | {"Shown", "Inner", "NotModuleLevel", "value"}):
+        assert as_rows(lazy, name) == as_rows(eager, name), (file, name)
+    for attribute in ("star_imports", "dynamic", "all_names", "deprecated_at"):
+        assert getattr(lazy, attribute) == getattr(eager, attribute), (file, attribute)
+
+
+def test_tricky_text_reads_like_a_full_parse(tmp_path: Path) -> None:
+    file = tmp_path / "tricky.py"
+    file.write_text(TRICKY)
+    skim = Skim(TRICKY.encode())
+    assert skim.exact
+    heads = [(c.line, c.head, c.defines) for c in skim.chunks]
+    assert heads[:4] == [(6, "import", None), (7, "from", None), (12, "Alias", None), (14, "@", "Decorated")]
+    assert (26, "try", None) in heads and not any(head in ("else", "except", "finally") for _, head, _ in heads)
+    assert_same(file)
+    lazy = skim_module("m", file, False, skim=Skim(TRICKY.encode()))
+    assert lazy.bound("Shown") == [] and lazy.bound("Inner") == [] and lazy.bound("NotModuleLevel") == []
+    assert [(b.line, b.conditional) for b in lazy.bound("Parser")] == [(27, True), (29, True)]
+    assert [b.type_only for b in lazy.bound("Hint")] == [True]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'x = """a"""  # fine\ns = \'"""\' + """b"""\n',  # a triple quote in a one-line string, then another
+        "# -*- coding: latin-1 -*-\nx = 1\n",  # not UTF-8: chunks would lose the coding cookie
+        'x = """unterminated\n',
+    ],
+)
+def test_ambiguous_text_is_parsed_whole(text: str) -> None:
+    assert not Skim(text.encode()).exact
+
+
+def test_a_statement_split_wrongly_falls_back_to_a_whole_parse(tmp_path: Path) -> None:
+    text = "VALUES = (\n1, 2,\n3)\nName = VALUES\n"  # column-0 lines inside brackets
+    file = tmp_path / "table.py"
+    file.write_text(text)
+    info = skim_module("m", file, False)
+    assert [b.line for b in info.bound("Name")] == [4]
+    assert info.whole_body is not None  # the split was detected as wrong, the file was parsed whole
+    assert_same(file)
+
+
+def test_a_syntax_error_in_a_statement_that_is_read_is_reported(tmp_path: Path) -> None:
+    file = tmp_path / "broken.py"
+    file.write_text("import os\n\ndef broken(:\n    pass\n")
+    info = skim_module("m", file, False)
+    assert [b.kind for b in info.bound("os")] == ["module"]  # the broken statement was not needed
+    with pytest.raises(SyntaxError):
+        info.bound("broken")
+
+
+def test_import_statements_are_found_at_any_depth_but_not_in_strings() -> None:
+    skim = Skim(TRICKY.encode())
+    found = [node for statement in skim.imports for node in skim.import_nodes(statement)]
+    modules = [getattr(node, "module", None) or node.names[0].name for node in found]
+    assert modules == ["os", "typing", "inner", "fast", "slow", "typing_only"]
+    assert found[2].lineno == 21
+
+
+def _installed_sources(package: str) -> list[Path]:
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None
+    return sorted(Path(spec.origin).parent.rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", ["wskit", "websockets", "jwt"])
+def test_real_packages_read_lazily_exactly_as_parsed_whole(package: str) -> None:
+    files = _installed_sources(package)
+    assert len(files) > 5
+    for file in files:
+        assert_same(file)
+
+
+def test_mentions_finds_whole_identifiers_only() -> None:
+    names = {"WebSocketManager", "Manager"}
+    data = b"from x import WebSocketManagerFactory, Manager\n# WebSocketManager in a comment\nManagers = 1\n"
+    assert mentions(data, names, cover(names)) == {"Manager", "WebSocketManager"}
+    assert mentions(b"ManagerX = WebSocketManagers", names, cover(names)) == set()
+
+
+@pytest.mark.parametrize(
+    ("regex", "literals"),
+    [
+        ("WebSocketManager", ["WebSocketManager"]),
+        (r"WebSocket\w*Manager|Manager\w*WebSocket", ["WebSocket"]),
+        ("Error$", ["Error"]),
+        ("^(Foo|Bar)Manager$", ["Manager"]),
+        ("Managers?", ["Manager"]),
+        (r"Data[Ff]rame", ["Data"]),
+        ("(?i)manager", None),  # case-insensitive: any spelling
+        (".*", None),
+        ("Ab|Manager", None),  # one alternative without a usable literal
+    ],
+)
+def test_required_literals_of_a_role(regex: str, literals: list[str] | None) -> None:
+    assert required_literals(regex) == literals

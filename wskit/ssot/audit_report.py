@@ -1,0 +1,129 @@
+"""The result of a call-site audit: `AuditRow`s, counts per kind, and their renderers.
+
+Kinds of rows:
+- imports: `import-canonical`, `import-deprecated`, `import-private`, `import-alias`;
+- calls: `call` (fits), and the call errors `direct-instantiation`, `bad-arguments`,
+  `await-sync`, `missing-await`, `isinstance-protocol`;
+- `unknown`: only run time knows (getattr, `*args`/`**kwargs`, a name bound at run time).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from wskit.ssot.model import Finding, Sited, notes
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CALL_ERRORS", "COLUMNS", "IMPORT_KINDS", "KINDS", "AuditReport", "AuditRow"]
+
+IMPORT_KINDS: Final = ("import-canonical", "import-deprecated", "import-private", "import-alias")
+CALL_ERRORS: Final = ("direct-instantiation", "bad-arguments", "await-sync", "missing-await", "isinstance-protocol")
+KINDS: Final = (*IMPORT_KINDS, "call", *CALL_ERRORS, "unknown")
+COLUMNS: Final = ("where", "kind", "code", "via", "scope", "symbol", "target", "detail")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AuditRow(Sited):
+    """One import or call site.
+
+    `code` is the source line, `via` the name or expression it goes through, `scope` "test" or
+    "product", `target` the object reached, `detail` what is wrong (or why it is `unknown`).
+    """
+
+    file: str
+    line: int
+    kind: str
+    code: str
+    via: str
+    scope: str
+    symbol: str
+    target: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Every import and call of the configured symbols under `root`, sorted by file and line."""
+
+    root: str
+    symbols: tuple[str, ...]
+    rows: tuple[AuditRow, ...]
+    findings: tuple[Finding, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    files_scanned: int = 0
+    files_parsed: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows per kind, every kind listed (zeros included), in the order of `KINDS`."""
+        found = Counter(row.kind for row in self.rows)
+        return {kind: found[kind] for kind in KINDS}
+
+    def failing(self, kinds: tuple[str, ...] = CALL_ERRORS) -> list[AuditRow]:
+        """The rows of the given kinds (by default the call errors)."""
+        return [row for row in self.rows if row.kind in kinds]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """One row per site with the documented columns."""
+        import pandas as pd
+
+        records = [{column: getattr(row, column) for column in COLUMNS} for row in self.rows]
+        return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+    def summary(self) -> str:
+        """Counts per kind, then every row that is not a plain canonical import or fitting call."""
+        counts = self.counts
+        lines = [
+            f"=== CALL-SITE AUDIT: {', '.join(self.symbols)} under {self.root} ===",
+            f"Files scanned: {self.files_scanned} (read: {self.files_parsed}, skipped: {len(self.skipped)});"
+            f" rows: {len(self.rows)}",
+        ]
+        lines += [f"  {kind:<22}{counts[kind]:>5}" for kind in KINDS]
+        errors = sum(counts[kind] for kind in CALL_ERRORS)
+        lines.append(f"{'❌' if errors else '✅'} CALL ERRORS: {errors}")
+        for row in self.rows:
+            if row.kind not in ("import-canonical", "call"):
+                note = f" ({row.detail})" if row.detail else ""
+                lines.append(f"  {row.where} {row.kind} [{row.scope}] via {row.via}: {row.code}{note}")
+        return "\n".join(lines + notes(self.findings, self.skipped))
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"root", "symbols", "counts", "rows", "findings", "skipped", "files_scanned", "files_parsed"}`."""
+        return {
+            "root": self.root,
+            "symbols": list(self.symbols),
+            "counts": self.counts,
+            "rows": [row.as_json() for row in self.rows],
+            "findings": [f.as_json() for f in self.findings],
+            "skipped": [{"file": path, "reason": reason} for path, reason in self.skipped],
+            "files_scanned": self.files_scanned,
+            "files_parsed": self.files_parsed,
+        }
+
+    def to_markdown(self) -> str:
+        """Counts per kind, then a table of every row."""
+        errors = sum(self.counts[kind] for kind in CALL_ERRORS)
+        lines = [f"### Call-site audit of {', '.join(self.symbols)}: {errors} call error(s)", ""]
+        lines += ["| kind | rows |", "|---|---|"]
+        lines += [f"| {kind} | {count} |" for kind, count in self.counts.items()]
+        lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        for row in self.rows:
+            lines.append("| " + " | ".join(_cell(getattr(row, column)) for column in COLUMNS) + " |")
+        return "\n".join(lines) + "\n"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        errors = sum(self.counts[kind] for kind in CALL_ERRORS)
+        table = self.frame.to_html(index=False, escape=True)
+        verdict = html.escape(f"{errors} call error(s)")
+        return f'<div class="wskit-ssot-audit"><p><strong>{verdict}</strong></p>{table}</div>'
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")

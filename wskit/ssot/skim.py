@@ -1,0 +1,397 @@
+"""A cheap index of one source file, read from its text: top-level statements and import statements.
+
+Parsing a whole module costs far more than reading it, and most questions the analyzer asks ("what
+does this module bind to `Name`?", "which classes named like the role does it define?", "which
+files import `Name`?") concern a few statements. `Skim` splits the text at the lines that start a
+top-level statement (column 0, outside triple-quoted strings and backslash continuations), so that
+only the statements that mention a name get parsed, each at most once, with their real line
+numbers. It also lists the import statements at any depth.
+
+The split is checked, never trusted blindly: a triple quote that may sit in a comment or a
+one-line string, a non-UTF-8 coding cookie, or an open bracket before a statement start makes
+the file ambiguous, and then callers parse it whole (`Skim.exact` is False, or `parse` raises
+`Unsplittable`). A statement that does not parse on its own makes the whole file parsed too.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+__all__ = ["Chunk", "ImportStatement", "Skim", "Unsplittable"]
+
+_TRIPLE = re.compile(rb"\"\"\"|'''")
+_OPENER_PREFIX = re.compile(rb"[^#\"'\\\n]*")  # what may precede an opening triple quote on its line
+_STATEMENT_START = re.compile(rb"\n[^ \t\r\n\f#)\]}]")
+_HEAD = re.compile(rb"@|[A-Za-z_][A-Za-z0-9_]*")
+_DEFINES = re.compile(rb"(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
+_DECORATED = re.compile(rb"\n(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
+_CONTINUATIONS = {"else", "elif", "except", "finally"}
+_COOKIE = re.compile(rb"(?:[^\n]*\n)?[ \t\f]*#[^\n]*?coding[:=][ \t]*([-\w.]+)")
+_FROM_PREFIX = re.compile(rb"[ \t]*from[ \t]+[.\w]+[ \t]+")
+_BRACKETS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
+_STRING_OR_COMMENT = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*")
+_ONE_LINE_STRING = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+_STRING_START = re.compile(rb"[A-Za-z]{0,2}[\"']")
+
+
+class Unsplittable(Exception):
+    """The text cannot be split safely here; parse the whole file instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One top-level statement (with its decorators, `else`/`except` parts and trailing comments).
+
+    `head` is its first word (`from`, `class`, `if`, a target name, or `@`); `defines` the name a
+    `def` or `class` statement binds (None for every other statement).
+    """
+
+    start: int
+    end: int
+    line: int
+    head: str
+    defines: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStatement:
+    """An `import` or `from ... import` statement found in the text, at any depth."""
+
+    start: int
+    end: int
+    indent: int
+
+
+class Skim:
+    """The index of one file's text; `exact` is False when the file must be parsed whole."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._spans: list[tuple[int, int]] = []
+        self._span_starts: list[int] = []
+        self._span_scan: Iterator[tuple[int, int]] | None = _string_spans(data)
+        self._spans_known_until = -1  # the spans before this offset are all known
+        self._ambiguous = False
+        self._chunks: list[Chunk] | None = None
+        self._starts: list[int] = []
+        self._imports: list[ImportStatement] | None = None
+
+    def _scan_spans(self, until: int) -> None:
+        """Find the triple-quoted strings that start before `until` (they are found in order)."""
+        while self._span_scan is not None and self._spans_known_until < until:
+            try:
+                span = next(self._span_scan)
+            except StopIteration:
+                self._span_scan, self._spans_known_until = None, len(self.data) + 1
+                return
+            except _Ambiguous:
+                self._span_scan, self._ambiguous, self._spans_known_until = None, True, len(self.data) + 1
+                self._spans, self._span_starts = [], []
+                return
+            self._spans.append(span)
+            self._span_starts.append(span[0])
+            self._spans_known_until = span[1]
+
+    @property
+    def spans(self) -> list[tuple[int, int]] | None:
+        """(start, end) of the triple-quoted strings; None when they cannot be told from the text."""
+        self._scan_spans(len(self.data) + 1)
+        return None if self._ambiguous else self._spans
+
+    @property
+    def exact(self) -> bool:
+        """True when the text can be split into top-level statements safely."""
+        return self.spans is not None and _utf8(self.data)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """The top-level statements, in order ([] when not `exact`)."""
+        self._chunk_starts()
+        assert self._chunks is not None
+        return self._chunks
+
+    def _chunk_starts(self) -> list[int]:
+        if self._chunks is None:
+            self._chunks = self._split() if self.exact else []
+            self._starts = [c.start for c in self._chunks]
+        return self._starts
+
+    def _split(self) -> list[Chunk]:
+        data = self.data
+        starts = [0] if data[:1] not in (b" ", b"\t", b"\n", b"\r", b"#", b"") else []
+        starts += [m.start() + 1 for m in _STATEMENT_START.finditer(data)]
+        chunks: list[Chunk] = []
+        line, counted = 1, 0
+        for start in starts:
+            if self.in_string(start, strictly=True) or _STRING_START.match(data, start):
+                continue  # in a triple-quoted string, or a string starting a line: never split there
+            if _continues(data, start):
+                continue  # after a backslash continuation
+            match = _HEAD.match(data, start)
+            head = match.group().decode() if match else ""
+            line += data.count(b"\n", counted, start)
+            counted = start
+            if chunks and (head in _CONTINUATIONS or (chunks[-1].head == "@" and chunks[-1].defines is None)):
+                previous = chunks[-1]
+                defines = previous.defines
+                if previous.head == "@" and defines is None:
+                    found = _DEFINES.match(data, start)
+                    defines = found.group(1).decode() if found else None
+                chunks[-1] = Chunk(previous.start, previous.end, previous.line, previous.head, defines)
+                continue
+            defines = None
+            if head in ("def", "class", "async"):
+                found = _DEFINES.match(data, start)
+                defines = found.group(1).decode() if found else None
+            chunks.append(Chunk(start, start, line, head, defines))
+        # Each chunk ends where the next one starts.
+        ends = [c.start for c in chunks[1:]] + [len(data)] * bool(chunks)
+        return [Chunk(c.start, end, c.line, c.head, c.defines) for c, end in zip(chunks, ends, strict=True)]
+
+    def chunk_at(self, offset: int) -> int:
+        """Index of the chunk holding byte `offset` (-1 before the first statement)."""
+        return bisect.bisect_right(self._chunk_starts(), offset) - 1
+
+    def mentioning(self, word: bytes) -> Iterator[int]:
+        """Indexes of the chunks whose text contains `word` (a plain substring test)."""
+        self._chunk_starts()
+        data, pos = self.data, self.data.find(word)
+        while pos >= 0:
+            index = self.chunk_at(pos)
+            if index < 0:
+                pos = data.find(word, pos + 1)
+                continue
+            yield index
+            pos = data.find(word, self.chunks[index].end)
+
+    def parse(self, index: int, filename: str) -> list[ast.stmt]:
+        """The statements of chunk `index`, with their real line numbers.
+
+        Raises `Unsplittable` when the chunk does not parse alone or may not start a statement.
+        """
+        chunk = self.chunks[index]
+        if index > 0 and not self._balanced(self.chunks[index - 1]):
+            raise Unsplittable(f"an open bracket before line {chunk.line}")
+        source = b"\n" * (chunk.line - 1) + self.data[chunk.start : chunk.end]
+        try:
+            return ast.parse(source, filename=filename).body
+        except (SyntaxError, ValueError) as exc:
+            message = str(exc)
+        raise Unsplittable(message)  # outside the handler, so that no frame is kept in a cycle
+
+    def parse_header(self, index: int, filename: str) -> ast.ClassDef | None:
+        """Chunk `index`'s class statement with its decorators and bases but an empty body.
+
+        None when the header cannot be cut out plainly (strings or comments in it, or it does
+        not parse on its own); then the whole chunk has to be parsed.
+        """
+        chunk = self.chunks[index]
+        data = self.data
+        keyword = chunk.start if chunk.head == "class" else data.find(b"\nclass", chunk.start, chunk.end) + 1
+        if keyword <= 0 and chunk.head != "class":
+            return None
+        depth = 0
+        for position in range(keyword, min(chunk.end, keyword + 4096)):
+            char = data[position : position + 1]
+            if char in b"\"'#":
+                return None
+            if char in b"([{":
+                depth += 1
+            elif char in b")]}":
+                depth -= 1
+            elif char == b":" and depth == 0:
+                source = b"\n" * (chunk.line - 1) + data[chunk.start : position + 1] + b"\n    pass\n"
+                try:
+                    body = ast.parse(source, filename=filename).body
+                except (SyntaxError, ValueError):
+                    return None
+                return body[0] if len(body) == 1 and isinstance(body[0], ast.ClassDef) else None
+        return None
+
+    def _balanced(self, chunk: Chunk) -> bool:
+        if _continues(self.data, chunk.end):
+            return False
+        pieces = list(self._code_pieces(chunk.start, chunk.end))
+        if _depth(self.data, pieces) == 0:
+            return True
+        # Slower and closer: without one-line strings and comments, which may hold brackets.
+        text = b"\n".join(_STRING_OR_COMMENT.sub(b"", self.data[start:end]) for start, end in pieces)
+        return _depth(text, [(0, len(text))]) == 0
+
+    def _code_pieces(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """The parts of [start, end) outside triple-quoted strings."""
+        spans = self.spans or []
+        index = max(bisect.bisect_right(self._span_starts, start) - 1, 0)
+        position = start
+        for span_start, span_end in spans[index:]:
+            if span_start >= end:
+                break
+            if span_end <= position:
+                continue
+            if span_start > position:
+                yield position, span_start
+            position = max(position, span_end)
+        if position < end:
+            yield position, end
+
+    # -- code or text --------------------------------------------------------------------------
+
+    def in_string(self, offset: int, *, strictly: bool = False) -> bool:
+        """True when `offset` lies in a triple-quoted string (`strictly`: after its first quote).
+
+        False when that cannot be told from the text (not `exact`).
+        """
+        self._scan_spans(offset)
+        index = bisect.bisect_right(self._span_starts, offset) - 1
+        if index < 0 or self._ambiguous:
+            return False
+        start, end = self._spans[index]
+        return (start < offset if strictly else start <= offset) and offset < end
+
+    def is_code(self, offset: int) -> bool:
+        """True when `offset` is in code: not in a triple-quoted string, not after a `#` on its line.
+
+        A `#` inside a one-line string before `offset` makes this say False: a missed hit rather
+        than a false one.
+        """
+        if self.in_string(offset):
+            return False
+        line_start = self.data.rfind(b"\n", 0, offset) + 1
+        return self.data.find(b"#", line_start, offset) < 0
+
+    def line_of(self, offset: int) -> int:
+        """1-based line number of byte `offset`."""
+        return self.data.count(b"\n", 0, offset) + 1
+
+    # -- import statements -----------------------------------------------------------------------
+
+    @property
+    def imports(self) -> list[ImportStatement]:
+        """Every `import` / `from ... import` statement that starts a line, at any depth (cached).
+
+        Found from the text alone: one inside a triple-quoted string is listed too
+        (`import_nodes` leaves it out).
+        """
+        if self._imports is None:
+            self._imports = list(self._find_imports())
+        return self._imports
+
+    def _find_imports(self) -> Iterator[ImportStatement]:
+        data, pos = self.data, self.data.find(b"import")
+        while pos >= 0:
+            after = data[pos + 6 : pos + 7]
+            line_start = data.rfind(b"\n", 0, pos) + 1
+            prefix = data[line_start:pos]
+            next_pos = pos + 6
+            if after in (b" ", b"\t", b"(", b"\\") and (
+                not prefix.strip(b" \t") or _FROM_PREFIX.fullmatch(prefix) is not None
+            ):
+                end = self._statement_end(pos + 6)
+                indent = len(prefix) - len(prefix.lstrip(b" \t"))
+                yield ImportStatement(line_start, end, indent)
+                next_pos = end
+            pos = data.find(b"import", next_pos)
+
+    def _statement_end(self, pos: int) -> int:
+        data = self.data
+        while True:
+            newline = data.find(b"\n", pos)
+            if newline < 0:
+                return len(data)
+            text = data[pos:newline].partition(b"#")[0]
+            if b"(" in text and b")" not in text[text.rfind(b"(") :]:
+                close = data.find(b")", newline)
+                if close < 0:
+                    return len(data)
+                pos = close
+                continue
+            if text.rstrip(b" \t\r").endswith(b"\\"):
+                pos = newline + 1
+                continue
+            return newline
+
+    def import_nodes(self, statement: ImportStatement) -> list[ast.Import | ast.ImportFrom]:
+        """The parsed import(s) of one statement, with real line numbers.
+
+        [] when it does not parse, or lies in a triple-quoted string.
+        """
+        if self.in_string(statement.start):
+            return []
+        line = self.line_of(statement.start)
+        source = b"\n" * (line - 1) + self.data[statement.start + statement.indent : statement.end]
+        try:
+            body = ast.parse(source).body
+        except (SyntaxError, ValueError):
+            return []
+        return [node for node in body if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+def _continues(data: bytes, start: int) -> bool:
+    """True when the line before `start` ends with a backslash outside a comment."""
+    end = start - 1
+    if data[end - 1 : end] == b"\r":
+        end -= 1
+    if data[end - 1 : end] != b"\\":
+        return False
+    return data.find(b"#", data.rfind(b"\n", 0, end) + 1, end) < 0
+
+
+def _depth(data: bytes, pieces: list[tuple[int, int]]) -> int:
+    depth = 0
+    for start, end in pieces:
+        for opener, closer in _BRACKETS:
+            depth += data.count(opener, start, end) - data.count(closer, start, end)
+    return depth
+
+
+def _utf8(data: bytes) -> bool:
+    match = _COOKIE.match(data)
+    return match is None or match.group(1).lower().replace(b"_", b"-") in (b"utf-8", b"utf8")
+
+
+class _Ambiguous(Exception):
+    """A triple quote whose meaning only the real tokenizer knows."""
+
+
+def _string_spans(data: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each triple-quoted string in order; raises `_Ambiguous` where unsure.
+
+    What precedes a triple quote on its line decides: after complete one-line strings are
+    removed, a `#` means it is in a comment, an odd quote that it is inside a one-line string
+    (both skipped), anything else that it opens a string. A line that holds more than one such
+    case, or a line continued with a backslash, is left to the real tokenizer.
+    """
+    position = 0
+    while True:
+        match = _TRIPLE.search(data, position)
+        if match is None:
+            return
+        start = match.start()
+        line_start = data.rfind(b"\n", 0, start) + 1
+        if _OPENER_PREFIX.fullmatch(data, line_start, start) is None:
+            if _continues(data, line_start) and line_start > 0:
+                raise _Ambiguous
+            prefix = _ONE_LINE_STRING.sub(b"", data[line_start:start])
+            if b"#" in prefix or b"'" in prefix or b'"' in prefix:
+                line_end = data.find(b"\n", start)
+                line_end = len(data) if line_end < 0 else line_end
+                if b"#" not in prefix and _TRIPLE.search(data, match.end(), line_end) is not None:
+                    raise _Ambiguous  # inside a one-line string, and more triple quotes follow
+                position = line_end
+                continue
+            # Otherwise only complete one-line strings precede it: it opens a string.
+        end = match.end()
+        while True:
+            end = data.find(match.group(), end)
+            if end < 0:
+                raise _Ambiguous
+            before = data[max(0, end - 16) : end]
+            if (len(before) - len(before.rstrip(b"\\"))) % 2 == 0:
+                break
+            end += 1  # an escaped quote does not close the string
+        yield start, end + 3
+        position = end + 3

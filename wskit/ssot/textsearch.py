@@ -1,0 +1,150 @@
+"""Finding names in source text without parsing it: the first, cheap filter of every tree walk.
+
+`cover(names)` picks a few substrings that every name contains; `mentions(data, names, pieces)`
+looks only at their occurrences and returns the names found as whole identifiers;
+`required_literals(regex)` tells which text every match of a role pattern must contain, so that
+files without it need no regular-expression pass at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+__all__ = ["cover", "mentions", "required_literals"]
+
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_PIECE = 5  # length of the substrings searched for (shorter names are searched whole)
+_IDENTIFIER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_OPTIONAL = ("*", "?", "{")
+
+
+def cover(names: Iterable[str]) -> list[bytes]:
+    """A few substrings such that every name contains one of them (greedy set cover).
+
+    Searching for these with `bytes.find` is much faster than a regular expression over all
+    names, and rules out most files at once.
+    """
+    remaining = sorted(set(names))
+    pieces: list[bytes] = []
+    while remaining:
+        counts = Counter(
+            piece
+            for name in remaining
+            for piece in {name[i : i + _PIECE] for i in range(max(1, len(name) - _PIECE + 1))}
+        )
+        best = max(sorted(counts), key=lambda piece: counts[piece])
+        pieces.append(best.encode())
+        remaining = [name for name in remaining if best not in name]
+    return pieces
+
+
+def mentions(data: bytes, names: set[str], pieces: list[bytes], start: int = 0, end: int | None = None) -> set[str]:
+    """Which of `names` occur in `data[start:end]` as whole identifiers (in code, strings or comments alike).
+
+    `pieces` is `cover(names)`; only their occurrences are looked at.
+    """
+    found: set[str] = set()
+    size = len(data) if end is None else end
+    for piece in pieces:
+        position = data.find(piece, start, size)
+        while position >= 0:
+            first, last = position, position + len(piece)
+            while first > start and data[first - 1] in _WORD:
+                first -= 1
+            while last < size and data[last] in _WORD:
+                last += 1
+            word = data[first:last].decode("ascii", "replace")
+            if word in names:
+                found.add(word)
+            position = data.find(piece, last, size)
+    return found
+
+
+def required_literals(regex: str) -> list[str] | None:
+    """Identifier text that every match of `regex` contains, one per top-level alternative.
+
+    None when that cannot be read safely from the pattern (flags, no literal of 3 or more
+    characters in some alternative): then every file must be searched with the pattern itself.
+    Only plain characters outside groups and classes count, and a character followed by `*`,
+    `?` or `{` is treated as optional.
+    """
+    if "(?" in regex.replace("(?:", "").replace("(?P<", "").replace("(?=", "").replace("(?!", ""):
+        return None  # inline flags such as (?i) change what matches
+    literals: list[str] = []
+    for branch in _top_level_branches(regex):
+        runs, run, index = [], "", 0
+        while index < len(branch):
+            char = branch[index]
+            if char == "\\" or char in "([":
+                runs.append(run)
+                run = ""
+                index = _skip(branch, index)
+                continue
+            following = branch[index + 1 : index + 2]
+            if char in _IDENTIFIER and following not in _OPTIONAL:
+                run += char
+            else:
+                runs.append(run)
+                run = ""
+            index += 1
+        runs.append(run)
+        best = max(runs, key=len)
+        if len(best) < 3:
+            return None
+        literals.append(best)
+    return sorted(set(literals))
+
+
+def _top_level_branches(regex: str) -> list[str]:
+    branches, depth, current, index = [], 0, "", 0
+    while index < len(regex):
+        char = regex[index]
+        if char == "\\":
+            current += regex[index : index + 2]
+            index += 2
+            continue
+        if char == "[":
+            end = _skip(regex, index)
+            current += regex[index:end]
+            index = end
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            branches.append(current)
+            current = ""
+        else:
+            current += char
+        index += 1
+    branches.append(current)
+    return branches
+
+
+def _skip(pattern: str, index: int) -> int:
+    """Index just after the escape, group or character class starting at `index`.
+
+    A quantifier after it is skipped too, since what it applies to is never counted.
+    """
+    char = pattern[index]
+    if char == "\\":
+        end = index + 2
+    elif char == "[":
+        end = index + 1
+        if pattern[end : end + 1] == "^":
+            end += 1
+        if pattern[end : end + 1] == "]":
+            end += 1
+        while end < len(pattern) and pattern[end] != "]":
+            end += 2 if pattern[end] == "\\" else 1
+        end += 1
+    else:
+        depth, end = 0, index
+        while end < len(pattern):
+            if pattern[end] == "\\":
+                end += 2
+                continue
+            depth += {"(": 1, ")": -1}.get(pattern[end], 0)
+            end += 1
+            if depth == 0:
+                break
+    return min(end, len(pattern))
