@@ -59,8 +59,8 @@ async def layout(name: str, users: list[str], connections: int, messages: int, r
 
             async def raw(n: int) -> None:
                 frame = render_envelope(
-                    event_type="tick", seq=n + 1, epoch="bench-1", ts=time.time(), user_id=users[0], thread_id=None, run_id=None,
-                    payload_json=encode_json({**PAYLOAD, "n": n}),
+                    event_type="tick", seq=n + 1, epoch="bench-1", ts=time.time(), user_id=users[0],
+                    thread_id=None, run_id=None, payload_json=encode_json({**PAYLOAD, "n": n}),
                 )  # fmt: skip
                 broadcast(sockets, frame)
 
