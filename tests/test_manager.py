@@ -426,3 +426,17 @@ def test_manager_bound_evicts_the_longest_idle_then_refuses() -> None:
 def test_registry_options_are_validated(kwargs: dict[str, object], text: str) -> None:
     with pytest.raises(ValueError, match=text):
         ManagerRegistry(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_broadcast_draft_is_byte_for_byte_a_single_draft() -> None:
+    from wskit.envelope import SharedDraft, draft_envelope
+
+    shared = SharedDraft(event_type="tick", ts=12.5, payload_json=b'{"n":1}')
+    for user, thread, run in (("ann", None, None), ("bob", "t1", None), ("cid", None, "r9"), ("ann", "t", "r")):
+        single = draft_envelope(event_type="tick", ts=12.5, user_id=user, thread_id=thread, run_id=run,
+                                payload_json=b'{"n":1}')  # fmt: skip
+        assert shared.for_user(user, thread, run) == single
+        assert json.loads(single.number(7, "e-1")) == {
+            "type": "tick", "seq": 7, "epoch": "e-1", "ts": 12.5, "user_id": user, "thread_id": thread,
+            "run_id": run, "payload": {"n": 1},
+        }  # fmt: skip

@@ -20,6 +20,7 @@ __all__ = [
     "AGENT_EVENTS",
     "ENVELOPE_KEYS",
     "Draft",
+    "SharedDraft",
     "draft_envelope",
     "encode_json",
     "render_envelope",
@@ -89,9 +90,8 @@ def draft_envelope(
     """Assemble an envelope around an already encoded payload, leaving `seq` and `epoch` open.
 
     The payload is encoded once by the caller (so encoding errors surface before a `seq` is
-    spent, and a broadcast encodes it once for all users). The other fields are written
-    directly: the type and ids must already be validated, and their character sets
-    (`[A-Za-z0-9._:@-]`) need no JSON escaping.
+    spent). The other fields are written directly: the type and ids must already be validated,
+    and their character sets (`[A-Za-z0-9._:@-]`) need no JSON escaping.
     """
     thread = b"null" if thread_id is None else b'"%s"' % thread_id.encode("ascii")
     run = b"null" if run_id is None else b'"%s"' % run_id.encode("ascii")
@@ -100,6 +100,32 @@ def draft_envelope(
         b',"ts":%r,"user_id":"%s","thread_id":%s,"run_id":%s,"payload":%s}'
         % (ts, user_id.encode("ascii"), thread, run, payload_json),
     )
+
+
+class SharedDraft:
+    """The drafts of one message for many users (a broadcast): what they share is encoded once.
+
+    `for_user()` gives the same bytes as `draft_envelope()` with the same fields.
+    """
+
+    __slots__ = ("_ends", "_head", "_payload", "_ts")
+
+    def __init__(self, *, event_type: str, ts: float, payload_json: bytes) -> None:
+        self._head = b'{"type":"%s","seq":' % event_type.encode("ascii")
+        self._ts = b',"ts":%r,"user_id":"' % ts
+        self._payload = payload_json
+        self._ends: dict[tuple[str | None, str | None], bytes] = {}
+
+    def for_user(self, user_id: str, thread_id: str | None, run_id: str | None) -> Draft:
+        """The draft for `user_id` (ids validated by the caller)."""
+        end = self._ends.get((thread_id, run_id))
+        if end is None:  # usually one (thread, run) pair for all users
+            thread = b"null" if thread_id is None else b'"%s"' % thread_id.encode("ascii")
+            run = b"null" if run_id is None else b'"%s"' % run_id.encode("ascii")
+            end = self._ends[thread_id, run_id] = b'","thread_id":%s,"run_id":%s,"payload":%s}' % (
+                thread, run, self._payload,
+            )  # fmt: skip
+        return Draft(self._head, self._ts + user_id.encode("ascii") + end)
 
 
 def render_envelope(

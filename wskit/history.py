@@ -145,8 +145,9 @@ class History:
         entries.append((seq, self._clock(), data))
         self._latest = seq
         self._bytes += len(data)
-        while len(entries) > self.max_messages or (self._bytes > self.max_bytes and len(entries) > 1):
-            self._bytes -= len(entries.popleft()[2])
+        if len(entries) > self.max_messages or self._bytes > self.max_bytes:
+            while len(entries) > self.max_messages or (self._bytes > self.max_bytes and len(entries) > 1):
+                self._bytes -= len(entries.popleft()[2])
         # Entries past their age are dropped when the history is read (the bounds above hold memory).
 
     def evict_oldest(self) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 from wskit.backplane import Backplane, InProcessBackplane
 from wskit.context import UserContext
-from wskit.envelope import draft_envelope, encode_json
+from wskit.envelope import SharedDraft, encode_json
 from wskit.errors import IsolationError, RegistryFullError
 from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES, Entry
 from wskit.messages import validate_message
@@ -149,22 +149,15 @@ class ManagerRegistry:
         The message is validated and its payload encoded once for all users.
         """
         event_type, payload, thread_id, run_id = validate_message(message)
-        payload_json = encode_json(payload).encode("ascii")
-        ts = time.time()
-        drafts = [
-            (
+        shared = SharedDraft(event_type=event_type, ts=time.time(), payload_json=encode_json(payload).encode("ascii"))
+        drafts = []
+        for manager in self._managers.values():
+            context = manager.user_context
+            drafts.append((manager.user_id, shared.for_user(
                 manager.user_id,
-                draft_envelope(
-                    event_type=event_type,
-                    ts=ts,
-                    user_id=manager.user_id,
-                    thread_id=thread_id if thread_id is not None else manager.user_context.thread_id,
-                    run_id=run_id if run_id is not None else manager.user_context.run_id,
-                    payload_json=payload_json,
-                ),
-            )
-            for manager in self._managers.values()
-        ]
+                thread_id if thread_id is not None else context.thread_id,
+                run_id if run_id is not None else context.run_id,
+            )))  # fmt: skip
         delivered = await self._backplane.publish_many(drafts)
         self._messages_sent += len(drafts)
         return delivered

@@ -328,17 +328,18 @@ class _UnifiedWebSocketManagerImplementation:
         self._registry._messages_sent += 1
 
     def _deliver_local(self, entries: Sequence[Entry]) -> int:
-        """Offer published envelopes, in order, to each local connection; return how many took the last."""
+        """Offer published envelopes, in order, to each local connection; return how many took the last.
+
+        The backplane, which called this, records that a connection took them (`note_delivered`).
+        """
         # A snapshot: an overflowing outbox drops its connection while we iterate.
-        outboxes = list(self._outboxes.values())
+        outboxes = tuple(self._outboxes.values())
         delivered = 0
         for seq, data in entries:
             delivered = 0
             for outbox in outboxes:
                 if outbox.offer(data, seq):
                     delivered += 1
-        if delivered:
-            self._registry.backplane.note_delivered(self._user_id, entries[-1][0])
         return delivered
 
     def _restart(self, notice: dict[str, object]) -> None:

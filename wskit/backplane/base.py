@@ -35,7 +35,9 @@ class DeliverySink(Protocol):
     """Where a backplane hands envelopes to this process's connections (the registry)."""
 
     def deliver(self, user_id: str, entries: Sequence[Entry]) -> int:
-        """Offer envelopes, in `seq` order, to the user's local connections; return how many took the last."""
+        """Offer envelopes, in `seq` order, to the user's local connections; return how many took the last.
+
+        The backplane records the user's seen mark when any took them."""
         ...
 
     def restart(self, user_id: str, notice: dict[str, object]) -> None:

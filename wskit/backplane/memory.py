@@ -89,26 +89,33 @@ class InProcessBackplane:
 
     async def publish(self, user_id: str, draft: Draft) -> Published:
         """Number and keep the envelope, then hand it to this process's connections."""
-        history = self._histories.get(user_id) or self.history(user_id)
+        history = self._histories.get(user_id)
+        if history is None:
+            history = self.history(user_id)
         seq = history.next_seq()
         data = draft.number(seq, history.epoch)
         history.append(seq, data)
-        sink = self._sink
-        return Published(seq, history.epoch, 0 if sink is None else sink.deliver(user_id, ((seq, data),)))
+        delivered = 0 if self._sink is None else self._sink.deliver(user_id, ((seq, data),))
+        if delivered:
+            history.delivered_seq = seq
+        return Published(seq, history.epoch, delivered)
 
     async def publish_many(self, drafts: Sequence[tuple[str, Draft]]) -> int:
         """Publish one envelope per user, in order; returns the local deliveries."""
         histories = self._histories
-        sink = self._sink
-        delivered = 0
+        deliver = self._sink.deliver if self._sink is not None else None
+        total = 0
         for user_id, draft in drafts:
-            history = histories.get(user_id) or self.history(user_id)
-            seq = history.next_seq()
+            history = histories.get(user_id)
+            if history is None:
+                history = self.history(user_id)
+            seq = history._latest + 1
             data = draft.number(seq, history.epoch)
             history.append(seq, data)
-            if sink is not None:
-                delivered += sink.deliver(user_id, ((seq, data),))
-        return delivered
+            if deliver is not None and (delivered := deliver(user_id, ((seq, data),))):
+                history.delivered_seq = seq
+                total += delivered
+        return total
 
     async def replay(self, user_id: str, last_seq: int, epoch: str | None) -> list[Entry]:
         """The envelopes after `last_seq`, or `ResyncRequired` (a new user's history starts empty)."""

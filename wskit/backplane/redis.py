@@ -430,9 +430,17 @@ class RedisBackplane:
         except EpochChanged:
             self._fill_soon(user_id, at_once=True)  # the fill finds the new epoch and restarts
             return 0
-        delivered = self._sink.deliver(user_id, entries) if entries else 0
+        delivered = self._deliver(user_id, entries) if entries else 0
         if cursor.gap:
             self._fill_soon(user_id)
+        return delivered
+
+    def _deliver(self, user_id: str, entries: Sequence[Entry]) -> int:
+        """Hand entries to this process's connections; remember the user saw them if any took them."""
+        assert self._sink is not None
+        delivered = self._sink.deliver(user_id, entries)
+        if delivered:
+            self.note_delivered(user_id, entries[-1][0])
         return delivered
 
     def _fill_soon(self, user_id: str, *, at_once: bool = False) -> None:
@@ -459,8 +467,8 @@ class RedisBackplane:
                 except Lost as lost:
                     self._resync(user_id, cursor, epoch, latest, lost.resumes_at, (lost.resumes_at or 1) - 1)
                     continue
-                if delivered and self._sink is not None:
-                    self._sink.deliver(user_id, delivered)
+                if delivered:
+                    self._deliver(user_id, delivered)
                 if len(entries) > self.history_max_messages:
                     continue  # more than one read's worth behind
                 if not cursor.gap:
