@@ -71,7 +71,11 @@ def test_three_users_each_receive_exactly_their_own_events_in_order() -> None:
                 for thread in (f"{user}-t1", f"{user}-t2"):
                     assert [m["type"] for m in received if m["thread_id"] == thread] == list(AGENT_EVENTS)
                 assert client.connection.close_code is None
-        assert server.registry.stats() == {"users": 3, "connections": 9, "messages_sent": 30}
+        stats = server.registry.stats()
+        assert (stats["users"], stats["connections"], stats["messages_sent"]) == (3, 9, 30)
+        histories = [server.registry.backplane.history(u) for u in users]  # type: ignore[attr-defined]
+        assert stats["history_bytes"] == sum(h.size_bytes for h in histories) > 30 * 100
+        assert (stats["buffer_bytes"], stats["memory_budget"], stats["evictions"]) == (0, None, 0)
         for user_clients in clients.values():
             for client in user_clients:
                 await client.close()
@@ -183,7 +187,11 @@ def test_healthz_and_unknown_paths() -> None:
             await client.run_agent("one two", thread_id="t")
             status, body = await http_get(server.http_url("/healthz"))
             assert status == 200
-            assert json.loads(body) == {"status": "ok", "users": 1, "connections": 1, "messages_sent": 5}
+            health = json.loads(body)
+            assert {k: health[k] for k in ("status", "users", "connections", "messages_sent", "evictions")} == {
+                "status": "ok", "users": 1, "connections": 1, "messages_sent": 5, "evictions": 0,
+            }  # fmt: skip
+            assert health["history_bytes"] > 5 * 100 and health["memory_budget"] is None
         status, body = await http_get(server.http_url("/admin"))
         assert status == 404 and "unknown path '/admin'" in body
 

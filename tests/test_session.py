@@ -121,7 +121,8 @@ def test_open_joins_the_users_manager_and_health_counts_it() -> None:
         assert sessions.sessions == frozenset({session})
         manager = sessions.registry.get("alice")
         assert manager is not None and manager.connections[session.connection_id] is connection
-        assert sessions.health() == (200, {"status": "ok", "users": 1, "connections": 1, "messages_sent": 0})
+        assert sessions.health() == (200, {"status": "ok", **sessions.registry.stats()})
+        assert sessions.registry.stats()["connections"] == 1
         await session.finish()
         assert sessions.sessions == frozenset() and dict(manager.connections) == {}
         assert sessions.health()[1]["connections"] == 0

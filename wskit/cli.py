@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from wskit.auth import generate_secret, load_secret, mint_token
-from wskit.backplane import backplane_from_url
+from wskit.backplane import Backplane, backplane_from_url
 from wskit.errors import BackplaneUnavailable, UsageError
 from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
 from wskit.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
@@ -52,6 +52,18 @@ def _non_negative_float(text: str) -> float:
     return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
 
 
+_UNITS = {"": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+          "g": 1000**3, "gb": 1000**3, "gib": 1024**3}  # fmt: skip
+
+
+def _byte_size(text: str) -> int:
+    number = text.rstrip("kKmMgGiIbB ")
+    unit = text[len(number) :].strip().lower()
+    if not number.isdigit() or unit not in _UNITS or int(number) == 0:
+        raise argparse.ArgumentTypeError(f"expected a size in bytes such as 536870912, 512MiB or 512M; got {text!r}")
+    return int(number) * _UNITS[unit]
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -70,23 +82,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             secret = load_secret(args.secret_file)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    try:
-        backplane = backplane_from_url(
-            args.backplane,
-            history_max_messages=args.history_size,
-            history_max_bytes=args.history_bytes_per_user,
-            history_max_age=args.history_age,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    backplane = None
+    if args.backplane is not None:
+        try:
+            backplane = backplane_from_url(
+                args.backplane,
+                history_max_messages=args.history_size,
+                history_max_bytes=args.history_bytes_per_user,
+                history_max_age=args.history_age,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     server = WskitServer(
         secret=secret,
         host=args.host,
         port=args.port,
-        registry=ManagerRegistry(
-            backplane=backplane, max_buffered_bytes=args.max_buffered_bytes, send_timeout=args.send_timeout
-        ),
+        registry=_registry(args, backplane),
         max_message_bytes=args.max_message_bytes,
         max_connections_per_user=args.max_connections_per_user,
         ping_interval=args.ping_interval,
@@ -96,6 +108,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         resume_grace=args.resume_grace,
     )
     return asyncio.run(_serve_until_signal(server, dev=args.dev))
+
+
+def _registry(args: argparse.Namespace, backplane: Backplane | None) -> ManagerRegistry:
+    # In this process, the history limits go to the registry's own backplane, which the memory
+    # budget then covers; with another backplane they went to it, and the budget covers buffers.
+    history = {} if backplane is not None else {
+        "history_max_messages": args.history_size,
+        "history_max_bytes": args.history_bytes_per_user,
+        "history_max_age": args.history_age,
+    }  # fmt: skip
+    try:
+        return ManagerRegistry(
+            backplane=backplane,
+            max_buffered_bytes=args.max_buffered_bytes,
+            send_timeout=args.send_timeout,
+            memory_budget=args.memory_budget,
+            **history,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def _serve_until_signal(server: WskitServer, *, dev: bool) -> int:
@@ -188,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="envelopes kept per user for resumes (default %(default)s)")  # fmt: skip
     serve.add_argument("--history-bytes-per-user", type=_positive_int, default=DEFAULT_HISTORY_MAX_BYTES,
                        help="bytes of envelopes kept per user for resumes (default %(default)s)")  # fmt: skip
+    serve.add_argument("--memory-budget", type=_byte_size, metavar="BYTES",
+                       help="bytes of histories and buffers this process may hold, e.g. 512MiB")  # fmt: skip
     serve.add_argument("--backplane", metavar="URL",
                        help="redis://HOST:PORT/DB, to serve with other processes (default: none)")  # fmt: skip
     serve.add_argument("--history-age", type=_positive_float, default=DEFAULT_HISTORY_MAX_AGE,

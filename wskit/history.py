@@ -12,6 +12,10 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wskit.budget import MemoryBudget
 
 __all__ = [
     "DEFAULT_HISTORY_MAX_AGE",
@@ -80,9 +84,11 @@ class History:
 
     `append()` numbers an envelope (`seq` = latest + 1) and keeps it; `delivered_seq` is the
     highest `seq` written to any connection of the user (what a fresh connection need not get).
+    With a `budget`, every change of its size is reported there (which may evict from it).
     """
 
     __slots__ = (
+        "_budget",
         "_bytes",
         "_clock",
         "_entries",
@@ -102,8 +108,10 @@ class History:
         max_age: float = DEFAULT_HISTORY_MAX_AGE,
         max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        budget: MemoryBudget | None = None,
     ) -> None:
         self.epoch = epoch
+        self._budget = budget
         self.max_messages = max_messages
         self.max_age = max_age
         self.max_bytes = max_bytes
@@ -144,11 +152,16 @@ class History:
         entries = self._entries
         entries.append((seq, self._clock(), data))
         self._latest = seq
-        self._bytes += len(data)
+        grown = len(data)
+        self._bytes += grown
         if len(entries) > self.max_messages or self._bytes > self.max_bytes:
             while len(entries) > self.max_messages or (self._bytes > self.max_bytes and len(entries) > 1):
-                self._bytes -= len(entries.popleft()[2])
+                freed = len(entries.popleft()[2])
+                self._bytes -= freed
+                grown -= freed
         # Entries past their age are dropped when the history is read (the bounds above hold memory).
+        if self._budget is not None:
+            self._budget.grew(grown)
 
     def evict_oldest(self) -> int:
         """Drop the oldest kept envelope (to free memory for others); returns the bytes freed."""
@@ -156,6 +169,8 @@ class History:
             return 0
         size = len(self._entries.popleft()[2])
         self._bytes -= size
+        if self._budget is not None:
+            self._budget.grew(-size)
         return size
 
     def since(self, last_seq: int, client_epoch: str | None = None) -> list[Entry]:
@@ -172,5 +187,10 @@ class History:
     def _trim_age(self) -> None:
         entries = self._entries
         deadline = self._clock() - self.max_age
+        freed = 0
         while entries and entries[0][1] < deadline:
-            self._bytes -= len(entries.popleft()[2])
+            freed += len(entries.popleft()[2])
+        if freed:
+            self._bytes -= freed
+            if self._budget is not None:
+                self._budget.grew(-freed)

@@ -18,6 +18,7 @@ import collections
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
+from wskit.budget import MemoryBudget
 from wskit.writers import FrameWriter
 
 __all__ = [
@@ -57,6 +58,7 @@ class Outbox:
     """
 
     __slots__ = (
+        "_budget",
         "_bytes",
         "_closed",
         "_empty",
@@ -82,8 +84,10 @@ class Outbox:
         max_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         held: bool = False,
+        budget: MemoryBudget | None = None,
     ) -> None:
         self._writer = writer
+        self._budget = budget
         self._send_timeout = send_timeout
         self._on_failure = on_failure
         self._max_messages = max_messages
@@ -145,8 +149,7 @@ class Outbox:
         if not self._held:
             return
         held = list(self._frames)
-        self._frames.clear()
-        self._bytes = self._replay_frames = self._replay_bytes = 0
+        self._drop_queue()
         self._last_seq = 0
         self._held = False
         if notice is not None:
@@ -172,8 +175,7 @@ class Outbox:
     def close(self) -> None:
         """Stop accepting frames and drop the waiting ones."""
         self._closed = True
-        self._frames.clear()
-        self._bytes = self._replay_frames = self._replay_bytes = 0
+        self._drop_queue()
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -194,6 +196,9 @@ class Outbox:
                         f" limits {self._max_messages} messages, {self._max_bytes} bytes)"
                     )
                 )
+                return False
+            if self._budget is not None and not self._budget.admit(size):
+                self._fail(OutboxOverflow(f"the process's memory budget ({self._budget.limit} bytes) is used up"))
                 return False
         self._frames.append((seq, data))
         self._bytes += size
@@ -219,6 +224,8 @@ class Outbox:
                     if self._replay_frames:
                         self._replay_frames -= 1
                         self._replay_bytes -= len(data)
+                    elif self._budget is not None:
+                        self._budget.release(len(data))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # this socket's failure is this socket's problem
@@ -228,6 +235,13 @@ class Outbox:
         finally:
             self._task = None
             self._signal_empty()
+
+    def _drop_queue(self) -> None:
+        """Forget every queued frame (and give their bytes back to the budget)."""
+        if self._budget is not None:
+            self._budget.release(self._bytes - self._replay_bytes)
+        self._frames.clear()
+        self._bytes = self._replay_frames = self._replay_bytes = 0
 
     async def _finish(self, write: Awaitable[None]) -> None:
         try:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from wskit.backplane import Backplane, InProcessBackplane
+from wskit.budget import MemoryBudget
 from wskit.context import UserContext
 from wskit.envelope import SharedDraft, encode_json
 from wskit.errors import IsolationError, RegistryFullError
@@ -50,6 +51,9 @@ class ManagerRegistry:
             connection is a slow consumer and is closed.
         history_max_messages, history_max_bytes, history_max_age: per user, how many envelopes,
             how many bytes of them, and for how many seconds, the default backplane keeps.
+        memory_budget: bytes this process may hold in histories and outbound buffers together
+            (None: no process-wide bound, only the per-user and per-connection ones); see
+            `wskit.budget`. It must hold at least one user's history and one connection's buffer.
         clock: monotonic seconds, injectable for tests of idle release.
     """
 
@@ -65,6 +69,7 @@ class ManagerRegistry:
         history_max_messages: int = DEFAULT_HISTORY_MAX_MESSAGES,
         history_max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
         history_max_age: float = DEFAULT_HISTORY_MAX_AGE,
+        memory_budget: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _require_positive("idle_timeout", idle_timeout, integer=False)
@@ -72,11 +77,21 @@ class ManagerRegistry:
         _require_positive("max_buffered_messages", max_buffered_messages)
         _require_positive("max_buffered_bytes", max_buffered_bytes)
         _require_positive("send_timeout", send_timeout, integer=False)
+        self.budget = MemoryBudget(memory_budget)
+        if memory_budget is not None:
+            if backplane is None:
+                smallest = history_max_bytes + max_buffered_bytes
+                what = f"one user's history, {history_max_bytes}, and one connection's buffer, {max_buffered_bytes}"
+            else:
+                smallest, what = max_buffered_bytes, f"one connection's buffer, {max_buffered_bytes}"
+            if memory_budget < smallest:
+                raise ValueError(f"memory_budget must be at least {smallest} bytes ({what}); got {memory_budget}")
         if backplane is None:
             backplane = InProcessBackplane(
                 history_max_messages=history_max_messages,
                 history_max_bytes=history_max_bytes,
                 history_max_age=history_max_age,
+                budget=self.budget,
                 clock=clock,
             )
         elif not isinstance(backplane, Backplane):
@@ -187,12 +202,14 @@ class ManagerRegistry:
     def __contains__(self, user_id: object) -> bool:
         return user_id in self._managers
 
-    def stats(self) -> dict[str, int]:
-        """Counts across all users: managers held, live connections, messages sent."""
+    def stats(self) -> dict[str, int | None]:
+        """Counts across all users: managers held, live connections, messages sent, and the bytes
+        held in histories and buffers against the memory budget (with evictions so far)."""
         return {
             "users": len(self._managers),
             "connections": len(self._owners),
             "messages_sent": self._messages_sent,
+            **self.budget.stats(),
         }
 
     def _make_room(self) -> None:

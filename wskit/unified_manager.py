@@ -193,6 +193,7 @@ class _UnifiedWebSocketManagerImplementation:
             max_bytes=self._registry.max_buffered_bytes,
             send_timeout=self._registry.send_timeout,
             held=True,
+            budget=self._registry.budget,
         )
         self._connections[connection_id] = connection
         self._outboxes[connection_id] = outbox

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from wskit.backplane.base import DeliverySink, Published
+from wskit.budget import MemoryBudget
 from wskit.envelope import Draft
 from wskit.history import (
     DEFAULT_HISTORY_MAX_AGE,
@@ -32,6 +33,8 @@ class InProcessBackplane:
     Args:
         history_max_messages, history_max_bytes, history_max_age: per user, how many envelopes,
             how many bytes of them, and for how many seconds, are kept for reconnecting clients.
+        budget: the process's `MemoryBudget`, which every history reports its size to (and
+            which evicts from them when it is exceeded); None for none.
         clock: monotonic seconds, injectable for tests of ageing.
     """
 
@@ -41,6 +44,7 @@ class InProcessBackplane:
         history_max_messages: int = DEFAULT_HISTORY_MAX_MESSAGES,
         history_max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
         history_max_age: float = DEFAULT_HISTORY_MAX_AGE,
+        budget: MemoryBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, value in (("history_max_messages", history_max_messages), ("history_max_bytes", history_max_bytes)):
@@ -52,6 +56,7 @@ class InProcessBackplane:
         self.history_max_bytes = history_max_bytes
         self.history_max_age = float(history_max_age)
         self._clock = clock
+        self._budget = budget
         self._histories: dict[str, History] = {}
         self._epoch_prefix = secrets.token_hex(4)
         self._epochs = 0
@@ -81,8 +86,11 @@ class InProcessBackplane:
                 max_age=self.history_max_age,
                 max_bytes=self.history_max_bytes,
                 clock=self._clock,
+                budget=self._budget,
             )
             self._histories[user_id] = history
+            if self._budget is not None:
+                self._budget.track(user_id, history)
             if user_id not in self._subscribed:
                 self._unheld[user_id] = self._clock()
         return history
@@ -167,5 +175,7 @@ class InProcessBackplane:
             if history is not None:
                 if len(history) == 0:
                     del self._histories[user_id]
+                    if self._budget is not None:
+                        self._budget.forget(user_id)
                 else:  # sent to while away: look again later
                     self._unheld[user_id] = self._clock()
