@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 CLIENTS = Path(__file__).with_name("_clients.py")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def raise_file_limit() -> None:
@@ -49,11 +58,14 @@ class LineProcess:
         await self.process.wait()
 
 
-async def start_clients(url: str, tokens: list[str], work: Path, name: str = "clients") -> LineProcess:
-    """Start benchmarks/_clients.py with one connection per token; return once all are connected."""
+async def start_clients(
+    url: str, tokens: list[str], work: Path, name: str = "clients", *, latency: bool = False
+) -> LineProcess:
+    """Start benchmarks/_clients.py with one connection per token (spread over the comma-separated
+    URLs); return once all are connected. With `latency`, `done` lines carry p50 and p99 in ms."""
     tokens_file = work / f"{name}.json"
     tokens_file.write_text(json.dumps(tokens))
-    process = await LineProcess.start(str(CLIENTS), url, str(tokens_file))
+    process = await LineProcess.start(str(CLIENTS), url, str(tokens_file), *(["latency"] if latency else []))
     line = await process.line()
     assert line == f"connected {len(tokens)}", line
     return process

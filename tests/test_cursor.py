@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wskit.backplane.cursor import MAX_WAITING, Cursor, EpochChanged, Lost
+from wskit.backplane.cursor import MAX_WAITING, MAX_WAITING_BYTES, Cursor, EpochChanged, Lost
 
 
 def env(seq: int) -> bytes:
@@ -104,3 +104,34 @@ def test_waiting_is_bounded_and_the_rest_is_read_back() -> None:
     entries = [(seq, env(seq)) for seq in range(1, MAX_WAITING + 10)]
     assert seqs(cursor.fill("a", entries)) == list(range(1, MAX_WAITING + 10))
     assert not cursor.gap
+
+
+def test_a_gap_is_confirmed_only_once_the_ordered_source_went_past_it() -> None:
+    cursor = Cursor("a", 0)
+    cursor.accept("a", 1, env(1), ordered=True)
+    cursor.accept("a", 3, env(3))  # our own reply overtook the wake-up of 2
+    assert cursor.gap and not cursor.gap_confirmed
+    cursor.accept("a", 3, env(3), ordered=True)  # the channel is past 2 and never brought it: lost
+    assert cursor.gap and cursor.gap_confirmed and cursor.ordered_seq == 3
+    assert seqs(cursor.fill("a", [(2, env(2)), (3, env(3))])) == [2, 3]
+    assert not cursor.gap and not cursor.gap_confirmed
+
+
+def test_the_ordered_source_closing_the_gap_itself() -> None:
+    cursor = Cursor("a", 4)
+    cursor.accept("a", 6, env(6))
+    assert seqs(cursor.accept("a", 5, env(5), ordered=True)) == [5, 6]
+    assert (cursor.seq, cursor.ordered_seq, cursor.gap_confirmed) == (6, 6, False)
+    cursor.restart("b")
+    assert (cursor.ordered_seq, cursor.gap_confirmed) == (0, False)
+
+
+def test_waiting_is_bounded_in_bytes_too() -> None:
+    cursor = Cursor("a", 0)
+    big = b"x" * (MAX_WAITING_BYTES // 2 + 1)
+    cursor.accept("a", 2, big)
+    cursor.accept("a", 3, big)  # would go over the byte bound: not kept, read back later
+    assert repr(cursor) == "Cursor(epoch='a', seq=0, waiting=[2])"
+    assert [s for s, _ in cursor.fill("a", [(1, b"1"), (2, big), (3, big)])] == [1, 2, 3]
+    cursor.accept("a", 5, big)
+    assert repr(cursor) == "Cursor(epoch='a', seq=3, waiting=[5])"  # the bytes given back were reused

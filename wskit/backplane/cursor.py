@@ -6,7 +6,11 @@ after a gap or a reconnect. The cursor is the merge of all of them, plain Python
 
 - `accept()` takes one envelope and returns what can now be delivered: the next `seq`, then
   any that were waiting behind it; an envelope at or below the cursor is a duplicate and is
-  dropped; one beyond the next leaves a gap (`gap` is then True) to be filled from the stream;
+  dropped; one beyond the next leaves a gap (`gap` is then True). Envelopes from an ordered
+  source (the pub/sub channel, which carries a user's envelopes in `seq` order) say more: once
+  that source has gone past a missing `seq`, the gap is a loss (`gap_confirmed`) to be filled
+  from the stream at once; a gap the ordered source has not reached yet (a reply to one's own
+  publish overtook the wake-ups) will most likely close by itself;
 - `fill()` takes what was read from the stream after the cursor and delivers the same way;
   envelopes the stream no longer has are reported as `Lost`, never skipped silently;
 - an envelope of another epoch means the stream was lost and started over: `EpochChanged`.
@@ -18,10 +22,13 @@ from collections.abc import Sequence
 
 from wskit.history import Entry
 
-__all__ = ["MAX_WAITING", "Cursor", "EpochChanged", "Lost"]
+__all__ = ["MAX_WAITING", "MAX_WAITING_BYTES", "Cursor", "EpochChanged", "Lost"]
 
 MAX_WAITING = 1000
 """Envelopes kept waiting behind a gap; beyond that they are dropped and read back from the stream."""
+
+MAX_WAITING_BYTES = 8 * 1024 * 1024
+"""Bytes of envelopes kept waiting behind a gap (large envelopes reach it before the count)."""
 
 
 class EpochChanged(Exception):
@@ -44,12 +51,14 @@ class Lost(Exception):
 class Cursor:
     """The last `seq` delivered (`seq`) in `epoch` (None until the first envelope is seen)."""
 
-    __slots__ = ("_waiting", "epoch", "seq")
+    __slots__ = ("_waiting", "_waiting_bytes", "epoch", "ordered_seq", "seq")
 
     def __init__(self, epoch: str | None, seq: int) -> None:
         self.epoch = epoch
         self.seq = seq
+        self.ordered_seq = seq
         self._waiting: dict[int, bytes] = {}
+        self._waiting_bytes = 0
 
     def __repr__(self) -> str:
         return f"Cursor(epoch={self.epoch!r}, seq={self.seq}, waiting={sorted(self._waiting)})"
@@ -59,14 +68,23 @@ class Cursor:
         """True while envelopes wait behind a missing one (read the stream after `seq`)."""
         return bool(self._waiting)
 
-    def accept(self, epoch: str, seq: int, data: bytes) -> list[Entry]:
-        """Take one envelope; return those that can be delivered now, in order."""
+    @property
+    def gap_confirmed(self) -> bool:
+        """True when the ordered source went past the next `seq` without it: it was lost on the way."""
+        return self.ordered_seq > self.seq
+
+    def accept(self, epoch: str, seq: int, data: bytes, *, ordered: bool = False) -> list[Entry]:
+        """Take one envelope (`ordered`: from the source that carries them in `seq` order);
+        return those that can be delivered now, in order."""
         self._check_epoch(epoch)
+        if ordered and seq > self.ordered_seq:
+            self.ordered_seq = seq
         if seq <= self.seq:
             return []
         if seq > self.seq + 1:
-            if len(self._waiting) < MAX_WAITING:
+            if len(self._waiting) < MAX_WAITING and self._waiting_bytes + len(data) <= MAX_WAITING_BYTES:
                 self._waiting[seq] = data
+                self._waiting_bytes += len(data)
             return []
         return self._advance([(seq, data)])
 
@@ -88,9 +106,12 @@ class Cursor:
         """Continue in another epoch (after telling the connections), or past lost envelopes."""
         if epoch != self.epoch:
             self._waiting = {}
+            self.ordered_seq = seq
         self.epoch = epoch
         self.seq = seq
+        self.ordered_seq = max(self.ordered_seq, seq)
         self._waiting = {s: d for s, d in self._waiting.items() if s > seq}
+        self._waiting_bytes = sum(len(d) for d in self._waiting.values())
 
     def _check_epoch(self, epoch: str) -> None:
         if self.epoch is None:
@@ -105,10 +126,16 @@ class Cursor:
             if seq == self.seq + 1:
                 out.append((seq, data))
                 self.seq = seq
-                waiting.pop(seq, None)
+                self._unwait(seq)
         while self.seq + 1 in waiting:
             self.seq += 1
-            out.append((self.seq, waiting.pop(self.seq)))
+            out.append((self.seq, self._unwait(self.seq)))
         for stale in [s for s in waiting if s <= self.seq]:
-            del waiting[stale]
+            self._unwait(stale)
+        self.ordered_seq = max(self.ordered_seq, self.seq)
         return out
+
+    def _unwait(self, seq: int) -> bytes:
+        data = self._waiting.pop(seq, b"")
+        self._waiting_bytes -= len(data)
+        return data

@@ -11,10 +11,11 @@ from __future__ import annotations
 __all__ = ["HISTORY", "PUBLISH", "SEEN"]
 
 PUBLISH = """
--- KEYS: meta, log, wake. ARGV: head, tail, new epoch, max entries, max bytes, log ttl, meta ttl.
+-- KEYS: meta, log, wake. ARGV: head, tail, new epoch, limits ("max entries max bytes log-ttl meta-ttl").
 -- Allocates the next seq (starting a new epoch when the user's state is gone), renders the
 -- envelope, appends it to the bounded log, wakes the subscribers; returns {seq, epoch}.
 local meta, log, wake = KEYS[1], KEYS[2], KEYS[3]
+local maxlen, maxbytes, log_ttl, meta_ttl = string.match(ARGV[4], '(%d+) (%d+) (%d+) (%d+)')
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
   epoch = ARGV[3]
@@ -23,12 +24,12 @@ if not epoch then
 end
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
 local data = ARGV[1] .. seq .. ',"epoch":"' .. epoch .. '"' .. ARGV[2]
-local maxlen = tonumber(ARGV[4])
-local by_bytes = math.max(1, math.floor(tonumber(ARGV[5]) / #data))
+maxlen = tonumber(maxlen)
+local by_bytes = math.max(1, math.floor(tonumber(maxbytes) / #data))
 if by_bytes < maxlen then maxlen = by_bytes end
 redis.call('XADD', log, 'MAXLEN', maxlen, seq .. '-0', 'd', data, 't', redis.call('TIME')[1])
-redis.call('EXPIRE', log, ARGV[6])
-redis.call('EXPIRE', meta, ARGV[7])
+redis.call('EXPIRE', log, log_ttl)
+redis.call('EXPIRE', meta, meta_ttl)
 redis.call('SPUBLISH', wake, seq .. ' ' .. epoch .. ' ' .. data)
 return {seq, epoch}
 """

@@ -71,8 +71,9 @@ class RedisBackplane:
         probe_interval: seconds between liveness PINGs of the subscriber connection.
         reconnect_max: longest wait, in seconds, between reconnect attempts.
         command_timeout: seconds one Redis command may take before it counts as a failure.
-        gap_grace: seconds a gap may stay open before it is read from the stream (the replies
-            to one process's own concurrent publishes can overtake each other).
+        gap_grace: seconds a gap the pub/sub channel has gone past may stay open before it is
+            read from the stream; a gap it has not reached (one's own publish replies overtook the
+            wake-ups) is given half a probe interval to close by itself.
         max_connections: Redis command connections this process may open (publishes beyond
             wait for one); the subscriber has its own.
 
@@ -130,6 +131,10 @@ class RedisBackplane:
         self._fills: dict[str, asyncio.Task[None]] = {}
         self._seen: dict[str, tuple[str, int]] = {}
         self._seen_flush: asyncio.Task[None] | None = None
+        self._queued: list[tuple[str, Draft, asyncio.Future[tuple[int, str]]]] = []
+        self._epoch_prefix = secrets.token_hex(3)
+        self._epochs = 0
+        self._limits = f"{history_max_messages} {history_max_bytes} {max(1, int(history_max_age))} {meta_ttl}"
         self._tasks: set[asyncio.Task[Any]] = set()
         self._command_failure: str | None = None
         self._prober: asyncio.Task[None] | None = None
@@ -164,13 +169,41 @@ class RedisBackplane:
             await asyncio.shield(self._starting)
 
     async def publish(self, user_id: str, draft: Draft) -> Published:
-        """Number, store and wake; the envelope reaches this process's connections in `seq` order."""
-        await self._ready()
-        try:
-            seq, epoch = await self._publish_script(user_id, draft)
-        except _FAILURES as exc:
-            raise self._unavailable("store the envelope", exc) from exc
+        """Number, store and wake; the envelope reaches this process's connections in `seq` order.
+
+        Publishes issued together (in one turn of the event loop) go to Redis as one pipeline:
+        each is still its own script, so each is numbered and stored on its own.
+        """
+        client = await self._ready()
+        if isinstance(client, RedisCluster):
+            try:
+                seq, epoch = await self._publish_script(user_id, draft)
+            except _FAILURES as exc:
+                raise self._unavailable("store the envelope", exc) from exc
+        else:
+            future: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+            self._queued.append((user_id, draft, future))
+            if len(self._queued) == 1:
+                asyncio.get_running_loop().call_soon(self._spawn_sender, client)
+            seq, epoch = await future
         return Published(seq, epoch, self._accept(user_id, epoch, seq, draft.number(seq, epoch)))
+
+    def _spawn_sender(self, client: Redis) -> None:
+        self._spawn(self._send_queued(client))
+
+    async def _send_queued(self, client: Redis) -> None:
+        batch, self._queued = self._queued, []
+        try:
+            results = await self._publish_pipelined(client, [(user_id, draft) for user_id, draft, _ in batch])
+        except _FAILURES as exc:
+            message = str(self._unavailable("store the envelope", exc))
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(BackplaneUnavailable(message))
+            return
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def publish_many(self, drafts: Sequence[tuple[str, Draft]]) -> int:
         """Publish one envelope per user (pipelined); returns the local deliveries."""
@@ -307,10 +340,12 @@ class RedisBackplane:
         return f"{self.prefix}:{{u:{user_id}}}:{kind}"
 
     def _publish_keys_and_args(self, user_id: str, draft: Draft) -> list[Any]:
+        # The epoch a user gets if its state is gone: new for every publish of every process (a
+        # random prefix, then a counter), so a lost state never comes back under its old epoch.
+        self._epochs += 1
         return [
             self._key(user_id, "meta"), self._key(user_id, "log"), self._key(user_id, "wake"),
-            draft.head, draft.tail, secrets.token_hex(4), self.history_max_messages, self.history_max_bytes,
-            max(1, int(self.history_max_age)), self.meta_ttl,
+            draft.head, draft.tail, f"{self._epoch_prefix}{self._epochs:x}", self._limits,
         ]  # fmt: skip
 
     async def _publish_script(self, user_id: str, draft: Draft) -> tuple[int, str]:
@@ -418,21 +453,26 @@ class RedisBackplane:
 
     def _on_wake(self, user_id: str, message: bytes) -> None:
         seq, epoch, data = message.split(b" ", 2)
-        self._accept(user_id, epoch.decode("ascii"), int(seq), data)
+        self._accept(user_id, epoch.decode("ascii"), int(seq), data, ordered=True)
 
-    def _accept(self, user_id: str, epoch: str, seq: int, data: bytes) -> int:
-        """Feed one envelope to the user's cursor; deliver what it lets through; return deliveries."""
+    def _accept(self, user_id: str, epoch: str, seq: int, data: bytes, *, ordered: bool = False) -> int:
+        """Feed one envelope to the user's cursor; deliver what it lets through; return deliveries.
+
+        `ordered`: it came from the pub/sub channel, which carries the user's envelopes in order.
+        """
         cursor = self._cursors.get(user_id)
         if cursor is None or self._sink is None:
             return 0
         try:
-            entries = cursor.accept(epoch, seq, data)
+            entries = cursor.accept(epoch, seq, data, ordered=ordered)
         except EpochChanged:
             self._fill_soon(user_id, at_once=True)  # the fill finds the new epoch and restarts
             return 0
         delivered = self._deliver(user_id, entries) if entries else 0
         if cursor.gap:
-            self._fill_soon(user_id)
+            # A loss the channel confirmed is read back now; a gap it has not reached yet (our own
+            # reply overtook the wake-ups) is read back only if the wake-ups do not close it.
+            self._fill_soon(user_id, delay=self.gap_grace if cursor.gap_confirmed else self.probe_interval / 2)
         return delivered
 
     def _deliver(self, user_id: str, entries: Sequence[Entry]) -> int:
@@ -443,15 +483,22 @@ class RedisBackplane:
             self.note_delivered(user_id, entries[-1][0])
         return delivered
 
-    def _fill_soon(self, user_id: str, *, at_once: bool = False) -> None:
+    def _fill_soon(self, user_id: str, *, at_once: bool = False, delay: float | None = None) -> None:
         if user_id not in self._fills:
-            self._fills[user_id] = self._spawn(self._fill(user_id, 0.0 if at_once else self.gap_grace))
+            wait = 0.0 if at_once else (self.gap_grace if delay is None else delay)
+            self._fills[user_id] = self._spawn(self._fill(user_id, wait))
 
     async def _fill(self, user_id: str, delay: float) -> None:
         """Read the stream after the cursor and deliver, until the cursor has no gap."""
         try:
-            if delay:
-                await asyncio.sleep(delay)
+            deadline = asyncio.get_running_loop().time() + delay
+            while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+                await asyncio.sleep(min(self.gap_grace, remaining))
+                cursor = self._cursors.get(user_id)
+                if cursor is None or not cursor.gap:
+                    return  # the wake-ups closed it
+                if cursor.gap_confirmed:
+                    break  # the channel went past the missing one: it is lost on the way, read it now
             for _ in range(1000):
                 cursor = self._cursors.get(user_id)
                 if cursor is None:
