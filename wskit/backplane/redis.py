@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import math
 import re
 import secrets
 import time
@@ -135,6 +137,9 @@ class RedisBackplane:
         self._epoch_prefix = secrets.token_hex(3)
         self._epochs = 0
         self._limits = f"{history_max_messages} {history_max_bytes} {max(1, int(history_max_age))} {meta_ttl}"
+        self._evalsha_prefix = b"*10\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n$1\r\n3\r\n" % (
+            hashlib.sha1(PUBLISH.encode()).hexdigest().encode()
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._command_failure: str | None = None
         self._prober: asyncio.Task[None] | None = None
@@ -348,6 +353,13 @@ class RedisBackplane:
             draft.head, draft.tail, f"{self._epoch_prefix}{self._epochs:x}", self._limits,
         ]  # fmt: skip
 
+    def _packed_publish(self, user_id: str, draft: Draft) -> bytes:
+        """One EVALSHA of the publish script in Redis's wire format (RESP), built directly."""
+        args = [arg if isinstance(arg, bytes) else arg.encode() for arg in self._publish_keys_and_args(user_id, draft)]
+        return b"".join(
+            [self._evalsha_prefix, *(b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in args)]
+        )
+
     async def _publish_script(self, user_id: str, draft: Draft) -> tuple[int, str]:
         values = self._publish_keys_and_args(user_id, draft)
         seq, epoch = await self._publish(keys=values[:3], args=values[3:])
@@ -355,17 +367,31 @@ class RedisBackplane:
         return int(seq), _text(epoch)
 
     async def _publish_pipelined(self, client: Redis, drafts: Sequence[tuple[str, Draft]]) -> list[tuple[int, str]]:
+        """Run the publish script once per draft, all written at once on one connection.
+
+        redis-py's own pipeline spends more time encoding the commands than Redis spends
+        running them; the commands are built directly (`_packed_publish`) and the replies read
+        back in order, within one command timeout for the whole batch.
+        """
+        packed = b"".join([self._packed_publish(user_id, draft) for user_id, draft in drafts])
         for attempt in (1, 2):
-            pipe = client.pipeline(transaction=False)
-            for user_id, draft in drafts:
-                pipe.evalsha(self._publish.sha, 3, *self._publish_keys_and_args(user_id, draft))
+            pool = client.connection_pool
+            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
             try:
-                replies = await pipe.execute()
+                async with asyncio.timeout(self.command_timeout):
+                    await connection.send_packed_command(packed, check_health=False)
+                    replies = [await connection.read_response(timeout=math.inf) for _ in drafts]
                 break
             except NoScriptError:  # Redis restarted and forgot the script: nothing ran; load it once
+                await connection.disconnect()
                 if attempt == 2:
                     raise
                 await client.script_load(PUBLISH)
+            except BaseException:
+                await connection.disconnect()  # replies may be left unread: never reuse it
+                raise
+            finally:
+                await pool.release(connection)
         self._command_failure = None
         return [(int(seq), _text(epoch)) for seq, epoch in replies]
 
