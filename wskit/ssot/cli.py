@@ -191,6 +191,36 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_notebook(args: argparse.Namespace) -> int:
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout}")
+    try:
+        load_config(args.config)  # a bad configuration is told before the notebook machinery loads
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    from wskit.ssot.notebook import generate_notebook  # nbformat, nbclient, libcst: only for this command
+
+    try:
+        result = generate_notebook(args.config, args.output, timeout=args.timeout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    run = result.run
+    if not run.ok:
+        where = f"cell {run.failed_cell}: {run.error}" if run.failed_cell is not None else "a check printed [FAIL]"
+        print(
+            f"wskit ssot notebook: {result.notebook} failed at {where}; saved with its outputs, open it to see why",
+            file=sys.stderr,
+        )
+        return 1
+    sanitize = "wrote" if result.sanitize_written else "kept your"
+    _emit(
+        f"wrote {result.notebook} (executed in {run.seconds:.1f} s, {len(result.verdicts)} verdicts guarded)"
+        f" and {sanitize} {result.sanitize}\n"
+        f"CI, from the project directory:\n  {result.ci_line}"
+    )
+    return 0
+
+
 def _tree_command(
     verbs: argparse._SubParsersAction[argparse.ArgumentParser], name: str, description: str
 ) -> argparse.ArgumentParser:
@@ -215,6 +245,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     init.add_argument("--print", action="store_true", help="print the section instead of writing it")
     init.add_argument("--force", action="store_true", help="replace an existing [tool.wskit.ssot] section")
     init.set_defaults(func=_cmd_init)
+
+    notebook = verbs.add_parser("notebook", help="generate and execute an analysis notebook guarding the config")
+    notebook.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    notebook.add_argument("-o", "--output", type=Path, required=True, metavar="NOTEBOOK", help="the .ipynb to write")
+    notebook.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default %(default)s)")
+    notebook.set_defaults(func=_cmd_notebook)
 
     check = verbs.add_parser("check", help="check the symbols declared in [tool.wskit.ssot]")
     check.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")

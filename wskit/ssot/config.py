@@ -20,7 +20,6 @@ preferred = "pkg.factory:get_manager"         # optional: the path code should i
 from __future__ import annotations
 
 import functools
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from wskit.ssot.check import MODES, ImportPathReport, check_import_paths
 from wskit.ssot.paths import parse_import_path
 from wskit.ssot.runtime import call_by_path
+from wskit.ssot.scan import compile_role
 
 __all__ = ["ConfigError", "SsotConfig", "SymbolSpec", "load_config", "parse_config"]
 
@@ -220,12 +220,10 @@ def parse_config(text: str, file: Path) -> SsotConfig:
         root = (file.parent / table["root"]).resolve()
     role = table.get("role")
     if role is not None:
-        if not isinstance(role, str) or not role:
-            raise ConfigError(f"tool.wskit.ssot.role must be a non-empty regular expression; got {role!r}")
         try:
-            re.compile(role)
-        except re.error as exc:
-            raise ConfigError(f"tool.wskit.ssot.role {role!r} is not a valid regular expression: {exc}") from None
+            compile_role(role)
+        except ValueError as exc:
+            raise ConfigError(f"tool.wskit.ssot.{exc}") from None
     symbols = table.get("symbols")
     if not isinstance(symbols, list) or not symbols:
         raise ConfigError("tool.wskit.ssot.symbols must be a non-empty array of tables ([[tool.wskit.ssot.symbols]])")

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from wskit.ssot.aliases import find_aliases
 from wskit.ssot.gcpause import gc_paused
-from wskit.ssot.scan import scan_source_tree
+from wskit.ssot.scan import compile_role, scan_source_tree
 from wskit.ssot.scan_report import ClassRecord, ScanReport
 from wskit.ssot.static import Definition, StaticResolver
-from wskit.ssot.targets import always_raises
+from wskit.ssot.targets import factory_only, last_name
 from wskit.ssot.tree import SourceFile, SourceTree
 
 __all__ = ["Family", "Proposal", "ProposedPath", "propose_config"]
@@ -137,12 +137,7 @@ def propose_config(path: str | os.PathLike[str], role: str, *, package: str | No
     Raises `ValueError` for a path or package that does not exist or a bad regular expression.
     """
     root = find_root(path, package)
-    if not isinstance(role, str) or not role:
-        raise ValueError(f"role must be a non-empty regular expression such as 'SessionManager'; got {role!r}")
-    try:
-        pattern = re.compile(role)
-    except re.error as exc:
-        raise ValueError(f"role {role!r} is not a valid regular expression: {exc}") from None
+    pattern = compile_role(role)
     label = str(Path(path) / Path(*package.split("."))) if package else str(path)
     with gc_paused():
         tree = SourceTree(root, include_tests=True)
@@ -273,7 +268,7 @@ class _Proposer:
         if node is None:
             return ""
         if self.resolver.is_deprecated(definition):
-            decorated = any(_last_word(d) == "deprecated" for d in node.decorator_list)
+            decorated = any(last_name(d) == "deprecated" for d in node.decorator_list)
             return "decorated @deprecated" if decorated else f"warns DeprecationWarning ({definition.defined_at})"
         said = _DEPRECATED_TEXT.search(ast.get_docstring(node) or "") if definition.kind == "function" else None
         return f"its docstring says {said[0]!r} ({definition.defined_at})" if said else ""
@@ -398,8 +393,9 @@ class _Proposer:
         every += [self._path(p, kind, chain, because=why) for p, (kind, chain, why) in sorted(factories.items())]
         public = [p for p in every if p.public]
         private = sorted({p.path for p in every if not p.public})
-        factory_only = _factory_only(definition)
-        preferred = _preferred(public, factory_only) or canonical
+        assert isinstance(definition.node, ast.ClassDef)
+        only_by_factory = factory_only(definition.node)
+        preferred = _preferred(public, only_by_factory) or canonical
         others = sorted((p for p in public if p.path != preferred), key=lambda p: (bool(p.deprecated), p.path))
         chosen = [p for p in public if p.path == preferred] + others
         if not chosen:
@@ -414,7 +410,7 @@ class _Proposer:
             paths=tuple(chosen),
             interfaces=(),
             preferred=preferred,
-            factory_only=factory_only,
+            factory_only=only_by_factory,
             private=tuple(p for p in private if p != canonical),
             probe=probe,
         )
@@ -477,21 +473,6 @@ def _preferred(paths: list[ProposedPath], factory_only: bool) -> str | None:
     classes = [p for p in live if p.kind == "class"]
     pool = (factories if factory_only else classes) or factories or classes
     return min(pool, key=lambda p: _rank(p.path, p.importers, p.kind)).path if pool else None
-
-
-def _factory_only(definition: Definition) -> bool:
-    node = definition.node
-    assert isinstance(node, ast.ClassDef)
-    constructors = [n for n in node.body if isinstance(n, ast.FunctionDef) and n.name in ("__init__", "__new__")]
-    return any(always_raises(c.body) for c in constructors)
-
-
-def _last_word(node: ast.expr) -> str:
-    if isinstance(node, ast.Call):
-        node = node.func
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _named_after(interface: ProposedPath, family: Family) -> bool:
