@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wskit.ssot import load_config
-from wskit.ssot.proposal import propose_config
+from wskit.ssot.proposal import Probe, propose_config
 from wskit.ssot.tomlsection import _table_spans
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
@@ -56,7 +56,7 @@ def test_the_fixture_shop_gets_one_family_with_its_paths_factories_interface_and
         ("shop.legacy:create_session_manager", "warns DeprecationWarning (shop/legacy.py:9)")
     ]
     assert [i.path for i in family.interfaces] == ["shop.protocols:SessionManagerProtocol"]
-    assert family.probe == ("shop.context:RequestContext", '{ user_id = "ssot-probe" }')
+    assert family.probe == Probe("shop.context:RequestContext", kwargs=(("user_id", "ssot-probe"),))
 
 
 def test_families_bases_renamed_imports_and_what_says_deprecated(tmp_path: Path) -> None:

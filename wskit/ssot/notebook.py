@@ -214,6 +214,8 @@ print(f"{{len(CONFIG.symbols)}} symbol(s) under {{ROOT}}: {{', '.join(s.name for
         ),
         _code(_verdict_source(baseline), tags=("verdict",)),
     ]
+    for index, cell in enumerate(cells):
+        cell.id = f"ssot-{index:02d}"  # stable ids: a regenerated notebook diffs only where it changed
     notebook: NotebookNode = new_notebook(
         cells=cells, metadata={"kernelspec": _KERNELSPEC, "language_info": {"name": "python"}}
     )

@@ -32,12 +32,12 @@ from wskit.ssot.static import Definition, StaticResolver
 from wskit.ssot.targets import factory_only, last_name
 from wskit.ssot.tree import SourceFile, SourceTree
 
-__all__ = ["Family", "Proposal", "ProposedPath", "propose_config"]
+__all__ = ["Family", "Probe", "Proposal", "ProposedPath", "find_root", "propose_config"]
 
 _DEPRECATED_TEXT = re.compile(r"\bdeprecated\b|\bbackwards?[- ]compatib", re.IGNORECASE)
 _LEGACY_PARTS = ("legacy", "deprecated", "compat", "_compat")
 _MODULE_DOCSTRING = re.compile(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*[rRuU]?(\"\"\"|''')(.*?)\1", re.DOTALL)
-_PROBE_VALUES = {"str": '"ssot-probe"', "int": "0", "float": "0.0", "bool": "false"}
+_PROBE_VALUES: dict[str, object] = {"str": "ssot-probe", "int": 0, "float": 0.0, "bool": False}
 _Factory = tuple[str, tuple[str, ...], str]  # kind, resolution chain, why it looks deprecated
 _INTERFACE_AFFIXES = re.compile(r"^(?:Abstract|Base|I(?=[A-Z]))|(?:Protocol|Interface|ABC|Base)$")
 
@@ -64,12 +64,25 @@ class ProposedPath:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A `probe` for runtime mode: `call(*args, **kwargs)` builds a factory's first argument.
+
+    `complete` is False when the values are placeholders a person should replace.
+    """
+
+    call: str
+    args: tuple[object, ...] = ()
+    kwargs: tuple[tuple[str, object], ...] = ()
+    complete: bool = True
+
+
+@dataclass(frozen=True)
 class Family:
     """One implementation and every path, factory and interface that goes with it.
 
     `paths` are public, `preferred` first; `private` are other `_private` paths reaching the class
-    (the audit counts imports of them); `probe` is `(callable path, keyword arguments as TOML or
-    None)` for the factory's first parameter, when its annotation names a class.
+    (the audit counts imports of them); `probe` builds the first argument of a factory, as its
+    annotation says.
     """
 
     name: str
@@ -80,7 +93,7 @@ class Family:
     preferred: str
     factory_only: bool
     private: tuple[str, ...] = ()
-    probe: tuple[str, str | None] | None = None
+    probe: Probe | None = None
 
     @property
     def deprecated(self) -> tuple[ProposedPath, ...]:
@@ -415,9 +428,8 @@ class _Proposer:
             probe=probe,
         )
 
-    def _probe(self, factory_paths: list[ProposedPath]) -> tuple[str, str | None] | None:
-        """What builds the first argument of the first sync factory: its annotation's class, and
-        keyword arguments for the class's required fields when each has a simple type."""
+    def _probe(self, factory_paths: list[ProposedPath]) -> Probe | None:
+        """What builds the first sync factory's first argument, read from its annotation."""
         for proposed in factory_paths:
             module, _, name = proposed.path.partition(":")
             function = self.resolver.resolve(module, name).definition
@@ -428,25 +440,32 @@ class _Proposer:
             if not parameters or parameters[0].annotation is None:
                 return None
             built = self.resolver.resolve_expression(function.module, parameters[0].annotation).definition
-            if built is None or built.kind != "class" or built.module not in self.files:
+            if built is None or built.kind != "class":
                 return None
-            return f"{built.module}:{built.qualname}", _required_fields(self.resolver.complete(built))
+            call = f"{built.module}:{built.qualname}"
+            if built.module == "builtins" and built.qualname in _PROBE_VALUES:
+                return Probe(call, args=(_PROBE_VALUES[built.qualname],), complete=False)
+            if built.module not in self.files:
+                return None
+            kwargs = _required_fields(self.resolver.complete(built))
+            return Probe(call, kwargs=kwargs or (), complete=kwargs is not None)
         return None
 
 
-def _required_fields(definition: Definition) -> str | None:
-    """`{ name = value, ... }` for a dataclass-like class's annotated fields without a default."""
+def _required_fields(definition: Definition) -> tuple[tuple[str, object], ...] | None:
+    """A value for each annotated field without a default of a dataclass-like class (None when
+    a field's type is not a simple one)."""
     node = definition.node
     if not isinstance(node, ast.ClassDef):
         return None
-    values = []
+    values: list[tuple[str, object]] = []
     for statement in node.body:
         if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.value is None:
-            value = _PROBE_VALUES.get(ast.unparse(statement.annotation))
-            if value is None:
+            annotation = ast.unparse(statement.annotation)
+            if annotation not in _PROBE_VALUES:
                 return None
-            values.append(f"{statement.target.id} = {value}")
-    return "{ " + ", ".join(values) + " }" if values else None
+            values.append((statement.target.id, _PROBE_VALUES[annotation]))
+    return tuple(values) or None
 
 
 def _only_imported(file: SourceFile, name: str) -> bool:

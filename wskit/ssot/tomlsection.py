@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from wskit.ssot.config import ConfigError, parse_config
-from wskit.ssot.proposal import Family, Proposal, ProposedPath
+from wskit.ssot.proposal import Family, Probe, Proposal, ProposedPath
 from wskit.ssot.scan_report import CLASSIFICATIONS, ClassRecord
 
 __all__ = ["SectionExists", "render_section", "write_section"]
@@ -34,6 +34,23 @@ class SectionExists(ValueError):
 def _string(value: str) -> str:
     """A TOML basic string (JSON's escapes are TOML's)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def _value(value: object) -> str:
+    """A TOML value for a string, a number or a boolean."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _string(value) if isinstance(value, str) else repr(value)
+
+
+def _probe(probe: Probe) -> str:
+    """`{ call = "...", args = [...], kwargs = { ... } }` (empty parts left out, kwargs kept)."""
+    parts = [f"call = {_string(probe.call)}"]
+    if probe.args:
+        parts.append(f"args = [{', '.join(_value(v) for v in probe.args)}]")
+    if probe.kwargs or not probe.args:
+        parts.append("kwargs = { " + ", ".join(f"{k} = {_value(v)}" for k, v in probe.kwargs) + " }")
+    return "{ " + ", ".join(parts) + " }"
 
 
 def _relative(path: Path, start: Path) -> str:
@@ -96,12 +113,8 @@ def _family(family: Family) -> list[str]:
             f"# Private paths to it (imports of them are audited as import-private): {', '.join(family.private)}"
         )
     if family.probe is not None:
-        call, kwargs = family.probe
         lines.append("# Runtime mode calls the factories for real with a probe that builds their first argument:")
-        if kwargs is None:
-            lines.append(f"# probe = {{ call = {_string(call)}, kwargs = {{}} }}  # fill in the arguments")
-        else:
-            lines.append(f"# probe = {{ call = {_string(call)}, kwargs = {kwargs} }}")
+        lines.append(f"# probe = {_probe(family.probe)}" + ("" if family.probe.complete else "  # put a real value in"))
     return lines
 
 
