@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wskit.ssot import load_config
-from wskit.ssot.proposal import Probe, propose_config
+from wskit.ssot.proposal import Probe, find_root, propose_config
 from wskit.ssot.tomlsection import _table_spans
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
@@ -200,3 +200,10 @@ def test_table_spans_skip_strings_and_give_trailing_comments_to_the_next_table()
         ("[tool.wskit.ssot]", "# probe = {}"),
         ("[tool . wskit . ssot.extra]", "y = 1"),
     ]
+
+
+def test_a_package_is_found_under_path_or_its_src(tmp_path: Path) -> None:
+    write(tmp_path, {"src/app/core/__init__.py": "", "tool.py": ""})
+    assert find_root(tmp_path, "app.core") == tmp_path / "src" / "app" / "core"
+    assert find_root(tmp_path, "tool") == tmp_path / "tool.py"
+    assert find_root(tmp_path) == tmp_path
