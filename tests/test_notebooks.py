@@ -22,12 +22,13 @@ def tags(cell: nbformat.NotebookNode) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def test_the_four_notebooks_are_there() -> None:
+def test_the_five_notebooks_are_there() -> None:
     assert [p.name for p in ALL] == [
         "01_import_consolidation.ipynb",
         "02_core_functionality.ipynb",
         "03_isolation_and_security.ipynb",
         "04_performance.ipynb",
+        "05_audit_a_real_package.ipynb",
     ]
 
 

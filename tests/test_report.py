@@ -62,7 +62,7 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("reports")
     result = wskit_report(NOTEBOOKS, output)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == f"4/4 notebooks passed; report: {output / 'index.html'}"
+    assert result.stdout.strip() == f"5/5 notebooks passed; report: {output / 'index.html'}"
     return output
 
 
@@ -72,13 +72,15 @@ def test_one_html_file_per_notebook_and_an_index(report_dir: Path) -> None:
         "02_core_functionality.html",
         "03_isolation_and_security.html",
         "04_performance.html",
+        "05_audit_a_real_package.html",
         "index.html",
     ]
     index = (report_dir / "index.html").read_text()
-    assert "4 notebooks: 4 passed, 0 failed." in index
+    assert "5 notebooks: 5 passed, 0 failed." in index
     assert "SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!" in index
     assert "SUCCESS: ALL CORE WEBSOCKET FUNCTIONALITY WORKING!" in index
     assert "ISOLATION HOLDS: only the diagonal of the delivery matrix is non-zero" in index
+    assert "REGRESSION CAUGHT: nbval names the cells that changed" in index  # 05, on redis-py
     assert not [mark for mark in EMOJI_MARKS if mark in index]  # pass/fail marks are markup and CSS
 
 
@@ -105,15 +107,16 @@ def test_index_renders_in_chromium(report_dir: Path, browser: object) -> None:
     page, requested, failed = open_page(browser, (report_dir / "index.html").as_uri())
     assert page.title() == "wskit report"  # type: ignore[attr-defined]
     rows = page.locator("#summary tbody tr")  # type: ignore[attr-defined]
-    assert rows.count() == 4
-    assert [rows.nth(i).locator("td.result").inner_text() for i in range(4)] == ["PASS"] * 4
-    assert "4 notebooks: 4 passed, 0 failed." in page.locator("#totals").inner_text()  # type: ignore[attr-defined]
+    assert rows.count() == 5
+    assert [rows.nth(i).locator("td.result").inner_text() for i in range(5)] == ["PASS"] * 5
+    assert "5 notebooks: 5 passed, 0 failed." in page.locator("#totals").inner_text()  # type: ignore[attr-defined]
     links = page.locator("#summary a")  # type: ignore[attr-defined]
-    assert [links.nth(i).get_attribute("href") for i in range(4)] == [
+    assert [links.nth(i).get_attribute("href") for i in range(5)] == [
         "01_import_consolidation.html",
         "02_core_functionality.html",
         "03_isolation_and_security.html",
         "04_performance.html",
+        "05_audit_a_real_package.html",
     ]
     assert not failed and all(url.startswith("file:") for url in requested)
 

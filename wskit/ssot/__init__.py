@@ -4,7 +4,10 @@
 - `scan_tree(root, role)` -> `ScanReport`
 - `audit_calls(config_or_symbols, root)` -> `AuditReport`: every import and call of the symbols
 - `wskit.ssot.fix.fix_imports(...)`: migrate deprecated imports (kept apart: it needs libcst)
-- `wskit ssot check | paths | scan | audit | fix` on the command line (see `wskit.ssot.cli`).
+- `wskit.ssot.proposal.propose_config(...)`: the symbols a tree suggests (`wskit ssot init`)
+- `wskit.ssot.notebook.generate_notebook(...)`: the analysis notebook that guards a configuration
+  in CI, with `wskit.ssot.guard` for its verdicts (`wskit ssot notebook`)
+- `wskit ssot init | notebook | check | paths | scan | audit | fix` on the command line (see `wskit.ssot.cli`).
 """
 
 from wskit.ssot.audit import AuditReport, AuditRow, audit_calls

@@ -17,6 +17,7 @@ from wskit.ssot.model import Finding, Sited, notes
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["CALL_ERRORS", "COLUMNS", "IMPORT_KINDS", "KINDS", "AuditReport", "AuditRow"]
 
@@ -24,6 +25,13 @@ IMPORT_KINDS: Final = ("import-canonical", "import-deprecated", "import-private"
 CALL_ERRORS: Final = ("direct-instantiation", "bad-arguments", "await-sync", "missing-await", "isinstance-protocol")
 KINDS: Final = (*IMPORT_KINDS, "call", *CALL_ERRORS, "unknown")
 COLUMNS: Final = ("where", "kind", "code", "via", "scope", "symbol", "target", "detail")
+_KIND_COLORS: Final = {
+    "import-canonical": "#2e7d32",
+    "call": "#2e7d32",
+    "import-deprecated": "#ef6c00",
+    "import-private": "#ef6c00",
+    **{kind: "#c62828" for kind in CALL_ERRORS},
+}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -115,6 +123,27 @@ class AuditReport:
         for row in self.rows:
             lines.append("| " + " | ".join(_cell(getattr(row, column)) for column in COLUMNS) + " |")
         return "\n".join(lines) + "\n"
+
+    def plot(self) -> Figure:
+        """Rows per kind, product code then test code (call errors in red, deprecated and private imports in orange)."""
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        figure = Figure(figsize=(10, 3.6), layout="constrained")
+        axes = figure.subplots()
+        kinds = list(KINDS)
+        product = Counter(row.kind for row in self.rows if row.scope == "product")
+        test = Counter(row.kind for row in self.rows if row.scope == "test")
+        colors = [_KIND_COLORS.get(kind, "#546e7a") for kind in kinds]
+        axes.barh(kinds, [product[k] for k in kinds], color=colors, label="product code")
+        axes.barh(kinds, [test[k] for k in kinds], left=[product[k] for k in kinds], color="#b0bec5", label="test code")
+        axes.invert_yaxis()
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel("import and call sites")
+        axes.legend(loc="lower right")
+        errors = sum(self.counts[kind] for kind in CALL_ERRORS)
+        figure.suptitle(f"call-site audit of {', '.join(self.symbols)}: {errors} call error(s)")
+        return figure
 
     def _repr_html_(self) -> str:
         import html

@@ -1,14 +1,16 @@
-"""`wskit ssot check | paths | scan | audit | fix`: the analyzer for CI.
+"""`wskit ssot init | notebook | check | paths | scan | audit | fix`: the analyzer for CI.
 
 Exit codes: 0 consolidated (scan: at most one implementation and nothing shadowed; audit: no
-row of a `--fail-on` kind; fix: nothing left to change), 1 violation found, 2 usage or
-configuration error (one line naming the bad key or value).
+row of a `--fail-on` kind; fix: nothing left to change; init: a section proposed; notebook:
+generated and executed), 1 violation found (init: nothing matches the role; notebook: a cell
+failed), 2 usage or configuration error (one line naming the bad key or value).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,18 +55,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     reports = []
     for symbol in config.symbols:
         try:
-            reports.append(
-                check_import_paths(
-                    list(symbol.paths) + [p for p in symbol.interfaces if p not in symbol.paths],
-                    mode=mode,
-                    search_path=list(config.search_path),
-                    probe=symbol.probe if mode == "runtime" else None,
-                    canonical=symbol.canonical,
-                    interfaces=symbol.interfaces,
-                    title=symbol.name,
-                    timeout=config.timeout,
-                )
-            )
+            reports.append(config.check(symbol, mode=mode))
         except (TypeError, ValueError) as exc:
             raise UsageError(f"symbol {symbol.name!r}: {exc}") from None
     consolidated = all(r.consolidated for r in reports)
@@ -154,6 +145,82 @@ def _cmd_fix(args: argparse.Namespace) -> int:
     return 0 if report.done else 1
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from wskit.ssot.proposal import propose_config
+    from wskit.ssot.tomlsection import SectionExists, render_section, write_section
+
+    try:
+        proposal = propose_config(args.path, args.role, package=args.package)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not proposal.families:
+        found = (
+            f"{len(proposal.scan.classes)} class(es) match but none is an implementation"
+            if proposal.scan.classes
+            else "no class matches"
+        )
+        print(
+            f"wskit ssot init: {found} /{args.role}/ under {proposal.scan.root}"
+            f" ({proposal.scan.files_scanned} files scanned); nothing written",
+            file=sys.stderr,
+        )
+        return 1
+    words = [
+        "wskit",
+        "ssot",
+        "init",
+        args.path,
+        "--role",
+        args.role,
+        *(["--package", args.package] if args.package else []),
+    ]
+    section = render_section(proposal, config_dir=args.config.parent, command=shlex.join(words))
+    if args.print:
+        _emit(section)
+        return 0
+    try:
+        action = write_section(args.config, section, force=args.force)
+    except (SectionExists, ConfigError) as exc:
+        raise UsageError(str(exc)) from None
+    symbols = ", ".join(f"{f.name} ({len(f.paths)} paths, {len(f.deprecated)} deprecated)" for f in proposal.families)
+    _emit(
+        f"{action} [tool.wskit.ssot] in {args.config}: {len(proposal.families)} symbol(s): {symbols}\n"
+        f"next: review it, then 'wskit ssot check --config {args.config}' and"
+        f" 'wskit ssot notebook --config {args.config} -o notebooks/ssot.ipynb'"
+    )
+    return 0
+
+
+def _cmd_notebook(args: argparse.Namespace) -> int:
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout}")
+    try:
+        load_config(args.config)  # a bad configuration is told before the notebook machinery loads
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    from wskit.ssot.notebook import generate_notebook  # nbformat, nbclient, libcst: only for this command
+
+    try:
+        result = generate_notebook(args.config, args.output, timeout=args.timeout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    run = result.run
+    if not run.ok:
+        where = f"cell {run.failed_cell}: {run.error}" if run.failed_cell is not None else "a check printed [FAIL]"
+        print(
+            f"wskit ssot notebook: {result.notebook} failed at {where}; saved with its outputs, open it to see why",
+            file=sys.stderr,
+        )
+        return 1
+    sanitize = "wrote" if result.sanitize_written else "kept your"
+    _emit(
+        f"wrote {result.notebook} (executed in {run.seconds:.1f} s, {len(result.verdicts)} verdicts guarded)"
+        f" and {sanitize} {result.sanitize}\n"
+        f"CI, from the project directory:\n  {result.ci_line}"
+    )
+    return 0
+
+
 def _tree_command(
     verbs: argparse._SubParsersAction[argparse.ArgumentParser], name: str, description: str
 ) -> argparse.ArgumentParser:
@@ -169,6 +236,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add `ssot` and its subcommands to the `wskit` parser."""
     ssot = commands.add_parser("ssot", help="prove import-path consolidation; find duplicate implementations")
     verbs = ssot.add_subparsers(dest="ssot_command", required=True, metavar="VERB")
+
+    init = verbs.add_parser("init", help="propose [tool.wskit.ssot] for a tree from a role scan")
+    init.add_argument("path", metavar="PATH", help="the project or source directory to scan")
+    init.add_argument("--role", required=True, metavar="REGEX", help="regular expression matched against class names")
+    init.add_argument("--package", metavar="NAME", help="scan only this package under PATH (or PATH/src)")
+    init.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to write")
+    init.add_argument("--print", action="store_true", help="print the section instead of writing it")
+    init.add_argument("--force", action="store_true", help="replace an existing [tool.wskit.ssot] section")
+    init.set_defaults(func=_cmd_init)
+
+    notebook = verbs.add_parser("notebook", help="generate and execute an analysis notebook guarding the config")
+    notebook.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    notebook.add_argument("-o", "--output", type=Path, required=True, metavar="NOTEBOOK", help="the .ipynb to write")
+    notebook.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default %(default)s)")
+    notebook.set_defaults(func=_cmd_notebook)
 
     check = verbs.add_parser("check", help="check the symbols declared in [tool.wskit.ssot]")
     check.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")

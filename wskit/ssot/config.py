@@ -4,6 +4,8 @@
 search_path = ["."]              # optional, relative to the pyproject.toml
 mode = "runtime"                 # optional default: "runtime" or "static"
 timeout = 60                     # optional, seconds per path in runtime mode
+root = "src/pkg"                 # optional: the tree `wskit ssot notebook` scans and audits (default ".")
+role = "Manager$"                # optional: the role scan's regular expression (class names)
 
 [[tool.wskit.ssot.symbols]]
 name = "WebSocket manager"       # heading of the report
@@ -23,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wskit.ssot.check import MODES
+from wskit.ssot.check import MODES, ImportPathReport, check_import_paths
 from wskit.ssot.paths import parse_import_path
 from wskit.ssot.runtime import call_by_path
+from wskit.ssot.scan import compile_role
 
-__all__ = ["ConfigError", "SsotConfig", "SymbolSpec", "load_config"]
+__all__ = ["ConfigError", "SsotConfig", "SymbolSpec", "load_config", "parse_config"]
 
-_TOP_KEYS = {"search_path", "mode", "timeout", "symbols"}
+_TOP_KEYS = {"search_path", "mode", "timeout", "root", "role", "symbols"}
 _SYMBOL_KEYS = {"name", "canonical", "paths", "interfaces", "probe", "deprecated", "preferred"}
 _PROBE_KEYS = {"call", "args", "kwargs"}
 
@@ -57,15 +60,49 @@ class SymbolSpec:
         """`preferred`, or the first of `paths` when none was given."""
         return self.preferred or self.paths[0]
 
+    @property
+    def checked_paths(self) -> tuple[str, ...]:
+        """What a check resolves: `paths`, then the `interfaces` not among them."""
+        return self.paths + tuple(p for p in self.interfaces if p not in self.paths)
+
 
 @dataclass(frozen=True)
 class SsotConfig:
-    """The whole `[tool.wskit.ssot]` table."""
+    """The whole `[tool.wskit.ssot]` table.
+
+    `root` (absolute) is the source tree the notebook scans and audits, `role` the regular
+    expression of its role scan (None: no role scan).
+    """
 
     symbols: tuple[SymbolSpec, ...]
     search_path: tuple[Path, ...] = ()
     mode: str = "runtime"
     timeout: float = 60.0
+    root: Path | None = None
+    role: str | None = None
+
+    def symbol(self, name: str) -> SymbolSpec:
+        """The symbol called `name`; raise `KeyError` naming the ones there are."""
+        for spec in self.symbols:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no symbol {name!r}; configured: {', '.join(repr(s.name) for s in self.symbols)}")
+
+    def check(self, symbol: str | SymbolSpec, *, mode: str | None = None) -> ImportPathReport:
+        """`check_import_paths` of one symbol as configured (its paths, interfaces, canonical
+        path, probe in runtime mode, search path and timeout); `mode` defaults to the configured one."""
+        spec = self.symbol(symbol) if isinstance(symbol, str) else symbol
+        mode = mode or self.mode
+        return check_import_paths(
+            list(spec.checked_paths),
+            mode=mode,
+            search_path=list(self.search_path),
+            probe=spec.probe if mode == "runtime" else None,
+            canonical=spec.canonical,
+            interfaces=spec.interfaces,
+            title=spec.name,
+            timeout=self.timeout,
+        )
 
 
 def _strings(value: object, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
@@ -145,9 +182,17 @@ def load_config(pyproject: str | Path) -> SsotConfig:
     """Read and validate `[tool.wskit.ssot]`; raise `ConfigError` naming the bad key or value."""
     file = Path(pyproject)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
+    return parse_config(text, file)
+
+
+def parse_config(text: str, file: Path) -> SsotConfig:
+    """Validate `[tool.wskit.ssot]` in the TOML `text` of `file` (relative paths are read from
+    its directory); raise `ConfigError` naming the bad key or value."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file} is not valid TOML: {exc}") from None
     table = data.get("tool", {}).get("wskit", {}).get("ssot")
@@ -168,6 +213,17 @@ def load_config(pyproject: str | Path) -> SsotConfig:
         if not directory.is_dir():
             raise ConfigError(f"tool.wskit.ssot.search_path entry {entry!r} is not a directory")
         search_path.append(directory)
+    root = None
+    if "root" in table:
+        if not isinstance(table["root"], str) or not (file.parent / table["root"]).exists():
+            raise ConfigError(f"tool.wskit.ssot.root must name an existing directory; got {table['root']!r}")
+        root = (file.parent / table["root"]).resolve()
+    role = table.get("role")
+    if role is not None:
+        try:
+            compile_role(role)
+        except ValueError as exc:
+            raise ConfigError(f"tool.wskit.ssot.{exc}") from None
     symbols = table.get("symbols")
     if not isinstance(symbols, list) or not symbols:
         raise ConfigError("tool.wskit.ssot.symbols must be a non-empty array of tables ([[tool.wskit.ssot.symbols]])")
@@ -176,4 +232,6 @@ def load_config(pyproject: str | Path) -> SsotConfig:
         search_path=tuple(search_path),
         mode=mode,
         timeout=float(timeout),
+        root=root,
+        role=role,
     )

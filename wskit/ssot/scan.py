@@ -27,7 +27,7 @@ from wskit.ssot.static import Definition
 from wskit.ssot.textsearch import required_literals
 from wskit.ssot.tree import SourceFile, SourceTree
 
-__all__ = ["CLASSIFICATIONS", "ClassRecord", "ScanReport", "scan_tree"]
+__all__ = ["CLASSIFICATIONS", "ClassRecord", "ScanReport", "compile_role", "scan_source_tree", "scan_tree"]
 
 _TEST_PREFIXES = ("Mock", "Fake", "Stub", "Dummy", "Test")
 # Deliberately loose (not anchored at line starts, which is 5x slower): a false hit only costs a parse.
@@ -70,18 +70,26 @@ def scan_tree(root: str | os.PathLike[str], role: str, *, include_tests: bool = 
     root_path = Path(root).resolve()
     if not root_path.exists():
         raise ValueError(f"root {str(root)!r} does not exist; pass a source directory")
+    pattern = compile_role(role)
+    with gc_paused():
+        # Everything parsed is freed when scan_source_tree returns, before the collector is back on.
+        return scan_source_tree(SourceTree(root_path, include_tests), str(root), pattern)
+
+
+def compile_role(role: object) -> re.Pattern[str]:
+    """The role's regular expression; raise `ValueError` saying what is wrong with it."""
     if not isinstance(role, str) or not role:
         raise ValueError(f"role must be a non-empty regular expression such as 'WebSocketManager'; got {role!r}")
     try:
-        pattern = re.compile(role)
+        return re.compile(role)
     except re.error as exc:
         raise ValueError(f"role {role!r} is not a valid regular expression: {exc}") from None
-    with gc_paused():
-        # Everything parsed is freed when _scan returns, before the collector is back on.
-        return _scan(SourceTree(root_path, include_tests), str(root), pattern)
 
 
-def _scan(tree: SourceTree, root: str, pattern: re.Pattern[str]) -> ScanReport:
+def scan_source_tree(tree: SourceTree, root: str, pattern: re.Pattern[str]) -> ScanReport:
+    """`scan_tree` over a tree already read (its resolver and parsed modules are then shared with
+    whatever reads the tree next); `root` is how the report names it. Call it with the garbage
+    collector paused (`gc_paused`) on big trees."""
     found: dict[_Key, _Found] = {}
     findings: list[Finding] = []
     for file in tree.files:

@@ -16,7 +16,7 @@ from wskit.ssot.model import Finding
 from wskit.ssot.paths import parse_import_path
 from wskit.ssot.static import Definition, StaticResolver
 
-__all__ = ["Symbol", "Target", "always_raises", "resolve_symbol"]
+__all__ = ["Symbol", "Target", "always_raises", "factory_only", "last_name", "resolve_symbol"]
 
 _AWAITABLE = {"Awaitable", "Coroutine", "Future", "Task"}
 
@@ -106,10 +106,9 @@ def _target(definition: Definition, resolver: StaticResolver) -> Target:
     if isinstance(node, ast.ClassDef):
         traits = resolver.class_traits(definition, inherited=False)
         if "interface" in traits:
-            checkable = any(_last_name(d) == "runtime_checkable" for d in node.decorator_list)
+            checkable = any(last_name(d) == "runtime_checkable" for d in node.decorator_list)
             return Target(definition, "interface", runtime_checkable=checkable)
-        constructors = [n for n in node.body if isinstance(n, ast.FunctionDef) and n.name in ("__init__", "__new__")]
-        return Target(definition, "class", factory_only=any(always_raises(c.body) for c in constructors))
+        return Target(definition, "class", factory_only=factory_only(node))
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     kind = "async factory" if isinstance(node, ast.AsyncFunctionDef) else "factory"
     returns = {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node.returns or ast.Pass())
@@ -124,6 +123,12 @@ def _target(definition: Definition, resolver: StaticResolver) -> Target:
         deprecated=resolver.is_deprecated(definition),
         returns_awaitable=bool(returns & _AWAITABLE),
     )
+
+
+def factory_only(node: ast.ClassDef) -> bool:
+    """True for a class whose `__init__` or `__new__` always raises: only a factory creates it."""
+    constructors = [n for n in node.body if isinstance(n, ast.FunctionDef) and n.name in ("__init__", "__new__")]
+    return any(always_raises(c.body) for c in constructors)
 
 
 def always_raises(body: list[ast.stmt]) -> bool:
@@ -149,7 +154,8 @@ def _module_warns(module: str, resolver: StaticResolver) -> bool:
         return False
 
 
-def _last_name(node: ast.expr) -> str:
+def last_name(node: ast.expr) -> str:
+    """The last name of a decorator or base: `runtime_checkable` for `typing.runtime_checkable(...)`."""
     if isinstance(node, ast.Call):
         node = node.func
     if isinstance(node, ast.Attribute):

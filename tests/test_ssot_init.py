@@ -1,0 +1,209 @@
+"""`wskit ssot init`: a role scan turned into a reviewed `[tool.wskit.ssot]` section, written safely."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from wskit.ssot import load_config
+from wskit.ssot.proposal import Probe, find_root, propose_config
+from wskit.ssot.tomlsection import _table_spans
+
+SHOP = Path(__file__).parent / "fixtures" / "shop"
+WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]
+
+
+def wskit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*WSKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    project = tmp_path / "shop"
+    shutil.copytree(SHOP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    return project
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_the_fixture_shop_gets_one_family_with_its_paths_factories_interface_and_deprecated_path() -> None:
+    proposal = propose_config(SHOP, "SessionManager")
+    assert [c.qualname for c in proposal.test_doubles] == ["InMemorySessionManager"]  # tests/helpers.py
+    (family,) = proposal.families
+    assert family.name == "SessionManager"
+    assert family.canonical == "shop._sessions:_SessionManagerImpl"
+    assert family.factory_only  # its __init__ raises: the preferred path is a factory
+    assert family.preferred == "shop:get_session_manager"
+    assert [(p.path, p.kind, p.defined_at) for p in family.paths] == [
+        ("shop:get_session_manager", "factory", "shop/__init__.py:3"),
+        ("shop.sessions:SessionManager", "class", "shop/sessions.py:6"),
+        ("shop.sessions:get_session_manager", "factory", "shop/sessions.py:10"),
+        ("shop:SessionManager", "class", "shop/__init__.py:3"),
+        ("shop.legacy:create_session_manager", "factory", "shop/legacy.py:9"),
+    ]
+    # legacy.py and carts.py import SessionManager too, but only to use it: those are not paths.
+    assert [(p.path, p.deprecated) for p in family.deprecated] == [
+        ("shop.legacy:create_session_manager", "warns DeprecationWarning (shop/legacy.py:9)")
+    ]
+    assert [i.path for i in family.interfaces] == ["shop.protocols:SessionManagerProtocol"]
+    assert family.probe == Probe("shop.context:RequestContext", kwargs=(("user_id", "ssot-probe"),))
+
+
+def test_families_bases_renamed_imports_and_what_says_deprecated(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from pkg.a import AManager\nfrom pkg.b import *\n",
+            "pkg/base.py": "class BaseManager:\n    def run(self) -> None:\n        raise NotImplementedError\n",
+            "pkg/a.py": "from pkg.base import BaseManager\n\n\nclass AManager(BaseManager):\n    pass\n",
+            "pkg/b.py": (
+                "from pkg.base import BaseManager\n\n__all__ = ['BManager', 'make_b']\n\n\n"
+                "class BManager(BaseManager):\n    pass\n\n\n"
+                "def make_b() -> BManager:\n    '''Deprecated: create BManager() directly.'''\n    return BManager()\n"
+            ),
+            "pkg/users.py": "from pkg.a import AManager\n\n\ndef use(manager: AManager) -> str:\n    return 'used'\n",
+            "pkg/reexport.py": "from pkg.a import AManager as PrimaryManager\n",
+            "pkg/legacy.py": "'''Kept for backward compatibility.'''\nfrom pkg.b import BManager as OldManager\n",
+            "pkg/interfaces.py": (
+                "from typing import Protocol\n\n\nclass AManagerProtocol(Protocol):\n    def run(self) -> None: ...\n"
+            ),
+        },
+    )
+    proposal = propose_config(root, "Manager")
+    assert [c.qualname for c in proposal.bases] == ["BaseManager"]  # subclassed by both: not a family
+    a, b = proposal.families
+    assert (a.name, a.canonical, a.preferred) == ("AManager", "pkg.a:AManager", "pkg:AManager")
+    # users.py only uses AManager; reexport.py renames it and never uses it: a re-export.
+    assert [p.path for p in a.paths] == ["pkg:AManager", "pkg.a:AManager", "pkg.reexport:PrimaryManager"]
+    assert [i.path for i in a.interfaces] == ["pkg.interfaces:AManagerProtocol"]  # named after it
+    assert not b.interfaces and not proposal.loose_interfaces
+    assert [(p.path, p.kind, p.deprecated) for p in b.paths] == [
+        ("pkg:BManager", "class", ""),  # star re-export from pkg.b
+        ("pkg.b:BManager", "class", ""),
+        ("pkg.b:make_b", "factory", "its docstring says 'Deprecated' (pkg/b.py:10)"),
+        ("pkg.legacy:OldManager", "class", "the docstring of pkg.legacy says 'backward compatib'"),
+        ("pkg:make_b", "factory", "its docstring says 'Deprecated' (pkg/b.py:10)"),  # same object, same verdict
+    ]
+
+
+def test_init_writes_a_section_check_accepts_and_leaves_the_rest_of_the_file_alone(shop: Path) -> None:
+    before = (shop / "pyproject.toml").read_text()
+    result = wskit("ssot", "init", ".", "--role", "SessionManager", cwd=shop)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("added [tool.wskit.ssot] in pyproject.toml: 1 symbol(s): SessionManager (5 paths")
+    after = (shop / "pyproject.toml").read_text()
+    assert after.startswith(before) and "# Proposed by `wskit ssot init . --role SessionManager`" in after
+    assert "# Not checked, test doubles: tests.helpers.InMemorySessionManager (tests/helpers.py:4)" in after
+    config = load_config(shop / "pyproject.toml")
+    assert (config.root, config.role, config.search_path) == (shop, "SessionManager", (shop,))
+    (symbol,) = config.symbols
+    assert symbol.deprecated == ("shop.legacy:create_session_manager",)
+    assert symbol.interfaces == ("shop.protocols:SessionManagerProtocol",)
+    assert symbol.probe is None  # proposed in a comment only: calling factories is the user's choice
+    for mode in ("static", "runtime"):
+        check = wskit("ssot", "check", "--mode", mode, cwd=shop)
+        assert check.returncode == 0 and "✅ SSOT CONSOLIDATION VALIDATED" in check.stdout, check.stdout
+
+
+def test_an_existing_section_is_kept_unless_forced(shop: Path) -> None:
+    pyproject = shop / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '\n[tool.wskit.ssot]\nsearch_path = ["."]\n\n[[tool.wskit.ssot.symbols]]\nname = "old"\n'
+        + 'canonical = "shop.cache:SessionCache"\npaths = [\n    "shop.cache:SessionCache",\n]\n\n'
+        + '# Lint settings follow.\n[tool.ruff]\nline-length = 99\ntext = """\n[tool.wskit.ssot]\n"""\n'
+    )
+    before = pyproject.read_text()
+    refused = wskit("ssot", "init", ".", "--role", "SessionManager", cwd=shop)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "already has [tool.wskit.ssot]; pass --force to replace it" in refused.stderr
+    assert pyproject.read_text() == before
+
+    printed = wskit("ssot", "init", ".", "--role", "SessionManager", "--print", cwd=shop)
+    assert printed.returncode == 0 and printed.stdout.startswith("[tool.wskit.ssot]\n# Proposed by")
+    assert pyproject.read_text() == before
+
+    forced = wskit("ssot", "init", ".", "--role", "SessionManager", "--force", cwd=shop)
+    assert forced.returncode == 0 and forced.stdout.startswith("replaced [tool.wskit.ssot]"), forced.stderr
+    text = pyproject.read_text()
+    assert '"old"' not in text and text.count("[tool.wskit.ssot]") == 2  # the new one, and the string's
+    ruff = '# Lint settings follow.\n[tool.ruff]\nline-length = 99\ntext = """\n[tool.wskit.ssot]\n"""\n'
+    assert '"ssot-probe" } }\n\n' + ruff in text
+    assert text.count("# probe = ") == 1
+    data = tomllib.loads(text)
+    assert data["tool"]["ruff"] == {"line-length": 99, "text": "[tool.wskit.ssot]\n"}
+    assert printed.stdout.strip() in text
+
+
+def test_a_missing_pyproject_is_created(shop: Path) -> None:
+    (shop / "pyproject.toml").unlink()
+    result = wskit("ssot", "init", ".", "--role", "SessionManager", "--package", "shop", cwd=shop)
+    assert result.returncode == 0 and result.stdout.startswith("created [tool.wskit.ssot] in pyproject.toml")
+    config = load_config(shop / "pyproject.toml")
+    assert config.root == shop / "shop" and config.search_path == (shop,)
+    assert "test doubles" not in (shop / "pyproject.toml").read_text()  # tests/ is outside the package
+
+
+def test_no_match_says_so_in_one_line_and_exits_1(shop: Path) -> None:
+    before = (shop / "pyproject.toml").read_text()
+    result = wskit("ssot", "init", ".", "--role", "Basket", cwd=shop)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "wskit ssot init: no class matches /Basket/ under . (12 files scanned); nothing written\n"
+    only_protocol = wskit("ssot", "init", ".", "--role", "Protocol$", cwd=shop)
+    assert only_protocol.returncode == 1
+    assert "1 class(es) match but none is an implementation /Protocol$/" in only_protocol.stderr
+    assert (shop / "pyproject.toml").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing-dir", "--role", "X"], "'missing-dir' does not exist"),
+        ([".", "--role", "Sess("], "role 'Sess(' is not a valid regular expression"),
+        ([".", "--role", "X", "--package", "nope"], "no package 'nope' under '.'"),
+        ([".", "--role", "X", "--package", "a-b"], "--package must be an importable name"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(shop: Path, args: list[str], message: str) -> None:
+    result = wskit("ssot", "init", *args, cwd=shop)
+    assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_init_imports_no_heavy_module(shop: Path) -> None:
+    code = (
+        "import sys\nfrom wskit.cli import main\n"
+        "assert main(['ssot', 'init', '.', '--role', 'SessionManager', '--print']) == 0\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'matplotlib', 'libcst', 'nbformat'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=shop, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_table_spans_skip_strings_and_give_trailing_comments_to_the_next_table() -> None:
+    text = (
+        '[project]\nname = "x"\n\n[tool.wskit.ssot]\nroot = "."\n\n[[tool.wskit.ssot.symbols]]\nname = "a"\n'
+        '# probe = {}\n\n# about ruff\n[tool.ruff]\nx = """\n[tool.wskit.ssot]\n"""\n'
+        "[tool . wskit . ssot.extra]\ny = 1\n"
+    )
+    lines = text.splitlines()
+    assert [(lines[a], lines[b - 1]) for a, b in _table_spans(text)] == [
+        ("[tool.wskit.ssot]", "# probe = {}"),
+        ("[tool . wskit . ssot.extra]", "y = 1"),
+    ]
+
+
+def test_a_package_is_found_under_path_or_its_src(tmp_path: Path) -> None:
+    write(tmp_path, {"src/app/core/__init__.py": "", "tool.py": ""})
+    assert find_root(tmp_path, "app.core") == tmp_path / "src" / "app" / "core"
+    assert find_root(tmp_path, "tool") == tmp_path / "tool.py"
+    assert find_root(tmp_path) == tmp_path
