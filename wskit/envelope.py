@@ -68,14 +68,23 @@ def validate_epoch(epoch: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """An envelope before it is numbered: its JSON up to `seq`, and after `epoch`."""
+    """An envelope before it is numbered: its JSON up to `seq` (`head`), and after `epoch` (`parts`).
+
+    The parts stay apart until `number()` joins everything in one allocation, so a broadcast's
+    drafts share the part that carries the payload instead of each copying it.
+    """
 
     head: bytes
-    tail: bytes
+    parts: tuple[bytes, ...]
+
+    @property
+    def tail(self) -> bytes:
+        """The JSON after `epoch`, in one piece."""
+        return b"".join(self.parts)
 
     def number(self, seq: int, epoch: str) -> bytes:
         """The envelope's bytes with `seq` and `epoch` filled in."""
-        return b'%s%d,"epoch":"%s"%s' % (self.head, seq, epoch.encode("ascii"), self.tail)
+        return b"".join((self.head, b'%d,"epoch":"%s"' % (seq, epoch.encode("ascii")), *self.parts))
 
 
 def draft_envelope(
@@ -97,9 +106,9 @@ def draft_envelope(
     run = b"null" if run_id is None else b'"%s"' % run_id.encode("ascii")
     return Draft(
         b'{"type":"%s","seq":' % event_type.encode("ascii"),
-        b',"ts":%r,"user_id":"%s","thread_id":%s,"run_id":%s,"payload":%s}'
-        % (ts, user_id.encode("ascii"), thread, run, payload_json),
-    )
+        (b',"ts":%r,"user_id":"%s","thread_id":%s,"run_id":%s,"payload":' % (ts, user_id.encode("ascii"), thread, run),
+         payload_json, b"}"),
+    )  # fmt: skip
 
 
 class SharedDraft:
@@ -122,10 +131,8 @@ class SharedDraft:
         if end is None:  # usually one (thread, run) pair for all users
             thread = b"null" if thread_id is None else b'"%s"' % thread_id.encode("ascii")
             run = b"null" if run_id is None else b'"%s"' % run_id.encode("ascii")
-            end = self._ends[thread_id, run_id] = b'","thread_id":%s,"run_id":%s,"payload":%s}' % (
-                thread, run, self._payload,
-            )  # fmt: skip
-        return Draft(self._head, self._ts + user_id.encode("ascii") + end)
+            end = self._ends[thread_id, run_id] = b'","thread_id":%s,"run_id":%s,"payload":' % (thread, run)
+        return Draft(self._head, (self._ts, user_id.encode("ascii"), end, self._payload, b"}"))
 
 
 def render_envelope(

@@ -12,7 +12,7 @@ default; `RedisBackplane` (`wskit.backplane.redis`) across processes and machine
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -61,7 +61,7 @@ class Backplane(Protocol):
         """Number, keep and deliver one envelope; raise `BackplaneUnavailable` when it cannot be kept."""
         ...
 
-    async def publish_many(self, drafts: Sequence[tuple[str, Draft]]) -> int:
+    async def publish_many(self, drafts: Iterable[tuple[str, Draft]]) -> int:
         """Publish one envelope to each of several users (each at most once); return local deliveries."""
         ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 from wskit.backplane.base import DeliverySink, Published
 from wskit.budget import MemoryBudget
@@ -108,7 +108,7 @@ class InProcessBackplane:
             history.delivered_seq = seq
         return Published(seq, history.epoch, delivered)
 
-    async def publish_many(self, drafts: Sequence[tuple[str, Draft]]) -> int:
+    async def publish_many(self, drafts: Iterable[tuple[str, Draft]]) -> int:
         """Publish one envelope per user, in order; returns the local deliveries."""
         histories = self._histories
         deliver = self._sink.deliver if self._sink is not None else None

@@ -25,7 +25,7 @@ import re
 import secrets
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
@@ -210,8 +210,9 @@ class RedisBackplane:
             if not future.done():
                 future.set_result(result)
 
-    async def publish_many(self, drafts: Sequence[tuple[str, Draft]]) -> int:
+    async def publish_many(self, drafts: Iterable[tuple[str, Draft]]) -> int:
         """Publish one envelope per user (pipelined); returns the local deliveries."""
+        drafts = list(drafts)
         client = await self._ready()
         try:
             if isinstance(client, RedisCluster):  # users live on several nodes: bounded concurrency
