@@ -38,11 +38,11 @@ lint: venv
 test: lint system-deps
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)
 
-report: venv
+report: venv system-deps
 	$(BIN)/wskit report --notebooks notebooks --output reports
 
 # Re-execute every notebook in place: the new outputs become nbval's reference.
-notebooks: venv
+notebooks: venv system-deps
 	$(BIN)/wskit notebooks --notebooks notebooks
 
 lab: venv

@@ -96,7 +96,7 @@ def test_same_user_same_manager_and_different_users_share_nothing(registry: Mana
     b = get_websocket_manager(ctx("bob"), registry=registry)
     assert a1 is a2
     assert a1 is not b
-    for slot in ("_connections", "_outboxes", "_background", "_view"):
+    for slot in ("_connections", "_outboxes", "_view"):  # (the set of closing tasks is made when first needed)
         assert getattr(a1, slot) is not getattr(b, slot)
     assert registry.users() == ["alice", "bob"]
 

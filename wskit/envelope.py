@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 __all__ = [
     "AGENT_EVENTS",
@@ -66,12 +65,12 @@ def validate_epoch(epoch: object) -> str:
     return epoch
 
 
-@dataclass(frozen=True, slots=True)
-class Draft:
+class Draft(NamedTuple):
     """An envelope before it is numbered: its JSON up to `seq` (`head`), and after `epoch` (`parts`).
 
     The parts stay apart until `number()` joins everything in one allocation, so a broadcast's
-    drafts share the part that carries the payload instead of each copying it.
+    drafts share the part that carries the payload instead of each copying it. (A named tuple:
+    one is made per user and per message, and a tuple is the cheapest object to make.)
     """
 
     head: bytes

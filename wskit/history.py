@@ -145,12 +145,15 @@ class History:
         """The `seq` the next envelope gets."""
         return self._latest + 1
 
-    def append(self, seq: int, data: bytes) -> None:
-        """Keep envelope `seq`, which must be `next_seq()`; trim to the count and byte bounds."""
+    def append(self, seq: int, data: bytes, now: float | None = None) -> None:
+        """Keep envelope `seq`, which must be `next_seq()`; trim to the count and byte bounds.
+
+        `now` is the clock's time if the caller read it already (a broadcast reads it once).
+        """
         if seq != self._latest + 1:
             raise ValueError(f"seq {seq} is not the next seq {self._latest + 1}")
         entries = self._entries
-        entries.append((seq, self._clock(), data))
+        entries.append((seq, self._clock() if now is None else now, data))
         self._latest = seq
         grown = len(data)
         self._bytes += grown

@@ -44,6 +44,10 @@ server's `send` waits for the socket at all differs between servers and versions
 the queue limits hold either way."""
 
 
+_NO_FRAMES: collections.deque[tuple[int | None, bytes]] = collections.deque()
+"""The queue of every outbox that never queued anything (shared, always empty: never appended to)."""
+
+
 class OutboxOverflow(Exception):
     """The peer is not keeping up: the outbox reached its message or byte limit, or one write
     waited longer than the send timeout."""
@@ -92,7 +96,7 @@ class Outbox:
         self._on_failure = on_failure
         self._max_messages = max_messages
         self._max_bytes = max_bytes
-        self._frames: collections.deque[tuple[int | None, bytes]] = collections.deque()
+        self._frames = _NO_FRAMES  # most connections keep up and never queue: no deque until one does
         self._bytes = 0
         # A replay sits at the head of the queue and does not count against the limits: it is
         # bounded by the user's history, whose frames it shares rather than copies.
@@ -200,6 +204,8 @@ class Outbox:
             if self._budget is not None and not self._budget.admit(size):
                 self._fail(OutboxOverflow(f"the process's memory budget ({self._budget.limit} bytes) is used up"))
                 return False
+        if self._frames is _NO_FRAMES:
+            self._frames = collections.deque()
         self._frames.append((seq, data))
         self._bytes += size
         self._start_drain()
@@ -210,10 +216,10 @@ class Outbox:
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self, in_flight: Awaitable[None] | None = None) -> None:
-        frames = self._frames
         try:
             if in_flight is not None:
                 await self._finish(in_flight)
+            frames = self._frames  # read after the write in flight: frames queued meanwhile are in it
             while frames:
                 data = frames[0][1]
                 await self._finish(self._writer.write(data))

@@ -97,7 +97,7 @@ class _UnifiedWebSocketManagerImplementation:
     _connections: dict[str, WebSocketProtocol]
     _view: types.MappingProxyType[str, WebSocketProtocol]
     _outboxes: dict[str, Outbox]
-    _background: set[asyncio.Task[None]]
+    _background: set[asyncio.Task[None]] | None
     _sent: int
     _failed: int
     _dropped: int
@@ -127,7 +127,7 @@ class _UnifiedWebSocketManagerImplementation:
         self._connections = {}
         self._view = types.MappingProxyType(self._connections)
         self._outboxes = {}
-        self._background = set()
+        self._background = None  # made when a slow consumer is first closed
         self._sent = 0
         self._failed = 0
         self._dropped = 0
@@ -377,6 +377,8 @@ class _UnifiedWebSocketManagerImplementation:
             task = asyncio.get_running_loop().create_task(
                 _close_quietly(connection, SLOW_CONSUMER_CLOSE_CODE, f"slow consumer: {exc}"[:120])
             )
+            if self._background is None:
+                self._background = set()
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 

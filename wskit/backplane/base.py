@@ -13,8 +13,7 @@ default; `RedisBackplane` (`wskit.backplane.redis`) across processes and machine
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from wskit.envelope import Draft
 from wskit.history import Entry
@@ -22,8 +21,7 @@ from wskit.history import Entry
 __all__ = ["Backplane", "DeliverySink", "Published"]
 
 
-@dataclass(frozen=True, slots=True)
-class Published:
+class Published(NamedTuple):
     """An accepted envelope: its `seq` and `epoch`, and how many connections of this process took it."""
 
     seq: int

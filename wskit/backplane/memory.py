@@ -112,6 +112,7 @@ class InProcessBackplane:
         """Publish one envelope per user, in order; returns the local deliveries."""
         histories = self._histories
         deliver = self._sink.deliver if self._sink is not None else None
+        now = self._clock()
         total = 0
         for user_id, draft in drafts:
             history = histories.get(user_id)
@@ -119,7 +120,7 @@ class InProcessBackplane:
                 history = self.history(user_id)
             seq = history._latest + 1
             data = draft.number(seq, history.epoch)
-            history.append(seq, data)
+            history.append(seq, data, now)
             if deliver is not None and (delivered := deliver(user_id, ((seq, data),))):
                 history.delivered_seq = seq
                 total += delivered
