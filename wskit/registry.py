@@ -165,16 +165,16 @@ class ManagerRegistry:
         """
         event_type, payload, thread_id, run_id = validate_message(message)
         shared = SharedDraft(event_type=event_type, ts=time.time(), payload_json=encode_json(payload).encode("ascii"))
-        managers = list(self._managers.values())
+        managers = list(self._managers.items())
         # A generator: each user's draft is made when it is numbered and dropped after, so a
         # broadcast to many users holds one draft at a time, not one per user.
         drafts = (
-            (manager.user_id, shared.for_user(
-                manager.user_id,
-                thread_id if thread_id is not None else manager.user_context.thread_id,
-                run_id if run_id is not None else manager.user_context.run_id,
+            (user_id, shared.for_user(
+                user_id,
+                thread_id if thread_id is not None else manager._user_context.thread_id,
+                run_id if run_id is not None else manager._user_context.run_id,
             ))
-            for manager in managers
+            for user_id, manager in managers
         )  # fmt: skip
         delivered = await self._backplane.publish_many(drafts)
         self._messages_sent += len(managers)
