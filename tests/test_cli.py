@@ -87,3 +87,31 @@ def test_serve_dev_serves_clients_and_stops_cleanly_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backplane", "http://cache:6379"], "bad backplane URL 'http://cache:6379': expected redis://HOST:PORT/DB"),
+        (["--backplane", "redis://user:hunter2@cache:port/0"], "bad backplane URL 'redis://user:***@cache:port/0'"),
+        (["--backplane", "redis://127.0.0.1:1/0"], "cannot connect to the backplane: Redis at redis://127.0.0.1:1/0"),
+        (["--backplane", "redis://:hunter2@127.0.0.1:1/0"], "Redis at redis://:***@127.0.0.1:1/0 failed"),
+        (["--memory-budget", "1MiB"], "memory_budget must be at least 2097152 bytes (one user's history"),
+        (["--memory-budget", "lots"], "expected a size in bytes such as 536870912, 512MiB or 512M"),
+    ],
+)
+def test_backplane_and_budget_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
+    result = run_cli("serve", "--port", "0", *args, env={"WSKIT_SECRET": SECRET})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert message in lines[-1], result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_memory_budget_sizes_are_read_in_the_units_people_write() -> None:
+    from wskit.cli import _byte_size
+
+    assert [_byte_size(t) for t in ("536870912", "512MiB", "512M", "2gib", "64 KiB")] == [
+        536870912, 512 * 2**20, 512 * 10**6, 2 * 2**30, 64 * 1024,
+    ]  # fmt: skip

@@ -200,11 +200,19 @@ class RedisBackplane:
         batch, self._queued = self._queued, []
         try:
             results = await self._publish_pipelined(client, [(user_id, draft) for user_id, draft, _ in batch])
-        except _FAILURES as exc:
-            message = str(self._unavailable("store the envelope", exc))
+        except BaseException as exc:
+            # Every caller learns what happened to its envelope: none is left waiting, none is
+            # told it was stored when it may not have been.
+            failure = exc
+            if isinstance(exc, _FAILURES):
+                failure = BackplaneUnavailable(str(self._unavailable("store the envelope", exc)))
+            elif isinstance(exc, asyncio.CancelledError):
+                failure = BackplaneUnavailable(f"cannot store the envelope: the backplane for {self.url} was closed")
             for _, _, future in batch:
                 if not future.done():
-                    future.set_exception(BackplaneUnavailable(message))
+                    future.set_exception(failure)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             return
         for (_, _, future), result in zip(batch, results, strict=True):
             if not future.done():
