@@ -21,6 +21,14 @@ def free_port() -> int:
         return port
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (VmRSS), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
 def raise_file_limit() -> None:
     """Allow as many sockets as the hard limit permits (10,000 connections need it)."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -28,15 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import LineProcess, emit_result, raise_file_limit, start_clients  # benchmarks/ is on sys.path
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
-
+from _common import LineProcess, emit_result, raise_file_limit, rss_bytes, start_clients  # benchmarks/ is on sys.path
 
 # --- the server process --------------------------------------------------------------------------
 
