@@ -191,3 +191,51 @@ def test_a_stalled_reader_never_costs_more_than_its_bound_whatever_the_payload(p
             sock.close()
 
     asyncio.run(scenario())
+
+
+def test_tracking_adds_and_forgetting_removes_what_a_history_already_holds() -> None:
+    budget = MemoryBudget()
+    first, second = History("a"), History("b")
+    fill(first, [100, 100])
+    fill(second, [50])
+    budget.track("a", first)
+    budget.track("b", second)
+    assert budget.history_bytes == 250
+    budget.forget("a")
+    budget.forget("a")  # twice: nothing more to remove
+    assert budget.history_bytes == 50
+
+
+def test_exactly_at_the_limit_is_within_it() -> None:
+    budget = MemoryBudget(1000)
+    history = History("e", budget=budget)
+    budget.track("ann", history)
+    fill(history, [600])
+    assert budget.admit(400) and budget.evictions == 0  # 1,000 of 1,000
+    budget.release(400)
+    fill(history, [400])  # 1,000 in history: still no eviction
+    assert budget.evictions == 0
+    fill(history, [1])  # one byte over: a round down to 900 at most, oldest first
+    assert (budget.evictions, budget.evicted_bytes, budget.used) == (1, 600, 401)
+
+
+def test_a_round_frees_down_to_the_low_water_mark_not_more() -> None:
+    budget = MemoryBudget(10_000)
+    history = History("e", budget=budget)
+    budget.track("ann", history)
+    fill(history, [100] * 100)  # exactly 10,000
+    fill(history, [100])  # 10,100: frees 1,100 to reach 9,000
+    assert (budget.evictions, budget.evicted_bytes, budget.used) == (11, 1100, 9000)
+
+
+def test_the_warning_comes_once_a_minute_while_evicting(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    budget = MemoryBudget(1000, clock=lambda: now[0])
+    history = History("e", budget=budget)
+    budget.track("ann", history)
+    with caplog.at_level(logging.WARNING, logger="wskit.budget"):
+        for step in (0, 30, 59, 60.5, 121, 250):  # two rounds at each step
+            now[0] = step
+            fill(history, [600, 600])
+    # When evictions start, and again when they start after a minute without any.
+    assert len(caplog.records) == 3

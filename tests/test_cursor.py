@@ -135,3 +135,32 @@ def test_waiting_is_bounded_in_bytes_too() -> None:
     assert [s for s, _ in cursor.fill("a", [(1, b"1"), (2, big), (3, big)])] == [1, 2, 3]
     cursor.accept("a", 5, big)
     assert repr(cursor) == "Cursor(epoch='a', seq=3, waiting=[5])"  # the bytes given back were reused
+
+
+def test_a_cursor_starts_where_it_is_told() -> None:
+    cursor = Cursor("a", 7)
+    assert (cursor.epoch, cursor.seq, cursor.ordered_seq, cursor.gap, cursor.gap_confirmed) == ("a", 7, 7, False, False)
+    assert seqs(cursor.accept("a", 8, env(8))) == [8]
+
+
+def test_waiting_bytes_are_counted_exactly() -> None:
+    cursor = Cursor("a", 0)
+    half = b"x" * (MAX_WAITING_BYTES // 2)
+    cursor.accept("a", 3, half)
+    cursor.accept("a", 4, half)  # exactly at the byte bound: still kept
+    assert repr(cursor) == "Cursor(epoch='a', seq=0, waiting=[3, 4])"
+    cursor.accept("a", 5, b"y")  # one byte over: not kept
+    assert repr(cursor) == "Cursor(epoch='a', seq=0, waiting=[3, 4])"
+    assert [s for s, _ in cursor.fill("a", [(1, b"1"), (2, b"2")])] == [1, 2, 3, 4]
+    cursor.accept("a", 7, half)  # all the bytes were given back: room again
+    cursor.accept("a", 8, half)
+    assert repr(cursor) == "Cursor(epoch='a', seq=4, waiting=[7, 8])"
+
+
+def test_restart_drops_what_waits_at_or_below_the_new_position() -> None:
+    cursor = Cursor("a", 0)
+    for seq in (3, 4, 6):
+        cursor.accept("a", seq, env(seq))
+    cursor.restart("a", 4)
+    assert repr(cursor) == "Cursor(epoch='a', seq=4, waiting=[6])"
+    assert seqs(cursor.fill("a", [(5, env(5))])) == [5, 6]

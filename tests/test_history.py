@@ -115,3 +115,39 @@ def test_replay_after_a_range_read_from_a_store() -> None:
     with pytest.raises(ResyncRequired) as info:
         replay_after(3, None, epoch="x", latest_seq=6, kept=[])  # all of it is gone
     assert info.value.oldest_seq is None
+
+
+def test_a_history_exactly_at_its_bounds_keeps_everything() -> None:
+    history = filled(3, size=100, max_messages=3, max_bytes=300)
+    assert (len(history), history.size_bytes) == (3, 300)
+    history.append(4, b"x" * 100)
+    assert (history.oldest_seq, history.size_bytes) == (2, 300)
+
+
+def test_append_reports_only_its_net_growth_to_the_budget() -> None:
+    from wskit.budget import MemoryBudget
+
+    budget = MemoryBudget()
+    history = History("e", max_messages=2, budget=budget)
+    budget.track("ann", history)
+    for size in (100, 200, 300):
+        history.append(history.next_seq(), b"x" * size)
+    assert budget.history_bytes == history.size_bytes == 500
+
+
+def test_append_takes_the_time_it_is_given_and_ages_by_it() -> None:
+    clock = Clock()
+    history = History("e", max_age=10, clock=clock)
+    history.append(1, b"a", now=50.0)  # already 50 s old by the clock
+    history.append(2, b"b")
+    assert history.oldest_seq == 2
+    clock.now += 10  # exactly max_age old: still kept
+    assert history.oldest_seq == 2
+
+
+def test_the_resync_names_what_was_asked_and_what_is_kept() -> None:
+    kept = [(4, b"d"), (5, b"e")]
+    with pytest.raises(ResyncRequired) as info:
+        replay_after(2, None, epoch="x", latest_seq=5, kept=kept)
+    assert (info.value.epoch, info.value.oldest_seq, info.value.latest_seq) == ("x", 4, 5)
+    assert str(info.value) == "cannot replay after seq 2: epoch x, oldest kept is 4, latest is 5"
