@@ -501,3 +501,40 @@ def test_idle_managers_are_released_in_the_background() -> None:
         await sessions.close()
 
     run(scenario)
+
+
+class DownBackplane(InProcessBackplane):
+    """A backplane that cannot be reached now (what a stopped Redis looks like to a session)."""
+
+    async def subscribe(self, user_id: str) -> None:
+        raise BackplaneUnavailable("cannot subscribe: Redis pub/sub at 127.0.0.1:6379 is down (refused)")
+
+    def health(self) -> str | None:
+        return "Redis at redis://127.0.0.1:6379/0: ConnectionError: refused"
+
+
+def test_while_the_backplane_is_down_connections_are_refused_1013_and_health_is_503(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> None:
+        sessions = host(ManagerRegistry(backplane=DownBackplane()))
+        connection = MemoryConnection("ann")
+        assert await sessions.open(connection, Handshake("ann")) is None
+        assert connection.closed_with == (1013, "backplane unavailable: try again later")
+        manager = sessions.registry.get("ann")
+        assert manager is not None and dict(manager.connections) == {}  # nothing half-joined
+        status, document = sessions.health()
+        assert status == 503
+        assert document == {
+            "status": "unavailable",
+            "reason": "Redis at redis://127.0.0.1:6379/0: ConnectionError: refused",
+            **sessions.registry.stats(),
+        }
+        assert sessions.sessions == frozenset()
+        await sessions.close()
+
+    with caplog.at_level(logging.ERROR, logger="wskit.session"):
+        run(scenario)
+    assert [r.getMessage() for r in caplog.records] == [
+        "refused a connection of user 'ann': cannot subscribe: Redis pub/sub at 127.0.0.1:6379 is down (refused)"
+    ]
