@@ -1,0 +1,298 @@
+"""The ASGI adapter at the protocol level: the messages it exchanges with an ASGI server, and the
+signal handoff that gives clients a 1001 before the server's own shutdown. (tests/test_adapters.py
+runs the same adapter under real uvicorn and hypercorn processes.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from wskit import AGENT_EVENTS, ManagerRegistry
+from wskit.asgi import ASGIConnection, WskitEndpoint
+from wskit.auth import generate_secret
+from wskit.shutdown import close_first_on_signals
+from wskit.writers import ConnectionGone
+
+Message = dict[str, Any]
+
+
+class Peer:
+    """The server side of one ASGI WebSocket: what the app receives, and what it sent."""
+
+    def __init__(self, *incoming: Message) -> None:
+        self.incoming: asyncio.Queue[Message] = asyncio.Queue()
+        for message in incoming:
+            self.incoming.put_nowait(message)
+        self.sent: list[Message] = []
+
+    async def receive(self) -> Message:
+        return await self.incoming.get()
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message)
+        if message["type"] == "websocket.close":  # a server answers a close with the disconnect
+            self.incoming.put_nowait({"type": "websocket.disconnect", "code": message["code"]})
+
+    def frames(self) -> list[dict[str, Any]]:
+        return [json.loads(m["text"]) for m in self.sent if m["type"] == "websocket.send"]
+
+
+def scope(*, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None,
+          subprotocols: list[str] | None = None, extensions: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    return {
+        "type": "websocket", "path": "/ws", "query_string": query, "headers": headers or [],
+        "subprotocols": subprotocols or [],
+        "extensions": {"websocket.http.response": {}} if extensions is None else extensions,
+    }  # fmt: skip
+
+
+def endpoint(**options: Any) -> WskitEndpoint:
+    return WskitEndpoint(secret=generate_secret(), registry=ManagerRegistry(), resume_grace=0, **options)
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+def test_a_refusal_is_an_http_401_with_the_reason_when_the_server_can_send_one() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+        peer = Peer({"type": "websocket.connect"})
+        await app(scope(headers=[(b"authorization", b"Bearer nope")]), peer.receive, peer.send)
+        start, body = peer.sent
+        assert start == {"type": "websocket.http.response.start", "status": 401,
+                         "headers": [(b"content-type", b"text/plain; charset=utf-8")]}  # fmt: skip
+        assert body["type"] == "websocket.http.response.body"
+        assert body["body"].decode().startswith("malformed token") and body["body"].endswith(b"\n")
+        assert app.sessions.rejected_handshakes == 1 and app.registry.users() == []
+
+    run(scenario)
+
+
+def test_without_the_extension_a_refusal_is_a_close_before_the_accept() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+        peer = Peer({"type": "websocket.connect"})
+        await app(scope(extensions={}, query=b"last_seq=1"), peer.receive, peer.send)
+        (close,) = peer.sent
+        assert close["type"] == "websocket.close" and close["code"] == 1008
+        assert close["reason"].startswith("missing token")  # the server answers 403
+
+    run(scenario)
+
+
+def test_an_accepted_connection_speaks_the_session_protocol() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+        token = app.mint_token("ann")
+        peer = Peer(
+            {"type": "websocket.connect"},
+            {"type": "websocket.receive", "text": json.dumps({"type": "ping"})},
+            {"type": "websocket.receive", "bytes": b"\x00"},
+            {"type": "websocket.receive",
+             "text": json.dumps({"type": "user_message", "payload": "a b", "thread_id": "t"})},
+        )  # fmt: skip
+        serving = asyncio.ensure_future(app(scope(subprotocols=["wskit", token]), peer.receive, peer.send))
+        for _ in range(100):
+            await asyncio.sleep(0)
+        assert peer.sent[0] == {"type": "websocket.accept", "subprotocol": "wskit"}
+        frames = peer.frames()
+        assert frames[:2] == [{"type": "pong"}, {"type": "error", "code": "binary_frame",
+                              "detail": "binary frames are not accepted; send JSON text frames"}]  # fmt: skip
+        assert [f["type"] for f in frames[2:]] == list(AGENT_EVENTS)
+        assert app.registry.stats()["connections"] == 1
+        peer.incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await serving
+        assert app.registry.stats()["connections"] == 0
+
+    run(scenario)
+
+
+def test_a_header_token_selects_no_subprotocol_and_a_limit_close_waits_for_the_disconnect() -> None:
+    async def scenario() -> None:
+        app = endpoint(max_connections_per_user=1)
+        headers = [(b"authorization", f"Bearer {app.mint_token('ann')}".encode())]
+        first = Peer({"type": "websocket.connect"})
+        serving = asyncio.ensure_future(app(scope(headers=headers), first.receive, first.send))
+        await asyncio.sleep(0.01)
+        assert first.sent == [{"type": "websocket.accept"}]
+        second = Peer({"type": "websocket.connect"})
+        await app(scope(headers=headers), second.receive, second.send)  # returns once the peer is gone
+        assert second.sent[1] == {"type": "websocket.close", "code": 1008,
+                                  "reason": "too many connections for this user (limit 1)"}  # fmt: skip
+        await app.close()
+        await serving
+        assert first.sent[-1] == {"type": "websocket.close", "code": 1001, "reason": "server shutting down"}
+
+    run(scenario)
+
+
+def test_http_and_lifespan_scopes() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+        peer = Peer()
+        await app({"type": "http", "path": "/ws"}, peer.receive, peer.send)
+        assert peer.sent[0]["status"] == 426 and b"connect with a WebSocket client" in peer.sent[1]["body"]
+        quiet = Peer({"type": "lifespan.startup"})
+        await app({"type": "lifespan"}, quiet.receive, quiet.send)
+        assert quiet.sent == []  # a lifespan is the app's: see WskitEndpoint.lifespan
+        ignored = Peer({"type": "websocket.disconnect", "code": 1006})
+        await app(scope(), ignored.receive, ignored.send)  # gone before it connected
+        assert ignored.sent == []
+
+    run(scenario)
+
+
+def test_a_lost_socket_ends_the_connection_quietly() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+
+        async def broken(message: Message) -> None:
+            raise OSError("the server lost the socket")
+
+        peer = Peer({"type": "websocket.connect"})
+        await app(scope(headers=[(b"authorization", f"Bearer {app.mint_token('ann')}".encode())]), peer.receive, broken)
+        assert app.registry.stats()["connections"] == 0
+
+    run(scenario)
+
+
+def test_the_connection_wrapper_after_the_peer_left() -> None:
+    async def scenario() -> None:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        connection = ASGIConnection(send)
+        await connection.send("one")
+        await connection.close(4000, "bye")
+        await connection.close(4001, "again")  # once only
+        with pytest.raises(ConnectionGone, match="the client disconnected"):
+            await connection.send("two")
+        assert sent == [{"type": "websocket.send", "text": "one"}, {"type": "websocket.close", "code": 4000,
+                                                                    "reason": "bye"}]  # fmt: skip
+
+        async def refusing(message: Message) -> None:
+            raise RuntimeError("Unexpected ASGI message 'websocket.close', after sending 'websocket.close'")
+
+        await ASGIConnection(refusing).close()  # the client left first: nothing to do, no error
+
+    run(scenario)
+
+
+def test_health_and_routes() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+        response = await app.health(None)  # type: ignore[arg-type]
+        assert response.status_code == 200 and json.loads(response.body)["status"] == "ok"
+        ws_route, health_route = app.routes("/live", health_path="/up")
+        assert (ws_route.path, health_route.path) == ("/live", "/up")  # type: ignore[attr-defined]
+
+    run(scenario)
+
+
+# -- the signal handoff ---------------------------------------------------------------------------
+
+
+def test_a_signal_closes_first_then_reaches_the_handler_that_was_there() -> None:
+    order: list[str] = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: order.append(f"server's handler {signum}"))
+
+    async def scenario() -> None:
+        async def close() -> None:
+            await asyncio.sleep(0.05)
+            order.append("closed")
+
+        restore = close_first_on_signals(close, signals=(signal.SIGUSR1,))
+        os.kill(os.getpid(), signal.SIGUSR1)
+        for _ in range(40):
+            await asyncio.sleep(0.01)
+        restore()
+        assert signal.getsignal(signal.SIGUSR1) is not None and order[-1].startswith("server's handler")
+
+    try:
+        run(scenario)
+    finally:
+        handler = signal.getsignal(signal.SIGUSR1)
+        signal.signal(signal.SIGUSR1, previous)
+    assert order == ["closed", f"server's handler {int(signal.SIGUSR1)}"]
+    assert callable(handler) and handler.__name__ == "<lambda>"  # restore() put the server's back
+
+
+def test_a_second_signal_does_not_wait_for_the_close() -> None:
+    order: list[str] = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: order.append("server's handler"))
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def close() -> None:
+            await release.wait()
+            order.append("closed")
+
+        restore = close_first_on_signals(close, signals=(signal.SIGUSR2,))
+        os.kill(os.getpid(), signal.SIGUSR2)
+        await asyncio.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        await asyncio.sleep(0.05)
+        assert order == ["server's handler"]  # passed on at once
+        release.set()
+        await asyncio.sleep(0.05)
+        restore()
+
+    try:
+        run(scenario)
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    assert order == ["server's handler", "closed", "server's handler"]
+
+
+def test_outside_the_main_thread_nothing_is_installed() -> None:
+    results: list[object] = []
+
+    def in_a_thread() -> None:
+        async def scenario() -> None:
+            async def close() -> None:
+                results.append("closed")
+
+            before = signal.getsignal(signal.SIGTERM)
+            restore = close_first_on_signals(close)
+            results.append(signal.getsignal(signal.SIGTERM) is before)
+            restore()
+
+        asyncio.run(scenario())
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join(5)
+    assert results == [True]
+
+
+def test_with_the_default_handler_the_signal_still_ends_the_process() -> None:
+    program = """
+import asyncio, os, signal
+from wskit.shutdown import close_first_on_signals
+
+async def main():
+    async def close():
+        print("closed first", flush=True)
+    close_first_on_signals(close, signals=(signal.SIGTERM,))
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(5)
+    print("still alive", flush=True)
+
+asyncio.run(main())
+"""
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == -signal.SIGTERM
+    assert result.stdout == "closed first\n"
