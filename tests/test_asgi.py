@@ -47,7 +47,8 @@ class Peer:
 
 
 def scope(*, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None,
-          subprotocols: list[str] | None = None, extensions: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+          subprotocols: list[str] | None = None,
+          extensions: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     return {
         "type": "websocket", "path": "/ws", "query_string": query, "headers": headers or [],
         "subprotocols": subprotocols or [],
