@@ -113,15 +113,16 @@ def test_headlines_say_which_section_printed_them() -> None:
             printed("...", "❌ SPLIT: two types\n", 3),
             new_markdown_cell("## Static mode\n### Details"),
             printed("...", "✅ VALIDATED: same type\nFAILURE: ['x']\n", 4),
+            printed("...", "❌ CALL ERRORS: 4 (the messy example's)\n  details\n✅ AUDIT: all 4 found\n", 5),
         ]
     )
     headlines, _ = read_verdicts(notebook)
-    assert headlines == [
+    assert headlines == [  # one per cell: the verdict it ends with
         Headline("SUCCESS: ALL GOOD", passed=True, section=""),
         Headline("VALIDATED: same type", passed=True, section="Runtime mode"),
         Headline("SPLIT: two types", passed=False, section="Runtime mode"),
-        Headline("VALIDATED: same type", passed=True, section="Details"),
         Headline("FAILURE: ['x']", passed=False, section="Details"),
+        Headline("AUDIT: all 4 found", passed=True, section="Details"),
     ]
 
 

@@ -153,6 +153,8 @@ def read_verdicts(
 ) -> tuple[list[Headline], tuple[CheckCount, ...]]:
     """The headline verdicts and the checks of an executed notebook, read from its cells and outputs.
 
+    A cell's headline is the last verdict line it prints (✅, ❌, `SUCCESS:`, `FAILURE:`).
+
     Three kinds of check are counted: printed `[OK]`/`[FAIL]` lines, code cells that assert
     (an `assert` statement or `raise AssertionError`) and cells tagged `verdict`; a cell that is
     both counts once, as a verdict cell. A checking cell passed when it ran and is not
@@ -169,12 +171,17 @@ def read_verdicts(
             continue
         if cell.cell_type != "code":
             continue
+        conclusion = None
         for line in _stdout_lines(cell):
             headline = _headline(line, section)
             if headline is not None:
-                headlines.append(headline)
+                conclusion = headline
             if line.startswith((CHECK_PASSED, CHECK_FAILED)):
                 outcomes.append((OK_LINES, "passed" if line.startswith(CHECK_PASSED) else "failed"))
+        # A cell's headline is the verdict it ends with: lines before it (an analyzer's own ✅/❌
+        # summary of a deliberately broken example, say) are its evidence, not its conclusion.
+        if conclusion is not None:
+            headlines.append(conclusion)
         tags = cell.get("metadata", {}).get("tags", [])
         if "raises-exception" in tags:
             continue
