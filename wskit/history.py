@@ -12,10 +12,8 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from wskit.budget import MemoryBudget
+from wskit.budget import MemoryBudget
 
 __all__ = [
     "DEFAULT_HISTORY_MAX_AGE",

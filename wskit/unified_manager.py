@@ -19,8 +19,10 @@ import logging
 import time
 import types
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, final
+from typing import Any, NoReturn, Protocol, final
 
+from wskit.backplane.base import Backplane
+from wskit.budget import MemoryBudget
 from wskit.context import UserContext, validate_id
 from wskit.envelope import AGENT_EVENTS, Draft, draft_envelope, encode_json, validate_epoch
 from wskit.errors import FactoryOnlyError, IsolationError
@@ -30,8 +32,29 @@ from wskit.outbox import Outbox, OutboxOverflow
 from wskit.protocols import WebSocketProtocol
 from wskit.writers import writer_for
 
-if TYPE_CHECKING:
-    from wskit.registry import ManagerRegistry
+
+class ManagerHost(Protocol):
+    """What a manager needs from the registry that holds it (`ManagerRegistry` is the one host).
+
+    Spelled out here so that this module does not import the registry, which imports it.
+    """
+
+    budget: MemoryBudget
+    max_buffered_messages: int
+    max_buffered_bytes: int
+    send_timeout: float
+    _messages_sent: int
+
+    @property
+    def backplane(self) -> Backplane: ...
+
+    def _claim_connection(self, connection: WebSocketProtocol, user_id: str) -> str: ...
+
+    def _release_connection(self, connection: WebSocketProtocol) -> None: ...
+
+    def _note_active(self, manager: _UnifiedWebSocketManagerImplementation) -> None: ...
+
+    def _note_idle(self, user_id: str) -> None: ...
 
 __all__ = ["SLOW_CONSUMER_CLOSE_CODE", "DeliveryReport", "_UnifiedWebSocketManagerImplementation"]
 
@@ -93,7 +116,7 @@ class _UnifiedWebSocketManagerImplementation:
 
     _user_context: UserContext
     _user_id: str
-    _registry: ManagerRegistry
+    _registry: ManagerHost
     _connections: dict[str, WebSocketProtocol]
     _view: types.MappingProxyType[str, WebSocketProtocol]
     _outboxes: dict[str, Outbox]
@@ -117,7 +140,7 @@ class _UnifiedWebSocketManagerImplementation:
 
     @classmethod
     def _for_registry(
-        cls, user_context: UserContext, registry: ManagerRegistry
+        cls, user_context: UserContext, registry: ManagerHost
     ) -> _UnifiedWebSocketManagerImplementation:
         """Build the manager of `user_context.user_id`; only `ManagerRegistry` calls this."""
         self = object.__new__(cls)
