@@ -21,6 +21,7 @@ from redis_servers import RedisClusterServers, RedisServer, StallingProxy
 from wskit import ManagerRegistry, UserContext
 from wskit.backplane.redis import RedisBackplane, redact
 from wskit.errors import BackplaneUnavailable
+from wskit.history import ResyncRequired
 
 
 @pytest.fixture
@@ -283,3 +284,113 @@ def test_a_three_master_redis_cluster(tmp_path: Path) -> None:
 
     with RedisClusterServers(tmp_path / "cluster") as cluster:
         run(lambda: scenario(cluster))
+
+
+def test_a_broadcast_reaches_every_held_user_on_every_process(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 2) as (a, b):
+            connections = {user: (await connect(a, user), await connect(b, user)) for user in ("ann", "ben", "cid")}
+            reached = await a.broadcast({"type": "all", "payload": "to everyone a holds"})
+            assert reached == 3  # a's own connections; b's get theirs through Redis
+            await until(lambda: all(len(seqs(c)) == 1 for pair in connections.values() for c in pair))
+            for user, pair in connections.items():
+                assert [(m["user_id"], m["seq"], m["payload"]) for m in pair[1].messages] == [
+                    (user, 1, "to everyone a holds")
+                ]
+
+    run(scenario)
+
+
+def test_what_a_failed_publish_says(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 1, command_timeout=1) as (worker,):
+            await send(worker, "ann", "stored")
+            redis_server.stop(signal.SIGKILL)
+            with pytest.raises(BackplaneUnavailable) as single:
+                await send(worker, "ann", "lost")
+            assert str(single.value).startswith(f"cannot store the envelope: Redis at {redis_server.url} failed (")
+            with pytest.raises(BackplaneUnavailable) as many:
+                await worker.broadcast({"type": "all", "payload": None})
+            assert str(many.value).startswith(f"cannot store the envelopes: Redis at {redis_server.url} failed (")
+            assert (worker.health() or "").startswith(f"Redis at {redis_server.url}: ")
+            backplane = worker.backplane
+        assert backplane.health() == "backplane closed"
+
+    run(scenario)
+
+
+def test_health_clears_once_redis_answers_again(redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 1, command_timeout=1, reconnect_max=0.1) as (worker,):
+            await send(worker, "ann", 1)
+            redis_server.stop(signal.SIGKILL)
+            with pytest.raises(BackplaneUnavailable):
+                await send(worker, "ann", 2)
+            await asyncio.sleep(0.3)
+            assert worker.health() is not None  # still down: the probe keeps trying
+            redis_server.start()
+            await until(lambda: worker.health() is None)
+            assert (await send(worker, "ann", 3)).seq == 1  # no persistence: a new history
+
+    with caplog.at_level(logging.WARNING, logger="wskit.backplane.redis"):
+        run(scenario)
+    assert f"Redis at {redis_server.url} answers again" in [r.getMessage() for r in caplog.records]
+
+
+def test_replay_of_a_user_nothing_was_stored_for(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 1) as (server,):
+            backplane = server.backplane
+            assert await backplane.replay("nobody", 0, None) == []
+            for last_seq, epoch in ((0, "e1"), (4, None)):
+                with pytest.raises(ResyncRequired) as info:
+                    await backplane.replay("nobody", last_seq, epoch)
+                assert info.value.as_message() == {"type": "resync_required", "epoch": None, "oldest_seq": None,
+                                                   "latest_seq": 0}  # fmt: skip
+                assert str(info.value).startswith(f"cannot replay after seq {last_seq}:")
+            assert await backplane.undelivered("nobody") == []
+
+    run(scenario)
+
+
+def test_a_subscriber_away_longer_than_the_stream_tells_its_connections_to_resync(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        proxy = await StallingProxy(redis_server.port).start()
+        async with (
+            processes(proxy.url, 1, probe_interval=0.3, history_max_messages=5) as (server,),
+            processes(redis_server.url, 1, history_max_messages=5) as (worker,),
+        ):
+            connection = await connect(server, "ann")
+            await send(worker, "ann", 0)
+            await until(lambda: seqs(connection) == [1])
+            proxy.stall(sent=b"SSUBSCRIBE")
+            for i in range(1, 20):  # seq 2..20 while the subscriber hears nothing; the stream keeps 16..20
+                await send(worker, "ann", i)
+            await until(lambda: seqs(connection)[-1:] == [20], timeout=5)
+            notice = next(m for m in connection.messages if m["type"] == "resync_required")
+            assert notice == {"type": "resync_required", "epoch": connection.messages[0]["epoch"], "oldest_seq": 16,
+                              "latest_seq": 20}  # fmt: skip
+            assert seqs(connection) == [1, 16, 17, 18, 19, 20]  # told, then what is still there: no gap pretended
+        await proxy.close()
+
+    with caplog.at_level(logging.WARNING, logger="wskit.backplane.redis"):
+        run(scenario)
+    assert any(r.getMessage().startswith("user 'ann' lost envelopes after seq 1;") for r in caplog.records)
+
+
+def test_unsubscribing_stops_a_pending_gap_fill(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 1, probe_interval=10) as (server,):
+            manager = server.get_or_create(UserContext(user_id="ann"))
+            connection_id = await manager.add_connection(MemoryConnection(), user_id="ann")
+            backplane = server.backplane
+            assert isinstance(backplane, RedisBackplane)
+            backplane._accept("ann", "e", 5, b"{}")  # a gap the channel has not confirmed: a slow fill is pending
+            fill = backplane._fills["ann"]
+            await manager.remove_connection(connection_id)
+            await asyncio.sleep(0)
+            assert fill.cancelled() and "ann" not in backplane._fills and "ann" not in backplane._cursors
+
+    run(scenario)
