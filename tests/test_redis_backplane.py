@@ -382,15 +382,17 @@ def test_a_subscriber_away_longer_than_the_stream_tells_its_connections_to_resyn
 
 def test_unsubscribing_stops_a_pending_gap_fill(redis_server: RedisServer) -> None:
     async def scenario() -> None:
-        async with processes(redis_server.url, 1, probe_interval=10) as (server,):
+        # A long grace: the fill is still waiting for the gap to close when the user leaves.
+        async with processes(redis_server.url, 1, probe_interval=10, gap_grace=5.0) as (server,):
             manager = server.get_or_create(UserContext(user_id="ann"))
             connection_id = await manager.add_connection(MemoryConnection(), user_id="ann")
             backplane = server.backplane
             assert isinstance(backplane, RedisBackplane)
+            await until(lambda: not backplane._fills)  # the read after the subscriber connected is over
             backplane._accept("ann", "e", 5, b"{}")  # a gap the channel has not confirmed: a slow fill is pending
             fill = backplane._fills["ann"]
             await manager.remove_connection(connection_id)
-            await asyncio.sleep(0)
+            await asyncio.wait({fill}, timeout=2)
             assert fill.cancelled() and "ann" not in backplane._fills and "ann" not in backplane._cursors
 
     run(scenario)

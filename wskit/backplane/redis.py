@@ -623,6 +623,7 @@ class _Subscriber:
         self.down_since: float | None = None
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = self.backplane._spawn(self._run())
@@ -652,12 +653,22 @@ class _Subscriber:
     def unsubscribe(self, channel: str) -> None:
         key = channel.encode()
         if self.channels.pop(key, None) is not None and self._connection is not None:
-            self.backplane._spawn(self._send_quietly("SUNSUBSCRIBE", channel))
+            send = self.backplane._spawn(self._send_quietly("SUNSUBSCRIBE", channel))
+            self._sends.add(send)
+            send.add_done_callback(self._sends.discard)
+
+    async def _stop_sends(self) -> None:
+        # A send still under way when its connection is disconnected fails inside redis-py with an
+        # AttributeError (its writer is gone): stop the sends first.
+        for send in list(self._sends):
+            send.cancel()
+        await asyncio.gather(*self._sends, return_exceptions=True)
 
     async def close(self) -> None:
         # Disconnecting first makes a pending read fail at once; a cancellation alone can be
         # swallowed by the read's own timeout if both happen together.
         self._closing = True
+        await self._stop_sends()
         if self._connection is not None:
             await self._connection.disconnect(nowait=True)
         if self._task is not None:
@@ -698,6 +709,7 @@ class _Subscriber:
                 for future in self._confirmations.values():
                     if not future.done():
                         future.set_exception(ConnectionError("the pub/sub connection was lost"))
+                await self._stop_sends()
                 await connection.disconnect(nowait=True)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.backplane.reconnect_max)
