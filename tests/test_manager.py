@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 import warnings
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import MemoryConnection, ctx
 
 import wskit
 from wskit import AGENT_EVENTS, ManagerRegistry, UserContext, get_websocket_manager
+from wskit.backplane import InProcessBackplane
 from wskit.envelope import ENVELOPE_KEYS
 from wskit.errors import FactoryOnlyError, IsolationError
 from wskit.protocols import WebSocketProtocol
@@ -366,6 +368,40 @@ def test_broadcast_is_explicit_and_reaches_every_user(registry: ManagerRegistry)
     assert [(m["type"], m["user_id"], m["seq"]) for m in connections["bob"].messages] == [("maintenance", "bob", 1)]
 
 
+def test_broadcast_fills_each_users_own_ids_unless_the_message_names_them(registry: ManagerRegistry) -> None:
+    ann, bob, cid = MemoryConnection("ann"), MemoryConnection("bob"), MemoryConnection("cid")
+
+    async def scenario() -> tuple[int, int]:
+        await registry.get_or_create(ctx("ann", thread_id="t-ann", run_id="r-ann")).add_connection(ann, user_id="ann")
+        await registry.get_or_create(ctx("bob")).add_connection(bob, user_id="bob")
+        registry.get_or_create(ctx("cid"))  # held, with no connection: gets a seq, reaches no socket
+        before = registry.stats()["messages_sent"]
+        reached = await registry.broadcast({"type": "notice", "payload": {"a": [1, "x"]}, "thread_id": "t9"})
+        assert await registry.broadcast({"type": "later", "run_id": "r9"}) == 2
+        for manager in (registry.get_or_create(ctx("ann")), registry.get_or_create(ctx("bob"))):
+            await manager.flush()
+        sent = registry.stats()["messages_sent"]
+        assert before is not None and sent is not None
+        late = registry.get_or_create(ctx("cid"))
+        await late.add_connection(cid, user_id="cid", last_seq=0)  # what it was owed is replayed
+        await late.flush()
+        return reached, sent - before
+
+    start = time.time()
+    reached, counted = asyncio.run(scenario())
+    assert (reached, counted) == (2, 6)
+    assert [(m["type"], m["thread_id"], m["run_id"], m["payload"]) for m in ann.messages] == [
+        ("notice", "t9", "r-ann", {"a": [1, "x"]}),
+        ("later", "t-ann", "r9", None),
+    ]
+    assert [(m["type"], m["thread_id"], m["run_id"], m["seq"]) for m in bob.messages] == [
+        ("notice", "t9", None, 1),
+        ("later", None, "r9", 2),
+    ]
+    assert all(start - 1 <= m["ts"] <= time.time() + 1 for m in ann.messages + bob.messages)
+    assert [(m["type"], m["thread_id"], m["seq"]) for m in cid.messages] == [("notice", "t9", 1), ("later", None, 2)]
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -420,12 +456,39 @@ def test_manager_bound_evicts_the_longest_idle_then_refuses() -> None:
         ({"idle_timeout": 0}, "idle_timeout must be a positive number"),
         ({"max_managers": 0}, "max_managers must be a positive int"),
         ({"max_managers": 2.5}, "max_managers must be a positive int"),
-        ({"max_buffered_bytes": -1}, "max_buffered_bytes"),
+        ({"idle_timeout": True}, r"idle_timeout must be a positive number; got True$"),
+        ({"idle_timeout": "5"}, r"idle_timeout must be a positive number; got '5'$"),
+        ({"max_buffered_bytes": -1}, r"^max_buffered_bytes must be a positive int; got -1$"),
+        ({"max_buffered_messages": 0}, r"^max_buffered_messages must be a positive int; got 0$"),
+        ({"send_timeout": 0.0}, r"^send_timeout must be a positive number; got 0.0$"),
+        ({"backplane": InProcessBackplane(), "history_max_messages": 5}, "history limits belong to the backplane"),
+        ({"backplane": InProcessBackplane(), "history_max_bytes": 5}, "history limits belong to the backplane"),
+        ({"backplane": InProcessBackplane(), "history_max_age": 5.0}, "history limits belong to the backplane"),
     ],
 )
 def test_registry_options_are_validated(kwargs: dict[str, object], text: str) -> None:
     with pytest.raises(ValueError, match=text):
         ManagerRegistry(**kwargs)  # type: ignore[arg-type]
+
+
+def test_registry_keeps_the_options_it_was_given() -> None:
+    registry = ManagerRegistry(idle_timeout=7, max_managers=3, max_buffered_messages=4, max_buffered_bytes=5000,
+                               send_timeout=2)  # fmt: skip
+    assert (registry.idle_timeout, registry.max_managers, registry.max_buffered_messages) == (7.0, 3, 4)
+    assert (registry.max_buffered_bytes, registry.send_timeout) == (5000, 2.0)
+    assert isinstance(registry.idle_timeout, float) and isinstance(registry.send_timeout, float)
+    ManagerRegistry(idle_timeout=0.5, send_timeout=0.25)  # fractions are fine where a number is asked
+
+
+def test_registry_refuses_a_backplane_that_is_not_one() -> None:
+    with pytest.raises(TypeError, match=r"^backplane must implement wskit.backplane.Backplane; got dict$"):
+        ManagerRegistry(backplane={})  # type: ignore[arg-type]
+
+
+def test_with_a_backplane_the_budget_must_hold_one_buffer_only() -> None:
+    with pytest.raises(ValueError, match=r"at least 6000 bytes \(one connection's buffer, 6000\); got 5999$"):
+        ManagerRegistry(backplane=InProcessBackplane(), memory_budget=5999, max_buffered_bytes=6000)
+    ManagerRegistry(backplane=InProcessBackplane(), memory_budget=6000, max_buffered_bytes=6000)
 
 
 def test_a_broadcast_draft_is_byte_for_byte_a_single_draft() -> None:
