@@ -430,7 +430,7 @@ class RedisBackplane:
         """Record a failed command (health says so until Redis answers again) and describe it."""
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         self._command_failure = f"Redis at {self.url}: {reason}"
-        if self._prober is None and self._client is not None and not self._closed:
+        if self._prober is None and not self._closed:
             self._prober = self._spawn(self._probe_until_back())
         return BackplaneUnavailable(f"cannot {doing}: Redis at {self.url} failed ({reason})")
 
@@ -438,11 +438,11 @@ class RedisBackplane:
         """PING Redis, backing off up to `reconnect_max`, until it answers; then health clears."""
         backoff = 0.05
         try:
-            while self._command_failure is not None and self._client is not None:
+            while self._command_failure is not None and not self._closed:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.reconnect_max)
-                with contextlib.suppress(*_FAILURES):
-                    await self._client.ping()
+                with contextlib.suppress(BackplaneUnavailable, *_FAILURES):
+                    await (await self._ready()).ping()  # connects first if it never could
                     logger.warning("Redis at %s answers again", self.url)
                     self._command_failure = None
         finally:
