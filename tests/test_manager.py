@@ -504,3 +504,174 @@ def test_a_broadcast_draft_is_byte_for_byte_a_single_draft() -> None:
             "type": "tick", "seq": 7, "epoch": "e-1", "ts": 12.5, "user_id": user, "thread_id": thread,
             "run_id": run, "payload": {"n": 1},
         }  # fmt: skip
+
+
+# --- counters, closing, replies, resume points (found by mutation testing) -----------------------
+
+
+def test_manager_stats_count_what_happened() -> None:
+    registry = ManagerRegistry()
+    manager = registry.get_or_create(ctx("ann"))
+    good, failing, other = MemoryConnection("good"), MemoryConnection("failing", fail=True), MemoryConnection("o")
+
+    async def scenario() -> None:
+        await manager.add_connection(good, user_id="ann")
+        await manager.add_connection(failing, user_id="ann")
+        other_id = await manager.add_connection(other, user_id="ann")
+        for n in range(3):
+            await manager.send({"type": "n", "payload": n})
+        await manager.flush()
+        assert await manager.remove_connection(other_id)
+
+    asyncio.run(scenario())
+    assert manager.stats() == {
+        "user_id": "ann",
+        "connections": 1,
+        "messages_sent": 3,
+        "last_seq": 3,
+        "failed_deliveries": 1,
+        "dropped_connections": 2,
+        "buffered_frames": 0,
+    }
+    assert registry.stats()["connections"] == 1 and registry.users() == ["ann"]
+
+
+def test_each_failed_write_is_counted() -> None:
+    registry = ManagerRegistry()
+    manager = registry.get_or_create(ctx("ann"))
+
+    async def scenario() -> None:
+        for name in ("a", "b"):
+            await manager.add_connection(MemoryConnection(name, fail=True), user_id="ann")
+        await manager.send({"type": "n"})
+        await manager.flush()
+
+    asyncio.run(scenario())
+    assert (manager.stats()["failed_deliveries"], manager.stats()["dropped_connections"]) == (2, 2)
+    assert manager.stats()["connections"] == 0
+
+
+def test_close_connection_writes_what_it_was_given_then_closes_with_1000_by_default() -> None:
+    registry = ManagerRegistry()
+    manager = registry.get_or_create(ctx("ann"))
+    closing, staying = MemoryConnection("closing"), MemoryConnection("staying")
+
+    async def scenario() -> None:
+        closing_id = await manager.add_connection(closing, user_id="ann")
+        await manager.add_connection(staying, user_id="ann")
+        await manager.send({"type": "bye"})
+        assert await manager.close_connection(closing_id) is True
+        assert await manager.close_connection(closing_id) is False  # already gone
+        assert await manager.close_connection("no-such-id") is False
+        assert await manager.reply(closing_id, {"type": "late"}) is False
+
+    asyncio.run(scenario())
+    assert [m["type"] for m in closing.messages] == ["bye"] and closing.closed_with == (1000, "")
+    assert staying.closed_with is None and manager.stats()["connections"] == 1
+    assert registry.users() == ["ann"]  # one connection left: not idle
+
+
+def test_the_last_connection_leaving_makes_the_user_idle() -> None:
+    clock = FakeClock()
+    registry = ManagerRegistry(idle_timeout=10, clock=clock)
+    manager = registry.get_or_create(ctx("ann"))
+
+    async def scenario() -> None:
+        first = await manager.add_connection(MemoryConnection("1"), user_id="ann")
+        second = await manager.add_connection(MemoryConnection("2"), user_id="ann")
+        await manager.remove_connection(first)
+        clock.now += 11
+        assert registry.release_idle() == 0  # still has a connection
+        await manager.remove_connection(second)
+        clock.now += 9.5
+        assert registry.release_idle() == 0
+        clock.now += 0.5
+        assert registry.release_idle() == 1  # idle for idle_timeout: released
+
+    asyncio.run(scenario())
+    assert registry.users() == []
+    assert registry.get("ann") is manager  # released but still referenced: still the user's manager
+    assert registry.get("nobody") is None
+
+
+def test_release_idle_returns_how_many_it_released() -> None:
+    clock = FakeClock()
+    registry = ManagerRegistry(idle_timeout=1, clock=clock)
+    for user in ("a", "b", "c"):
+        registry.get_or_create(ctx(user))
+    clock.now += 2
+    assert registry.release_idle() == 3
+
+
+def test_a_released_manager_that_connects_again_is_held_again() -> None:
+    clock = FakeClock()
+    registry = ManagerRegistry(idle_timeout=1, clock=clock)
+    manager = registry.get_or_create(ctx("ann"))
+    clock.now += 2
+    registry.release_idle()
+    assert registry.users() == []
+    connection = MemoryConnection()
+    asyncio.run(manager.add_connection(connection, user_id="ann"))
+    assert registry.users() == ["ann"] and registry.get("ann") is manager
+    assert registry.deliver("ann", [(1, b'{"type":"n","seq":1}')]) == 1
+    assert registry.deliver("nobody", [(1, b'{"type":"n","seq":1}')]) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"thread_id": "bad id"}, r"^thread_id must be"),
+        ({"run_id": "bad id"}, r"^run_id must be"),
+    ],
+)
+def test_emit_names_the_bad_id(kwargs: dict[str, str], text: str) -> None:
+    manager = ManagerRegistry().get_or_create(ctx("ann"))
+    with pytest.raises(ValueError, match=text):
+        asyncio.run(manager.emit("agent_started", {}, **kwargs))
+
+
+def test_send_names_a_bad_run_id() -> None:
+    manager = ManagerRegistry().get_or_create(ctx("ann"))
+    with pytest.raises(ValueError, match=r"^run_id must be"):
+        asyncio.run(manager.send({"type": "x", "run_id": "bad id"}))
+
+
+def test_a_resume_point_with_a_bad_epoch_is_refused() -> None:
+    manager = ManagerRegistry().get_or_create(ctx("ann"))
+
+    async def scenario() -> None:
+        with pytest.raises(ValueError, match=r"^epoch must be the epoch of an envelope"):
+            await manager.add_connection(MemoryConnection(), user_id="ann", last_seq=0, epoch="bad epoch!")
+        held = await manager.add_connection(MemoryConnection(), user_id="ann", hold=True)
+        with pytest.raises(ValueError, match=r"^epoch must be the epoch of an envelope"):
+            await manager.resume(held, 0, "bad epoch!")
+        with pytest.raises(ValueError, match=r"^last_seq must be"):
+            await manager.resume(held, -1, None)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("on", ["connect", "resume"])
+def test_a_resume_point_of_another_epoch_gets_resync_required(on: str) -> None:
+    manager = ManagerRegistry().get_or_create(ctx("ann"))
+    connection = MemoryConnection()
+
+    async def scenario() -> None:
+        for n in range(3):
+            await manager.send({"type": "n", "payload": n})
+        if on == "connect":
+            await manager.add_connection(connection, user_id="ann", last_seq=1, epoch="another-epoch")
+        else:
+            held = await manager.add_connection(connection, user_id="ann", hold=True)
+            await manager.resume(held, 1, "another-epoch")
+        await manager.flush()
+
+    asyncio.run(scenario())
+    assert connection.messages[0]["type"] == "resync_required"
+    assert [m["seq"] for m in connection.messages[1:]] == []
+
+
+def test_the_default_registry_gives_one_manager_per_user() -> None:
+    first = get_websocket_manager(UserContext(user_id="default-registry-user"))
+    assert first is get_websocket_manager(UserContext(user_id="default-registry-user"))
+    assert first is not get_websocket_manager(UserContext(user_id="default-registry-other"))

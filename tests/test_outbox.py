@@ -116,7 +116,7 @@ def test_a_held_outbox_goes_live_with_notice_then_replay_then_what_the_replay_do
         assert connection.frames == []
         replay = [(n, frame(n)) for n in range(1, 5)]  # covers the held 3 and 4
         outbox.release_after(b'{"n":0}', replay)
-        assert not outbox.held
+        assert outbox.held is False
         assert outbox.offer(frame(5), 5) and not outbox.offer(frame(4), 4)
         await asyncio.wait_for(outbox.flush(), 1)
         assert texts(connection) == [0, 1, 2, 3, 4, 5] and failures == []
@@ -243,5 +243,80 @@ def test_closing_drops_the_queue_and_ends_a_flush_without_a_failure() -> None:
         await asyncio.sleep(0.01)
         assert outbox.pending == 0 and failures == [] and connection.frames == []
         assert not outbox.offer(frame(3), 3)
+
+    run(scenario)
+
+
+class BusyWriter:
+    """A `FrameWriter` whose socket buffer is full until `drain()`: `write_nowait` writes nothing."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.drained = asyncio.Event()
+
+    def write_nowait(self, data: bytes) -> bool:
+        if self.drained.is_set():
+            self.written.append(data)
+            return True
+        return False
+
+    async def write(self, data: bytes) -> None:
+        await self.drained.wait()
+        self.written.append(data)
+
+
+def test_frames_the_socket_cannot_take_now_are_written_by_a_drain_task_in_order() -> None:
+    async def scenario() -> None:
+        writer = BusyWriter()
+        failures = Failures()
+        outbox = Outbox(writer, failures, max_messages=2)
+        assert outbox.offer(frame(1), 1) and outbox.offer(frame(2), 2)
+        assert outbox.pending == 2 and writer.written == []
+        assert not outbox.offer(frame(3), 3)  # both queued: the third is over the limit
+        assert [str(f) for f in failures] == [
+            "outbound buffer full (2 messages, 40 bytes queued; limits 2 messages, 1048576 bytes)"
+        ]
+
+        writer2, failures2 = BusyWriter(), Failures()
+        outbox2 = Outbox(writer2, failures2)
+        outbox2.offer(frame(1), 1)
+        outbox2.offer(frame(2), 2)
+        writer2.drained.set()
+        await asyncio.wait_for(outbox2.flush(), 1)
+        assert writer2.written == [frame(1), frame(2)] and outbox2.pending == 0 and failures2 == []
+
+    run(scenario)
+
+
+def test_after_a_replay_is_written_the_live_limits_count_only_live_frames() -> None:
+    async def scenario() -> None:
+        connection = MemoryConnection()
+        connection.stall()
+        outbox, failures = make(connection, held=True, max_bytes=50)
+        outbox.release_after(None, [(n, frame(n, 100)) for n in range(1, 4)])  # 300 bytes of replay
+        connection.resume()
+        await asyncio.wait_for(outbox.flush(), 1)
+        connection.stall()
+        outbox.offer(frame(4), 4)  # in flight
+        assert outbox.offer(frame(5), 5) and outbox.offer(frame(6), 6)  # 40 bytes queued
+        assert not outbox.offer(frame(7), 7)  # 60 > 50
+        assert [str(f) for f in failures] == [
+            "outbound buffer full (2 messages, 40 bytes queued; limits 1000 messages, 50 bytes)"
+        ]
+
+    run(scenario)
+
+
+def test_closing_with_a_replay_queued_gives_back_only_the_live_bytes() -> None:
+    async def scenario() -> None:
+        budget = MemoryBudget(10_000)
+        connection = MemoryConnection()
+        connection.stall()
+        outbox, _ = make(connection, held=True, budget=budget)
+        outbox.release_after(None, [(n, frame(n, 100)) for n in range(1, 4)])
+        outbox.offer(frame(4, 60), 4)
+        assert budget.buffer_bytes == 60
+        outbox.close()
+        assert budget.buffer_bytes == 0
 
     run(scenario)

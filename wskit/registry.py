@@ -146,7 +146,7 @@ class ManagerRegistry:
         return self._released.get(user_id) if manager is None else manager
 
     def release_idle(self) -> int:
-        """Release managers idle for longer than `idle_timeout`; return how many were released."""
+        """Release managers idle for `idle_timeout` seconds or more; return how many were released."""
         deadline = self._clock() - self.idle_timeout
         released = 0
         while self._idle_since:
