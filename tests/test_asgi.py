@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from wskit import AGENT_EVENTS, ManagerRegistry
+from wskit import AGENT_EVENTS, ManagerRegistry, UserContext
 from wskit.asgi import ASGIConnection, WskitEndpoint
 from wskit.auth import generate_secret
 from wskit.shutdown import close_first_on_signals
@@ -207,7 +207,13 @@ def test_health_and_routes() -> None:
 
 def test_a_signal_closes_first_then_reaches_the_handler_that_was_there() -> None:
     order: list[str] = []
-    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: order.append(f"server's handler {signum}"))
+    frames: list[object] = []
+
+    def servers_handler(signum: int, frame: object) -> None:
+        order.append(f"server's handler {signum}")
+        frames.append(frame)
+
+    previous = signal.signal(signal.SIGUSR1, servers_handler)
 
     async def scenario() -> None:
         async def close() -> None:
@@ -227,7 +233,8 @@ def test_a_signal_closes_first_then_reaches_the_handler_that_was_there() -> None
         handler = signal.getsignal(signal.SIGUSR1)
         signal.signal(signal.SIGUSR1, previous)
     assert order == ["closed", f"server's handler {int(signal.SIGUSR1)}"]
-    assert callable(handler) and handler.__name__ == "<lambda>"  # restore() put the server's back
+    assert frames[0] is not None  # it gets the interrupted frame, as if it had been called directly
+    assert handler is servers_handler  # restore() put the server's back
 
 
 def test_a_second_signal_does_not_wait_for_the_close() -> None:
@@ -297,3 +304,163 @@ asyncio.run(main())
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == -signal.SIGTERM
     assert result.stdout == "closed first\n"
+
+
+# -- found by mutation testing ---------------------------------------------------------------------
+
+
+async def http_call(app: Any, method: str, path: str) -> tuple[int, dict[bytes, bytes], bytes]:
+    """One HTTP request straight into an ASGI app: status, headers, body."""
+    peer = Peer({"type": "http.request", "body": b"", "more_body": False})
+    request = {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b"",
+               "headers": [], "scheme": "http", "server": ("testserver", 80), "http_version": "1.1"}  # fmt: skip
+    await app(request, peer.receive, peer.send)
+    start, *bodies = peer.sent
+    return start["status"], dict(start["headers"]), b"".join(b.get("body", b"") for b in bodies)
+
+
+def test_the_default_routes_serve_the_socket_and_a_get_only_health_check() -> None:
+    from starlette.applications import Starlette
+
+    async def scenario() -> None:
+        app = endpoint()
+        web = Starlette(routes=app.routes())
+        status, headers, body = await http_call(web, "GET", "/healthz")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert headers[b"content-type"] == b"application/json"
+        assert (await http_call(web, "POST", "/healthz"))[0] == 405
+        assert (await http_call(web, "GET", "/elsewhere"))[0] == 404
+        peer = Peer({"type": "websocket.connect"})
+        await web({**scope(), "path": "/ws"}, peer.receive, peer.send)  # the endpoint answers: no token
+        assert peer.sent[0]["type"] == "websocket.http.response.start" and peer.sent[0]["status"] == 401
+
+    run(scenario)
+
+
+def test_plain_http_on_the_socket_path_is_told_to_use_a_websocket_client() -> None:
+    async def scenario() -> None:
+        peer = Peer()
+        await endpoint()({"type": "http", "path": "/ws"}, peer.receive, peer.send)
+        assert peer.sent == [
+            {"type": "http.response.start", "status": 426, "headers": [(b"content-type", b"text/plain")]},
+            {"type": "http.response.body",
+             "body": b"this path serves WebSocket connections; connect with a WebSocket client\n"},
+        ]  # fmt: skip
+
+    run(scenario)
+
+
+def test_a_token_in_the_query_string_is_accepted_with_the_resume_point() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+        manager = app.registry.get_or_create(UserContext(user_id="ann"))
+        for n in range(3):
+            await manager.send({"type": "n", "payload": n})
+        peer = Peer({"type": "websocket.connect"})
+        query = f"token={app.mint_token('ann')}&last_seq=1".encode()
+        serving = asyncio.ensure_future(app(scope(query=query), peer.receive, peer.send))
+        for _ in range(100):
+            await asyncio.sleep(0)
+        assert peer.sent[0] == {"type": "websocket.accept"}
+        assert [(f["seq"], f["payload"]) for f in peer.frames()] == [(2, 1), (3, 2)]
+        peer.incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await serving
+
+    run(scenario)
+
+
+def test_an_oversized_binary_frame_closes_with_1009() -> None:
+    async def scenario() -> None:
+        app = endpoint(max_message_bytes=100)
+        peer = Peer({"type": "websocket.connect"}, {"type": "websocket.receive", "bytes": b"x" * 200})
+        headers = [(b"authorization", f"Bearer {app.mint_token('ann')}".encode())]
+        await asyncio.wait_for(app(scope(headers=headers), peer.receive, peer.send), 5)
+        assert peer.sent[-1] == {"type": "websocket.close", "code": 1009, "reason": "frame larger than 100 bytes"}
+
+    run(scenario)
+
+
+def test_health_is_503_with_the_reason_while_the_backplane_is_down() -> None:
+    from wskit.backplane.redis import RedisBackplane
+    from wskit.errors import BackplaneUnavailable
+
+    async def scenario() -> None:
+        backplane = RedisBackplane("redis://127.0.0.1:1/0", command_timeout=1)
+        app = WskitEndpoint(secret=generate_secret(), registry=ManagerRegistry(backplane=backplane))
+        with pytest.raises(BackplaneUnavailable):
+            await backplane.start()
+        response = await app.health(None)  # type: ignore[arg-type]
+        assert response.status_code == 503
+        document = json.loads(response.body)
+        assert document["status"] == "unavailable" and document["reason"].startswith("Redis at redis://127.0.0.1:1/0: ")
+        await backplane.close()
+
+    run(scenario)
+
+
+def test_a_connection_closes_with_1000_by_default() -> None:
+    async def scenario() -> None:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await ASGIConnection(send).close()
+        assert sent == [{"type": "websocket.close", "code": 1000, "reason": ""}]
+
+    run(scenario)
+
+
+def test_minted_tokens_last_an_hour_by_default() -> None:
+    import jwt
+
+    app = endpoint()
+    claims = jwt.decode(app.mint_token("ann"), options={"verify_signature": False})
+    assert claims["sub"] == "ann" and claims["exp"] - claims["iat"] == 3600
+
+
+def test_in_process_the_default_handler_is_put_back_and_the_signal_raised_again() -> None:
+    # SIGURG's default action is to ignore it: the handoff can be watched without ending the process.
+    assert signal.getsignal(signal.SIGURG) is signal.SIG_DFL
+    closed: list[str] = []
+
+    async def scenario() -> None:
+        async def close() -> None:
+            closed.append("closed")
+
+        close_first_on_signals(close, signals=(signal.SIGURG,))
+        assert signal.getsignal(signal.SIGURG) is not signal.SIG_DFL
+        os.kill(os.getpid(), signal.SIGURG)
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+
+    try:
+        run(scenario)
+        assert closed == ["closed"] and signal.getsignal(signal.SIGURG) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGURG, signal.SIG_DFL)
+
+
+def test_a_close_that_fails_on_a_signal_is_logged_and_the_signal_still_handed_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handed_on: list[int] = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: handed_on.append(signum))
+
+    async def scenario() -> None:
+        async def close() -> None:
+            raise RuntimeError("cannot close")
+
+        restore = close_first_on_signals(close, signals=(signal.SIGUSR1,))
+        os.kill(os.getpid(), signal.SIGUSR1)
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        restore()
+
+    try:
+        run(scenario)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert handed_on == [int(signal.SIGUSR1)]
+    (record,) = [r for r in caplog.records if r.name == "wskit.shutdown"]
+    assert record.getMessage() == "closing connections on shutdown failed" and record.exc_info is not None

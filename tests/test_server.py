@@ -110,7 +110,7 @@ def test_rejected_handshakes_get_401_and_create_nothing() -> None:
             response = info.value.response
             assert response.status_code == 401
             body = response.body.decode()
-            assert reason in body and body.count("\n") == 1
+            assert reason in body and body.count("\n") == 1 and body.endswith("\n")
         assert server.registry.users() == ["bystander"]  # no manager for anyone rejected
         assert server.registry.stats()["connections"] == 1
         with pytest.raises(ConnectionRejected, match="HTTP 401: token expired"):
@@ -216,3 +216,92 @@ def test_server_options_are_validated() -> None:
         WskitServer(port=70000)
     with pytest.raises(ValueError, match="at least 32 bytes"):
         WskitServer(secret="short")
+
+
+# -- found by mutation testing ---------------------------------------------------------------------
+
+
+def test_a_browser_style_token_in_the_subprotocol_is_accepted_and_wskit_selected() -> None:
+    async def scenario(server: WskitServer) -> None:
+        offered = ["wskit", server.mint_token("ann")]
+        async with connect(server.url, subprotocols=offered) as ws:  # type: ignore[arg-type]
+            assert ws.subprotocol == "wskit"
+            await ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(await ws.recv()) == {"type": "pong"}
+        with pytest.raises(InvalidStatus) as info:
+            await connect(server.url, subprotocols=["wskit"])  # type: ignore[list-item]
+        assert info.value.response.status_code == 401
+
+    run_with_server(scenario)
+
+
+def test_healthz_is_json() -> None:
+    async def scenario(server: WskitServer) -> None:
+        def fetch() -> tuple[str | None, str]:
+            with urllib.request.urlopen(server.http_url(), timeout=5) as response:
+                return response.headers.get("Content-Type"), response.read().decode()
+
+        content_type, body = await asyncio.to_thread(fetch)
+        assert server.http_url().endswith("/healthz")
+        assert content_type == "application/json" and json.loads(body)["status"] == "ok" and body.endswith("}\n")
+
+    run_with_server(scenario)
+
+
+def test_server_close_says_why() -> None:
+    async def main() -> None:
+        server = await WskitServer().start()
+        headers = {"Authorization": f"Bearer {server.mint_token('ann')}"}
+        async with connect(server.url, additional_headers=headers) as ws:
+            await server.close()
+            await ws.wait_closed()
+            assert (ws.close_code, ws.close_reason) == (1001, "server shutting down")
+        await server.close()  # twice: nothing more to do
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("port", [True, "8000", -1, 65536])
+def test_a_bad_port_is_refused(port: object) -> None:
+    with pytest.raises(ValueError, match=r"^port must be an int from 0 to 65535"):
+        WskitServer(port=port)  # type: ignore[arg-type]
+
+
+def test_the_highest_port_is_allowed() -> None:
+    assert WskitServer(port=65535).port == 65535
+
+
+def test_a_server_starts_once_and_has_no_address_before() -> None:
+    async def main() -> None:
+        server = WskitServer()
+        with pytest.raises(RuntimeError, match=r"^server is not running; use 'async with WskitServer\(\.\.\.\) as"):
+            _ = server.url
+        async with server:
+            with pytest.raises(RuntimeError, match=r"^server already started$"):
+                await server.start()
+            assert server.url == f"ws://127.0.0.1:{server.port}/ws" and server.port != 0
+
+    asyncio.run(main())
+
+
+def test_an_ipv6_host_is_bracketed_in_urls() -> None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+
+    async def scenario(server: WskitServer) -> None:
+        assert server.url == f"ws://[::1]:{server.port}/ws"
+        status, _ = await http_get(server.http_url())
+        assert status == 200
+
+    run_with_server(scenario, host="::1")
+
+
+def test_minted_tokens_last_an_hour_by_default() -> None:
+    server = WskitServer()
+    claims = jwt.decode(server.mint_token("ann"), options={"verify_signature": False})
+    assert claims["sub"] == "ann" and claims["exp"] - claims["iat"] == 3600

@@ -201,6 +201,7 @@ class WskitServer:
         if url.path == "/healthz":
             status, document = self.sessions.health()
             response = connection.respond(status, encode_json(document, "health") + "\n")
+            del response.headers["Content-Type"]  # respond() set text/plain; a second header would not replace it
             response.headers["Content-Type"] = "application/json"
             return response
         if url.path not in WEBSOCKET_PATHS:
