@@ -26,7 +26,11 @@ MISSING = "Debian's redis-server is missing; run 'make system-deps' (as root) or
 class RedisServer:
     """One `redis-server` on 127.0.0.1; `persist=True` makes it fsync every write (appendfsync always)."""
 
-    def __init__(self, directory: Path, *, persist: bool = False, cluster: bool = False, port: int = 0) -> None:
+    def __init__(
+        self, directory: Path, *, persist: bool = False, cluster: bool = False, port: int = 0,
+        user: tuple[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """`user=(name, password)`: the only user Redis accepts (the default user is turned off)."""
         if REDIS_SERVER is None:
             raise RuntimeError(MISSING)
         self.directory = directory
@@ -34,11 +38,13 @@ class RedisServer:
         self.port = port or free_port()
         self.persist = persist
         self.cluster = cluster
+        self.user = user
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        credentials = "" if self.user is None else f"{self.user[0]}:{self.user[1]}@"
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
         assert REDIS_SERVER is not None
@@ -48,6 +54,8 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
+        if self.user is not None:
+            args += ["--user", "default", "off", "--user", self.user[0], "on", f">{self.user[1]}", "~*", "&*", "+@all"]
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                      "--cluster-node-timeout", "2000", "--cluster-port", str(free_port())]  # fmt: skip
@@ -65,7 +73,8 @@ class RedisServer:
         raise RuntimeError(f"redis-server on port {self.port} did not start; see {self.directory / 'redis.log'}")
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        username, password = self.user or (None, None)
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, username=username, password=password)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop it (SIGTERM: Redis's own clean shutdown; SIGKILL: a crash)."""

@@ -519,3 +519,58 @@ def test_a_wake_up_lost_on_the_way_is_read_back_from_the_stream_at_once(redis_se
             assert [m["payload"] for m in connection.messages] == [1, 2, 3]
 
     run(scenario)
+
+
+def test_a_redis_that_wants_a_user_and_password_gets_them_on_every_connection(tmp_path: Path) -> None:
+    with RedisServer(tmp_path / "acl", user=("wskit", "s3cret")) as server:
+
+        async def scenario() -> None:
+            async with processes(server.url, 2) as (a, worker):
+                connection = await connect(a, "ann")  # the pub/sub connection logs in too
+                await send(worker, "ann", "hello")
+                await until(lambda: seqs(connection) == [1])
+                assert a.health() is None
+
+        run(scenario)
+
+
+def test_a_gap_that_cannot_be_read_back_says_so(redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 1, command_timeout=1, gap_grace=0.05) as (server,):
+            await connect(server, "ann")
+            backplane = server.backplane
+            assert isinstance(backplane, RedisBackplane)
+            await until(lambda: not backplane._fills)
+            redis_server.stop(signal.SIGKILL)
+            backplane._accept("ann", "e", 3, b"{}", ordered=True)  # the channel went past 1 and 2
+            await until(lambda: not backplane._fills)
+
+    with caplog.at_level(logging.WARNING, logger="wskit.backplane.redis"):
+        run(scenario)
+    messages = [r.getMessage() for r in caplog.records if "to fill a gap" in r.getMessage()]
+    url = re.escape(redis_server.url)
+    assert len(messages) == 1 and re.fullmatch(
+        rf"could not read the stream of user 'ann' to fill a gap: cannot read the history: Redis at {url} failed"
+        r" \(ConnectionError: .+\)",
+        messages[0],
+    ), messages
+
+
+def test_a_position_that_cannot_be_read_refuses_the_connection_and_unsubscribes(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        proxy = await StallingProxy(redis_server.port).start()
+        async with processes(proxy.url, 1, command_timeout=0.5) as (server,):
+            await send(server, "ann", "stored")  # the command connection is open now; the next read uses it
+            assert proxy.stall(sent=b"EVALSHA") == 1
+            with pytest.raises(BackplaneUnavailable) as info:
+                await connect(server, "ann")
+            assert str(info.value) == (
+                f"cannot read the user's position: Redis at {proxy.url} failed"
+                f" (TimeoutError: Timeout reading from 127.0.0.1:{proxy.port})"
+            )
+            count = lambda: redis_server.client().execute_command("PUBSUB", "SHARDNUMSUB", "wskit:{u:ann}:wake")[1]  # noqa: E731
+            await until(lambda: count() == 0)
+            assert server.stats()["connections"] == 0
+        await proxy.close()
+
+    run(scenario)
