@@ -239,7 +239,11 @@ def test_a_signal_closes_first_then_reaches_the_handler_that_was_there() -> None
 
 def test_a_second_signal_does_not_wait_for_the_close() -> None:
     order: list[str] = []
-    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: order.append("server's handler"))
+    def servers_handler(signum: int, frame: object) -> None:
+        assert signum == signal.SIGUSR2 and frame is not None  # what the signal brought, passed on as it came
+        order.append("server's handler")
+
+    previous = signal.signal(signal.SIGUSR2, servers_handler)
 
     async def scenario() -> None:
         release = asyncio.Event()
@@ -428,11 +432,14 @@ def test_in_process_the_default_handler_is_put_back_and_the_signal_raised_again(
         async def close() -> None:
             closed.append("closed")
 
+        errors: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context))
         close_first_on_signals(close, signals=(signal.SIGURG,))
         assert signal.getsignal(signal.SIGURG) is not signal.SIG_DFL
         os.kill(os.getpid(), signal.SIGURG)
         for _ in range(20):
             await asyncio.sleep(0.01)
+        assert errors == []  # the handoff itself did not fail
 
     try:
         run(scenario)
@@ -464,3 +471,55 @@ def test_a_close_that_fails_on_a_signal_is_logged_and_the_signal_still_handed_on
     assert handed_on == [int(signal.SIGUSR1)]
     (record,) = [r for r in caplog.records if r.name == "wskit.shutdown"]
     assert record.getMessage() == "closing connections on shutdown failed" and record.exc_info is not None
+
+
+def test_the_endpoint_applies_the_limits_it_was_given_and_the_default_registry() -> None:
+    from wskit.registry import default_registry
+    from wskit.session import SessionLimits
+
+    app = WskitEndpoint(secret=generate_secret(), max_message_bytes=1000, max_connections_per_user=2,
+                        max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25, close_timeout=1.5)  # fmt: skip
+    assert app.sessions.limits == SessionLimits(max_message_bytes=1000, max_connections_per_user=2,
+                                                max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25,
+                                                close_timeout=1.5)  # fmt: skip
+    assert app.registry is default_registry()
+    assert WskitEndpoint(secret=generate_secret()).sessions.limits == SessionLimits()
+
+
+def test_a_scope_without_headers_or_extensions_is_served() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+        bare = {"type": "websocket", "path": "/ws", "query_string": f"token={app.mint_token('ann')}".encode()}
+        peer = Peer({"type": "websocket.connect"})
+        serving = asyncio.ensure_future(app(bare, peer.receive, peer.send))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert peer.sent[0] == {"type": "websocket.accept"}
+        peer.incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await serving
+        refused = Peer({"type": "websocket.connect"})
+        await app({"type": "websocket", "path": "/ws"}, refused.receive, refused.send)  # no token, no extension
+        assert refused.sent[0]["type"] == "websocket.close" and refused.sent[0]["code"] == 1008
+
+    run(scenario)
+
+
+def test_a_connection_is_marked_gone_once_the_client_disconnected() -> None:
+    async def scenario() -> None:
+        app = endpoint()
+        peer = Peer({"type": "websocket.connect"})
+        headers = [(b"authorization", f"Bearer {app.mint_token('ann')}".encode())]
+        serving = asyncio.ensure_future(app(scope(headers=headers), peer.receive, peer.send))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        manager = app.registry.get("ann")
+        assert manager is not None
+        (connection,) = manager.connections.values()
+        assert isinstance(connection, ASGIConnection) and connection.gone is False
+        peer.incoming.put_nowait({"type": "websocket.disconnect", "code": 1001})
+        await serving
+        assert connection.gone is True
+        with pytest.raises(ConnectionGone):
+            await connection.send("late")
+
+    run(scenario)

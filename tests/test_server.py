@@ -305,3 +305,31 @@ def test_minted_tokens_last_an_hour_by_default() -> None:
     server = WskitServer()
     claims = jwt.decode(server.mint_token("ann"), options={"verify_signature": False})
     assert claims["sub"] == "ann" and claims["exp"] - claims["iat"] == 3600
+
+
+def test_server_defaults_and_the_limits_it_was_given() -> None:
+    from wskit.session import SessionLimits
+
+    server = WskitServer()
+    assert (server.host, server.port, server.ping_interval, server.ping_timeout) == ("127.0.0.1", 0, 20.0, 20.0)
+    assert server.sessions.limits == SessionLimits()
+    given = WskitServer(max_message_bytes=1000, max_connections_per_user=2, max_frames_per_second=7.5, frame_burst=9,
+                        resume_grace=0.25, close_timeout=1.5)  # fmt: skip
+    assert given.sessions.limits == SessionLimits(max_message_bytes=1000, max_connections_per_user=2,
+                                                  max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25,
+                                                  close_timeout=1.5)  # fmt: skip
+
+
+def test_a_server_listens_on_the_port_it_was_given() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario(server: WskitServer) -> None:
+        assert server.port == port and server.url == f"ws://127.0.0.1:{port}/ws"
+        status, _ = await http_get(server.http_url())
+        assert status == 200
+
+    run_with_server(scenario, port=port)
