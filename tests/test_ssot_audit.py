@@ -117,11 +117,18 @@ def test_symbols_can_be_given_directly() -> None:
 
 
 def test_wskit_audits_itself() -> None:
-    report = audit_calls(PROJECT / "pyproject.toml", PROJECT / "tests" / "test_manager.py")
+    source = PROJECT / "tests" / "test_manager.py"
+    report = audit_calls(PROJECT / "pyproject.toml", source)
+    lines = source.read_text().splitlines()
+
+    def line_of(code: str) -> int:
+        (number,) = [n for n, line in enumerate(lines, 1) if line.strip() == code]
+        return number
+
     wrong = [(row.line, row.kind, row.via) for row in report.failing()]
-    assert wrong == [
-        (44, "direct-instantiation", "WebSocketManager"),
-        (87, "bad-arguments", "create_websocket_manager"),
+    assert wrong == [  # the two misuses test_manager.py makes on purpose, and nothing else
+        (line_of("WebSocketManager(*args, **kwargs)"), "direct-instantiation", "WebSocketManager"),
+        (line_of('create_websocket_manager(user_id="alice")'), "bad-arguments", "create_websocket_manager"),
     ]
 
 
