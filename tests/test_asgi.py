@@ -169,18 +169,14 @@ def test_a_lost_socket_ends_the_connection_quietly() -> None:
 
 def test_the_connection_wrapper_after_the_peer_left() -> None:
     async def scenario() -> None:
-        sent: list[Message] = []
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        connection = ASGIConnection(send)
+        peer = Peer()
+        connection = ASGIConnection(peer.send)
         await connection.send("one")
         await connection.close(4000, "bye")
         await connection.close(4001, "again")  # once only
         with pytest.raises(ConnectionGone, match="the client disconnected"):
             await connection.send("two")
-        assert sent == [{"type": "websocket.send", "text": "one"}, {"type": "websocket.close", "code": 4000,
+        assert peer.sent == [{"type": "websocket.send", "text": "one"}, {"type": "websocket.close", "code": 4000,
                                                                     "reason": "bye"}]  # fmt: skip
 
         async def refusing(message: Message) -> None:
@@ -404,13 +400,9 @@ def test_health_is_503_with_the_reason_while_the_backplane_is_down() -> None:
 
 def test_a_connection_closes_with_1000_by_default() -> None:
     async def scenario() -> None:
-        sent: list[Message] = []
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        await ASGIConnection(send).close()
-        assert sent == [{"type": "websocket.close", "code": 1000, "reason": ""}]
+        peer = Peer()
+        await ASGIConnection(peer.send).close()
+        assert peer.sent == [{"type": "websocket.close", "code": 1000, "reason": ""}]
 
     run(scenario)
 

@@ -59,6 +59,12 @@ async def connect(registry: ManagerRegistry, user: str, **resume: Any) -> Memory
     return connection
 
 
+def wake_subscribers(redis_server: RedisServer, user: str) -> int:
+    """How many pub/sub connections Redis has subscribed to the user's wake-up channel."""
+    count: int = redis_server.client().execute_command("PUBSUB", "SHARDNUMSUB", f"wskit:{{u:{user}}}:wake")[1]
+    return count
+
+
 def seqs(connection: MemoryConnection) -> list[int]:
     return [m["seq"] for m in connection.messages if "seq" in m]
 
@@ -82,7 +88,7 @@ def test_every_connection_on_every_process_gets_every_seq_once_in_order(redis_se
                 assert len({m["epoch"] for m in connection.messages}) == 1
             assert bystander.frames == []
             # A worker with no sockets holds no subscription; the processes hold only their users.
-            assert redis_server.client().execute_command("PUBSUB", "SHARDNUMSUB", "wskit:{u:alice}:wake")[1] == 2
+            assert wake_subscribers(redis_server, "alice") == 2
 
     run(scenario)
 
@@ -218,11 +224,9 @@ def test_a_process_subscribes_only_while_it_holds_the_user(
         async with processes(redis_server.url, 1) as (server,):
             manager = server.get_or_create(UserContext(user_id="alice"))
             connection_id = await manager.add_connection(MemoryConnection(), user_id="alice")
-            channel = "wskit:{u:alice}:wake"
-            count = lambda: redis_server.client().execute_command("PUBSUB", "SHARDNUMSUB", channel)[1]  # noqa: E731
-            assert count() == 1
+            assert wake_subscribers(redis_server, "alice") == 1
             await manager.remove_connection(connection_id)
-            await until(lambda: count() == 0)
+            await until(lambda: wake_subscribers(redis_server, "alice") == 0)
 
     with caplog.at_level(logging.WARNING, logger="wskit.backplane.redis"):
         run(scenario)
@@ -568,8 +572,7 @@ def test_a_position_that_cannot_be_read_refuses_the_connection_and_unsubscribes(
                 f"cannot read the user's position: Redis at {proxy.url} failed"
                 f" (TimeoutError: Timeout reading from 127.0.0.1:{proxy.port})"
             )
-            count = lambda: redis_server.client().execute_command("PUBSUB", "SHARDNUMSUB", "wskit:{u:ann}:wake")[1]  # noqa: E731
-            await until(lambda: count() == 0)
+            await until(lambda: wake_subscribers(redis_server, "ann") == 0)
             assert server.stats()["connections"] == 0
         await proxy.close()
 

@@ -31,13 +31,15 @@ def run_with_server(scenario: Scenario, **options: Any) -> None:
     asyncio.run(main())
 
 
-async def http_get(url: str) -> tuple[int, str]:
-    def fetch() -> tuple[int, str]:
+async def http_get(url: str) -> tuple[int, str, str | None]:
+    """Status, body and Content-Type of a GET."""
+
+    def fetch() -> tuple[int, str, str | None]:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
-                return response.status, response.read().decode()
+                return response.status, response.read().decode(), response.headers.get("Content-Type")
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
+            return exc.code, exc.read().decode(), exc.headers.get("Content-Type")
 
     return await asyncio.to_thread(fetch)
 
@@ -185,14 +187,14 @@ def test_healthz_and_unknown_paths() -> None:
     async def scenario(server: WskitServer) -> None:
         async with await AgentClient.connect(server.url, server.mint_token("alice")) as client:
             await client.run_agent("one two", thread_id="t")
-            status, body = await http_get(server.http_url("/healthz"))
+            status, body, _ = await http_get(server.http_url("/healthz"))
             assert status == 200
             health = json.loads(body)
             assert {k: health[k] for k in ("status", "users", "connections", "messages_sent", "evictions")} == {
                 "status": "ok", "users": 1, "connections": 1, "messages_sent": 5, "evictions": 0,
             }  # fmt: skip
             assert health["history_bytes"] > 5 * 100 and health["memory_budget"] is None
-        status, body = await http_get(server.http_url("/admin"))
+        status, body, _ = await http_get(server.http_url("/admin"))
         assert status == 404 and "unknown path '/admin'" in body
 
     run_with_server(scenario)
@@ -237,13 +239,10 @@ def test_a_browser_style_token_in_the_subprotocol_is_accepted_and_wskit_selected
 
 def test_healthz_is_json() -> None:
     async def scenario(server: WskitServer) -> None:
-        def fetch() -> tuple[str | None, str]:
-            with urllib.request.urlopen(server.http_url(), timeout=5) as response:
-                return response.headers.get("Content-Type"), response.read().decode()
-
-        content_type, body = await asyncio.to_thread(fetch)
+        status, body, content_type = await http_get(server.http_url())
         assert server.http_url().endswith("/healthz")
-        assert content_type == "application/json" and json.loads(body)["status"] == "ok" and body.endswith("}\n")
+        assert status == 200 and content_type == "application/json"
+        assert json.loads(body)["status"] == "ok" and body.endswith("}\n")
 
     run_with_server(scenario)
 
@@ -295,7 +294,7 @@ def test_an_ipv6_host_is_bracketed_in_urls() -> None:
 
     async def scenario(server: WskitServer) -> None:
         assert server.url == f"ws://[::1]:{server.port}/ws"
-        status, _ = await http_get(server.http_url())
+        status, _, _ = await http_get(server.http_url())
         assert status == 200
 
     run_with_server(scenario, host="::1")
@@ -329,7 +328,7 @@ def test_a_server_listens_on_the_port_it_was_given() -> None:
 
     async def scenario(server: WskitServer) -> None:
         assert server.port == port and server.url == f"ws://127.0.0.1:{port}/ws"
-        status, _ = await http_get(server.http_url())
+        status, _, _ = await http_get(server.http_url())
         assert status == 200
 
     run_with_server(scenario, port=port)
