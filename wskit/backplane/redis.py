@@ -131,6 +131,7 @@ class RedisBackplane:
         self._subscribing: dict[str, asyncio.Future[None]] = {}
         self._subscribers: dict[str, _Subscriber] = {}
         self._fills: dict[str, asyncio.Task[None]] = {}
+        self._fill_again: set[str] = set()  # asked to read at once while a fill was under way
         self._seen: dict[str, tuple[str, int]] = {}
         self._seen_flush: asyncio.Task[None] | None = None
         self._queued: list[tuple[str, Draft, asyncio.Future[tuple[int, str]]]] = []
@@ -286,6 +287,7 @@ class RedisBackplane:
         """The user's last connection here is gone: stop receiving its envelopes."""
         if self._cursors.pop(user_id, None) is None:
             return
+        self._fill_again.discard(user_id)
         fill = self._fills.pop(user_id, None)
         if fill is not None:
             fill.cancel()
@@ -519,9 +521,14 @@ class RedisBackplane:
         return delivered
 
     def _fill_soon(self, user_id: str, *, at_once: bool = False, delay: float | None = None) -> None:
-        if user_id not in self._fills:
-            wait = 0.0 if at_once else (self.gap_grace if delay is None else delay)
-            self._fills[user_id] = self._spawn(self._fill(user_id, wait))
+        if user_id in self._fills:
+            # The fill under way closes gaps as it goes, but it may have read the stream before
+            # what now asks for a read at once (a new epoch, a reconnect): it reads again after.
+            if at_once:
+                self._fill_again.add(user_id)
+            return
+        wait = 0.0 if at_once else (self.gap_grace if delay is None else delay)
+        self._fills[user_id] = self._spawn(self._fill(user_id, wait))
 
     async def _fill(self, user_id: str, delay: float) -> None:
         """Read the stream after the cursor and deliver, until the cursor has no gap."""
@@ -561,7 +568,11 @@ class RedisBackplane:
             # The subscriber's reconnect reads every cursor again; until then health says why.
             logger.warning("could not read the stream of user %r to fill a gap: %s", user_id, exc)
         finally:
-            self._fills.pop(user_id, None)
+            if self._fills.get(user_id) is asyncio.current_task():
+                del self._fills[user_id]
+            if user_id in self._fill_again and user_id in self._cursors and not self._closed:
+                self._fill_again.discard(user_id)
+                self._fill_soon(user_id, at_once=True)
 
     def _resync(  # noqa: PLR0917 - private, called in two places
         self, user_id: str, cursor: Cursor, epoch: str, latest: int, oldest: int | None, seq: int
