@@ -4,17 +4,35 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: venv lint test report notebooks lab system-deps clean
+.PHONY: venv lock lock-keep lint test report notebooks lab system-deps clean
 
-$(STAMP): pyproject.toml
+# The environment is the lock: requirements-dev.lock pins every package (hashes included) and
+# `make venv` makes .venv hold exactly that set, then wskit itself, without resolving anything.
+# A package upgraded or added by hand is put back at the next make; versions move only with
+# `make lock` (see the README). uv does the installing: pip bootstraps uv's own locked pin.
+LOCK := requirements-dev.lock
+UV := $(BIN)/uv
+
+$(UV): $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python tools/lock.py pin uv > $(VENV)/uv.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/uv.txt
+	touch $(UV)
 
-venv: $(STAMP)
+venv: $(UV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+
+# Regenerate the lock from pyproject.toml: every pin moves to the newest release its range allows.
+# Then: make notebooks && make test, and commit the lock and the notebooks together.
+lock: $(UV)
+	$(BIN)/python tools/lock.py compile --upgrade
+
+# The same, keeping every pin that still fits (after adding a dependency to pyproject.toml).
+lock-keep: $(UV)
+	$(BIN)/python tools/lock.py compile
 
 # Debian's packages the tests need, installed when missing: chromium (browser checks of the
 # reports and the FastAPI example) and redis-server (the Redis backplane; the tests start and stop
@@ -32,8 +50,9 @@ system-deps:
 	fi
 
 lint: venv
-	$(BIN)/ruff check wskit tests examples $(wildcard benchmarks)
-	$(BIN)/mypy --strict wskit examples
+	$(BIN)/python tools/lock.py check
+	$(BIN)/ruff check wskit tests examples tools $(wildcard benchmarks)
+	$(BIN)/mypy --strict wskit examples tools
 
 test: lint system-deps
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)

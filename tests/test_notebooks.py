@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import shutil
 import subprocess
 import sys
@@ -11,7 +13,15 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from wskit.notebooks import CheckCount, Headline, read_verdicts
+from wskit.notebooks import (
+    REFERENCE_VERSIONS,
+    CheckCount,
+    Headline,
+    execute_notebook,
+    read_verdicts,
+    record_reference_versions,
+    write_reference_versions,
+)
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 SANITIZE = NOTEBOOKS / "sanitize.cfg"
@@ -160,3 +170,48 @@ def test_nbval_fails_on_a_broken_expectation(tmp_path: Path) -> None:
     result = run_nbval(broken)
     assert result.returncode != 0
     assert "SSOT Type correct" in result.stdout and "failed" in result.stdout
+
+
+def test_notebook_05_says_in_one_line_that_its_reference_was_made_with_another_redis(tmp_path: Path) -> None:
+    installed = importlib.metadata.version("redis")
+    assert json.loads((NOTEBOOKS / REFERENCE_VERSIONS).read_text()) == {"redis": installed}
+    copy = tmp_path / "05.ipynb"
+    shutil.copy(NOTEBOOKS / "05_audit_a_real_package.ipynb", copy)
+    write_reference_versions(tmp_path, {"redis": "7.0.0"})
+    run = execute_notebook(copy, timeout=60)
+    assert (run.failed_cell, run.error) == (
+        1,
+        f"RuntimeError: notebook 05's reference was made with redis-py 7.0.0; this environment has {installed}: "
+        "run make notebooks",
+    )
+
+
+def test_reference_versions_are_the_installed_ones_after_a_rerun(tmp_path: Path) -> None:
+    assert record_reference_versions(tmp_path) is None  # no file: nothing is recorded
+    write_reference_versions(tmp_path, {"redis": "7.0.0", "pandas": "1.0"})
+    assert record_reference_versions(tmp_path) == {"pandas": "1.0", "redis": "7.0.0"}
+    assert json.loads((tmp_path / REFERENCE_VERSIONS).read_text()) == {
+        "pandas": importlib.metadata.version("pandas"),
+        "redis": importlib.metadata.version("redis"),
+    }
+    write_reference_versions(tmp_path, {"no-such-distribution": "1"})
+    with pytest.raises(ValueError, match="lists no-such-distribution, which is not installed here"):
+        record_reference_versions(tmp_path)
+    (tmp_path / REFERENCE_VERSIONS).write_text("[1]")
+    with pytest.raises(ValueError, match="must hold a JSON object"):
+        record_reference_versions(tmp_path)
+
+
+def test_a_failed_rerun_keeps_the_versions_the_reference_was_made_with(tmp_path: Path) -> None:
+    notebook = new_notebook(cells=[new_code_cell("1 / 0")])
+    nbformat.write(notebook, tmp_path / "failing.ipynb")
+    write_reference_versions(tmp_path, {"redis": "7.0.0"})
+    done = subprocess.run([sys.executable, "-m", "wskit.cli", "notebooks", "--notebooks", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 1 and "failing.ipynb failed at cell 0: ZeroDivisionError" in done.stderr
+    assert json.loads((tmp_path / REFERENCE_VERSIONS).read_text()) == {"redis": "7.0.0"}
+    nbformat.write(new_notebook(cells=[new_code_cell("print(1)")]), tmp_path / "failing.ipynb")
+    done = subprocess.run([sys.executable, "-m", "wskit.cli", "notebooks", "--notebooks", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / REFERENCE_VERSIONS).read_text()) == {"redis": importlib.metadata.version("redis")}

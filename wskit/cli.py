@@ -179,10 +179,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_notebooks(args: argparse.Namespace) -> int:
-    from wskit.notebooks import execute_notebook, find_notebooks, save_in_place
+    from wskit.notebooks import (
+        execute_notebook,
+        find_notebooks,
+        record_reference_versions,
+        save_in_place,
+        write_reference_versions,
+    )
 
     try:
         paths = find_notebooks(args.notebooks)
+        previous = record_reference_versions(args.notebooks)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     failed = 0
@@ -195,6 +202,9 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
             failed += 1
             where = f"cell {run.failed_cell}: {run.error}" if run.failed_cell is not None else "a check printed [FAIL]"
             print(f"wskit notebooks: {path} failed at {where}; left unchanged", file=sys.stderr)
+    if failed and previous is not None:
+        # The notebooks that failed keep their old outputs, so the versions they were made with stay too.
+        write_reference_versions(args.notebooks, previous)
     return 1 if failed else 0
 
 
