@@ -53,6 +53,7 @@ lint: venv
 	$(BIN)/python tools/lock.py check
 	$(BIN)/ruff check wskit tests examples tools $(wildcard benchmarks)
 	$(BIN)/mypy --strict wskit examples tools
+	$(BIN)/lint-imports
 
 test: lint system-deps
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)

@@ -38,9 +38,9 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from wskit import ManagerRegistry, UserContext
 from wskit.asgi import WskitEndpoint
-from wskit.auth import generate_secret
-from wskit.envelope import encode_json, render_envelope
-from wskit.server import WskitServer
+from wskit.core.envelope import encode_json, render_envelope
+from wskit.serve.server import WskitServer
+from wskit.session.auth import generate_secret
 
 PAYLOAD = {"event": "tick", "text": "x" * 120}
 Send = Callable[[int], Awaitable[None]]

@@ -28,8 +28,8 @@ from _common import LineProcess, emit_result, start_clients  # benchmarks/ is on
 from websockets.asyncio.server import broadcast
 
 from wskit import ManagerRegistry, UserContext
-from wskit.envelope import encode_json, render_envelope
-from wskit.server import WskitServer
+from wskit.core.envelope import encode_json, render_envelope
+from wskit.serve.server import WskitServer
 
 PAYLOAD = {"event": "tick", "text": "x" * 120}
 

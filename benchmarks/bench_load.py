@@ -23,8 +23,8 @@ from typing import Any
 from _common import emit_result  # the benchmarks directory is on sys.path when run as a script
 
 from wskit import UserContext
-from wskit.client import AgentClient
-from wskit.server import WskitServer
+from wskit.serve.client import AgentClient
+from wskit.serve.server import WskitServer
 
 
 async def lineage(server: WskitServer, user: str, expected: int, drop_after: int | None) -> dict[str, Any]:

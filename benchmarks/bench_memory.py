@@ -41,7 +41,7 @@ async def serve(kind: str, budget: int) -> None:
     from websockets.exceptions import ConnectionClosed
 
     from wskit import ManagerRegistry
-    from wskit.server import WskitServer
+    from wskit.serve.server import WskitServer
 
     registry = ManagerRegistry(max_managers=100_000, memory_budget=budget)
     if kind == "raw":
@@ -80,7 +80,7 @@ async def serve(kind: str, budget: int) -> None:
 
 async def measure(kind: str, connections: int, budget: int, event_bytes: int, *, env: dict[str, str],
                   work: Path) -> dict[str, Any]:  # fmt: skip
-    from wskit.auth import mint_token
+    from wskit.session.auth import mint_token
 
     server = await LineProcess.start(__file__, "--serve", kind, "--budget", str(budget), env=env)
     port = int((await server.line()).split()[1])
@@ -103,7 +103,7 @@ async def measure(kind: str, connections: int, budget: int, event_bytes: int, *,
 
 
 async def run(connections: int, budget: int, event_bytes: int) -> dict[str, Any]:
-    from wskit.auth import generate_secret
+    from wskit.session.auth import generate_secret
 
     raise_file_limit()
     env = {**os.environ, "WSKIT_SECRET": generate_secret()}

@@ -38,10 +38,10 @@ import redis
 from _common import emit_result, free_port, start_clients  # benchmarks/ is on sys.path when run as a script
 
 from wskit import ManagerRegistry, UserContext
-from wskit.auth import generate_secret, mint_token
 from wskit.backplane.lua import PUBLISH
 from wskit.backplane.redis import RedisBackplane
-from wskit.envelope import draft_envelope, encode_json
+from wskit.core.envelope import draft_envelope, encode_json
+from wskit.session.auth import generate_secret, mint_token
 
 PAYLOAD = {"event": "tick", "text": "x" * 120}
 

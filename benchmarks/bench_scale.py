@@ -40,7 +40,7 @@ async def serve(kind: str) -> None:
     from websockets.exceptions import ConnectionClosed
 
     from wskit import ManagerRegistry, UserContext
-    from wskit.server import WskitServer
+    from wskit.serve.server import WskitServer
 
     registry = ManagerRegistry(max_managers=100_000)
     if kind == "raw":
@@ -83,7 +83,7 @@ async def serve(kind: str) -> None:
 
 
 async def memory(kind: str, connections: int, env: dict[str, str], work: Path) -> dict[str, Any]:
-    from wskit.auth import mint_token
+    from wskit.session.auth import mint_token
 
     server = await LineProcess.start(__file__, "--serve", kind, env=env)
     port = int((await server.line()).split()[1])
@@ -104,7 +104,7 @@ async def memory(kind: str, connections: int, env: dict[str, str], work: Path) -
 
 
 async def routing(connections: int, sends: int, env: dict[str, str], work: Path) -> dict[str, Any]:
-    from wskit.auth import mint_token
+    from wskit.session.auth import mint_token
 
     secret = env["WSKIT_SECRET"]
     server = await LineProcess.start(__file__, "--serve", "wskit", env=env)
@@ -128,7 +128,7 @@ async def routing(connections: int, sends: int, env: dict[str, str], work: Path)
 
 
 async def run(connections: int, sends: int) -> dict[str, Any]:
-    from wskit.auth import generate_secret
+    from wskit.session.auth import generate_secret
 
     raise_file_limit()
     env = {**os.environ, "WSKIT_SECRET": generate_secret()}

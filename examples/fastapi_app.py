@@ -28,11 +28,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from wskit import ManagerRegistry, UserContext, get_websocket_manager
+from wskit import InvalidUserContext, ManagerRegistry, UserContext, get_websocket_manager
 from wskit.asgi import WskitEndpoint
-from wskit.auth import load_secret
 from wskit.backplane import backplane_from_url
-from wskit.errors import InvalidUserContext
+from wskit.session.auth import load_secret
 
 
 class Notice(BaseModel):

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from wskit.auth import generate_secret, mint_token
+from wskit.session.auth import generate_secret, mint_token
 
 ROOT = Path(__file__).resolve().parent.parent
 ADAPTERS = ("websockets", "uvicorn", "uvicorn-wsproto", "hypercorn")

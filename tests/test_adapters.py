@@ -18,8 +18,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wskit import AGENT_EVENTS
-from wskit.client import AgentClient
-from wskit.errors import ConnectionRejected
+from wskit.core.errors import ConnectionRejected
+from wskit.serve.client import AgentClient
 
 OPTIONS: dict[str, Any] = {"max_connections_per_user": 3, "max_message_bytes": 8192, "frame_burst": 30}
 # What a server may log without it being a problem we left unhandled.

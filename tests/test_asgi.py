@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from wskit import AGENT_EVENTS, ManagerRegistry, UserContext
-from wskit.asgi import ASGIConnection, WskitEndpoint
-from wskit.auth import generate_secret
-from wskit.shutdown import close_first_on_signals
-from wskit.writers import ConnectionGone
+from wskit.core.writers import ConnectionGone
+from wskit.serve.asgi import ASGIConnection, WskitEndpoint
+from wskit.serve.shutdown import close_first_on_signals
+from wskit.session.auth import generate_secret
 
 Message = dict[str, Any]
 
@@ -289,7 +289,7 @@ def test_outside_the_main_thread_nothing_is_installed() -> None:
 def test_with_the_default_handler_the_signal_still_ends_the_process() -> None:
     program = """
 import asyncio, os, signal
-from wskit.shutdown import close_first_on_signals
+from wskit.serve.shutdown import close_first_on_signals
 
 async def main():
     async def close():
@@ -382,7 +382,7 @@ def test_an_oversized_binary_frame_closes_with_1009() -> None:
 
 def test_health_is_503_with_the_reason_while_the_backplane_is_down() -> None:
     from wskit.backplane.redis import RedisBackplane
-    from wskit.errors import BackplaneUnavailable
+    from wskit.core.errors import BackplaneUnavailable
 
     async def scenario() -> None:
         backplane = RedisBackplane("redis://127.0.0.1:1/0", command_timeout=1)
@@ -461,13 +461,13 @@ def test_a_close_that_fails_on_a_signal_is_logged_and_the_signal_still_handed_on
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert handed_on == [int(signal.SIGUSR1)]
-    (record,) = [r for r in caplog.records if r.name == "wskit.shutdown"]
+    (record,) = [r for r in caplog.records if r.name == "wskit.serve.shutdown"]
     assert record.getMessage() == "closing connections on shutdown failed" and record.exc_info is not None
 
 
 def test_the_endpoint_applies_the_limits_it_was_given_and_the_default_registry() -> None:
     from wskit.registry import default_registry
-    from wskit.session import SessionLimits
+    from wskit.session.connection import SessionLimits
 
     app = WskitEndpoint(secret=generate_secret(), max_message_bytes=1000, max_connections_per_user=2,
                         max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25, close_timeout=1.5)  # fmt: skip

@@ -5,8 +5,8 @@ import time
 import jwt
 import pytest
 
-from wskit.auth import generate_secret, load_secret, mint_token, verify_token
-from wskit.errors import AuthenticationError
+from wskit.core.errors import AuthenticationError
+from wskit.session.auth import generate_secret, load_secret, mint_token, verify_token
 
 SECRET = "s" * 40
 

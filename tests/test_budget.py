@@ -9,9 +9,9 @@ import pytest
 from conftest import MemoryConnection, ctx
 
 from wskit import ManagerRegistry
-from wskit.budget import LOW_WATER, MemoryBudget
-from wskit.history import History
-from wskit.server import WskitServer
+from wskit.core.budget import LOW_WATER, MemoryBudget
+from wskit.core.history import History
+from wskit.serve.server import WskitServer
 
 
 def fill(history: History, sizes: list[int]) -> None:
@@ -36,7 +36,7 @@ def test_the_users_holding_the_most_lose_their_oldest_first(caplog: pytest.LogCa
     budget.track("big", big)
     budget.track("small", small)
     fill(small, [100] * 10)  # 1,000 bytes, within any fair share
-    with caplog.at_level(logging.WARNING, logger="wskit.budget"):
+    with caplog.at_level(logging.WARNING, logger="wskit.core.budget"):
         fill(big, [1000] * 9)  # 10,000 in all: at the limit, not over
         assert budget.evictions == 0
         fill(big, [1000])  # over: a round frees down to the low-water mark
@@ -233,7 +233,7 @@ def test_the_warning_comes_once_a_minute_while_evicting(caplog: pytest.LogCaptur
     budget = MemoryBudget(1000, clock=lambda: now[0])
     history = History("e", budget=budget)
     budget.track("ann", history)
-    with caplog.at_level(logging.WARNING, logger="wskit.budget"):
+    with caplog.at_level(logging.WARNING, logger="wskit.core.budget"):
         for step in (0, 30, 59, 60.5, 121, 250):  # two rounds at each step
             now[0] = step
             fill(history, [600, 600])

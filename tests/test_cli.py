@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from wskit import AGENT_EVENTS
-from wskit.auth import verify_token
-from wskit.client import AgentClient
+from wskit.serve.client import AgentClient
+from wskit.session.auth import verify_token
 
 SECRET = "c" * 40
 WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from wskit import UserContext
-from wskit.errors import InvalidUserContext
+from wskit.core.errors import InvalidUserContext
 
 
 def test_valid_context_keeps_its_fields() -> None:

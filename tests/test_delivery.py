@@ -11,7 +11,7 @@ from conftest import MemoryConnection, ctx
 
 from wskit import ManagerRegistry
 from wskit.backplane import InProcessBackplane
-from wskit.history import Entry
+from wskit.core.history import Entry
 from wskit.unified_manager import DeliveryReport
 
 

@@ -17,7 +17,7 @@ from servers import ServerProcess
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from wskit.server import WskitServer
+from wskit.serve.server import WskitServer
 
 MAX_BYTES = 4096
 ERROR_CODES = {

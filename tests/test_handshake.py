@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
-from wskit.auth import generate_secret, mint_token
-from wskit.handshake import SUBPROTOCOL, Handshake, HandshakeRefused, accept_handshake, select_subprotocol
+from wskit.session.auth import generate_secret, mint_token
+from wskit.session.handshake import SUBPROTOCOL, Handshake, HandshakeRefused, accept_handshake, select_subprotocol
 
 SECRET = generate_secret()
 ALICE = mint_token("alice", SECRET)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wskit.history import History, ResyncRequired, replay_after
+from wskit.core.history import History, ResyncRequired, replay_after
 
 
 class Clock:
@@ -125,7 +125,7 @@ def test_a_history_exactly_at_its_bounds_keeps_everything() -> None:
 
 
 def test_append_reports_only_its_net_growth_to_the_budget() -> None:
-    from wskit.budget import MemoryBudget
+    from wskit.core.budget import MemoryBudget
 
     budget = MemoryBudget()
     history = History("e", max_messages=2, budget=budget)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from wskit.inbound import FrameError, FrameRateLimiter, Ping, Resume, UserMessage, parse_frame
+from wskit.session.inbound import FrameError, FrameRateLimiter, Ping, Resume, UserMessage, parse_frame
 
 
 def test_valid_frames() -> None:

@@ -17,8 +17,8 @@ from conftest import MemoryConnection, ctx
 import wskit
 from wskit import AGENT_EVENTS, ManagerRegistry, UserContext, get_websocket_manager
 from wskit.backplane import InProcessBackplane
-from wskit.envelope import ENVELOPE_KEYS
-from wskit.errors import FactoryOnlyError, IsolationError
+from wskit.core.envelope import ENVELOPE_KEYS
+from wskit.core.errors import FactoryOnlyError, IsolationError
 from wskit.protocols import WebSocketProtocol
 from wskit.unified_manager import _UnifiedWebSocketManagerImplementation
 from wskit.websocket_manager import WebSocketManager
@@ -446,7 +446,7 @@ def test_manager_bound_evicts_the_longest_idle_then_refuses() -> None:
 
     for user in ["second", "third"]:
         asyncio.run(registry.get_or_create(ctx(user)).add_connection(MemoryConnection(), user_id=user))
-    with pytest.raises(wskit.errors.RegistryFullError, match="max_managers=2"):
+    with pytest.raises(wskit.core.errors.RegistryFullError, match="max_managers=2"):
         registry.get_or_create(ctx("fourth"))
 
 
@@ -492,7 +492,7 @@ def test_with_a_backplane_the_budget_must_hold_one_buffer_only() -> None:
 
 
 def test_a_broadcast_draft_is_byte_for_byte_a_single_draft() -> None:
-    from wskit.envelope import SharedDraft, draft_envelope
+    from wskit.core.envelope import SharedDraft, draft_envelope
 
     shared = SharedDraft(event_type="tick", ts=12.5, payload_json=b'{"n":1}')
     for user, thread, run in (("ann", None, None), ("bob", "t1", None), ("cid", None, "r9"), ("ann", "t", "r")):

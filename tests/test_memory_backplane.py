@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import pytest
 
 from wskit.backplane import InProcessBackplane
-from wskit.budget import MemoryBudget
-from wskit.envelope import draft_envelope
-from wskit.history import Entry, ResyncRequired
+from wskit.core.budget import MemoryBudget
+from wskit.core.envelope import draft_envelope
+from wskit.core.history import Entry, ResyncRequired
 
 
 class Clock:

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from wskit.notebooks import (
+from wskit.report.runner import (
     REFERENCE_VERSIONS,
     CheckCount,
     Headline,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from conftest import MemoryConnection
 
-from wskit.budget import MemoryBudget
-from wskit.outbox import Outbox, OutboxOverflow
-from wskit.writers import EagerWriter
+from wskit.core.budget import MemoryBudget
+from wskit.core.outbox import Outbox, OutboxOverflow
+from wskit.core.writers import EagerWriter
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:

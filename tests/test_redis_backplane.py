@@ -21,8 +21,8 @@ from redis_servers import RedisClusterServers, RedisServer, StallingProxy
 
 from wskit import ManagerRegistry, UserContext
 from wskit.backplane.redis import RedisBackplane, redact
-from wskit.errors import BackplaneUnavailable
-from wskit.history import ResyncRequired
+from wskit.core.errors import BackplaneUnavailable
+from wskit.core.history import ResyncRequired
 
 
 @pytest.fixture

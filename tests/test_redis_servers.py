@@ -20,10 +20,10 @@ from test_adapters import stalled_reader_scenario
 from websockets.exceptions import ConnectionClosed
 
 from wskit import AGENT_EVENTS, ManagerRegistry, UserContext, get_websocket_manager
-from wskit.auth import generate_secret
 from wskit.backplane.redis import RedisBackplane
-from wskit.client import AgentClient
-from wskit.errors import BackplaneUnavailable
+from wskit.core.errors import BackplaneUnavailable
+from wskit.serve.client import AgentClient
+from wskit.session.auth import generate_secret
 
 SECRET = generate_secret()  # one secret for the whole deployment
 

@@ -14,8 +14,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from PIL import Image
 
-from wskit.notebooks import CheckCount, Headline, NotebookRun
-from wskit.report import render_index_html, replace_emoji_marks
+from wskit.report.html import render_index_html, replace_emoji_marks
+from wskit.report.runner import CheckCount, Headline, NotebookRun
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 EMOJI_MARKS = ("✅", "❌")

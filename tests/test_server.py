@@ -16,9 +16,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from wskit import AGENT_EVENTS
-from wskit.client import AgentClient
-from wskit.errors import ConnectionRejected
-from wskit.server import WskitServer
+from wskit.core.errors import ConnectionRejected
+from wskit.serve.client import AgentClient
+from wskit.serve.server import WskitServer
 
 Scenario = Callable[[WskitServer], Awaitable[None]]
 
@@ -307,7 +307,7 @@ def test_minted_tokens_last_an_hour_by_default() -> None:
 
 
 def test_server_defaults_and_the_limits_it_was_given() -> None:
-    from wskit.session import SessionLimits
+    from wskit.session.connection import SessionLimits
 
     server = WskitServer()
     assert (server.host, server.port, server.ping_interval, server.ping_timeout) == ("127.0.0.1", 0, 20.0, 20.0)

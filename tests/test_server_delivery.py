@@ -16,8 +16,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wskit import AGENT_EVENTS, ManagerRegistry, UserContext
-from wskit.client import AgentClient
-from wskit.server import WskitServer
+from wskit.serve.client import AgentClient
+from wskit.serve.server import WskitServer
 
 
 def run(scenario: Any, **options: Any) -> None:

@@ -13,12 +13,12 @@ import pytest
 from conftest import MemoryConnection, ctx
 
 from wskit import AGENT_EVENTS, ManagerRegistry
-from wskit.auth import generate_secret, mint_token
 from wskit.backplane import InProcessBackplane, Published
-from wskit.envelope import Draft
-from wskit.errors import BackplaneUnavailable
-from wskit.handshake import Handshake, HandshakeRefused
-from wskit.session import Session, SessionHost, SessionLimits, _size_over
+from wskit.core.envelope import Draft
+from wskit.core.errors import BackplaneUnavailable
+from wskit.session.auth import generate_secret, mint_token
+from wskit.session.connection import Session, SessionHost, SessionLimits, _size_over
+from wskit.session.handshake import Handshake, HandshakeRefused
 
 SECRET = generate_secret()
 
@@ -89,7 +89,7 @@ def test_limits_at_their_smallest_are_accepted() -> None:
 def test_host_checks_its_parts() -> None:
     with pytest.raises(TypeError, match=r"registry must be a wskit\.ManagerRegistry; got dict"):
         SessionHost(registry={}, secret=SECRET, limits=SessionLimits())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"limits must be a wskit\.session\.SessionLimits; got dict"):
+    with pytest.raises(TypeError, match=r"limits must be a wskit\.session\.connection\.SessionLimits; got dict"):
         SessionHost(registry=ManagerRegistry(), secret=SECRET, limits={})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least 32 bytes"):
         SessionHost(registry=ManagerRegistry(), secret="short", limits=SessionLimits())
@@ -379,7 +379,7 @@ def test_a_failed_agent_run_is_reported_to_the_user_and_logged(caplog: pytest.Lo
         ]
         await sessions.close()
 
-    with caplog.at_level(logging.ERROR, logger="wskit.session"):
+    with caplog.at_level(logging.ERROR, logger="wskit.session.connection"):
         run(scenario)
     assert [r.getMessage() for r in caplog.records] == ["agent run run-1 of user 'alice' failed"]
     assert caplog.records[0].exc_info is not None
@@ -432,7 +432,7 @@ def test_close_waits_for_slow_closes_without_cutting_them_short(caplog: pytest.L
         await asyncio.sleep(0)
         assert slow.closed_with == (1001, "server shutting down")
 
-    with caplog.at_level(logging.WARNING, logger="wskit.session"):
+    with caplog.at_level(logging.WARNING, logger="wskit.session.connection"):
         run(scenario)
     assert caplog.records == []
 
@@ -450,7 +450,7 @@ def test_close_gives_up_waiting_a_second_after_the_close_timeout(caplog: pytest.
         await sessions.close()
         assert 1.0 <= asyncio.get_running_loop().time() - started < 2.0
 
-    with caplog.at_level(logging.WARNING, logger="wskit.session"):
+    with caplog.at_level(logging.WARNING, logger="wskit.session.connection"):
         run(scenario)
     assert [r.getMessage() for r in caplog.records] == ["1 of 2 connections are still closing after shutdown began"]
 
@@ -465,7 +465,7 @@ def test_a_close_that_fails_is_logged(caplog: pytest.LogCaptureFixture) -> None:
         await open_session(sessions, connection=Broken())
         await sessions.close()
 
-    with caplog.at_level(logging.WARNING, logger="wskit.session"):
+    with caplog.at_level(logging.WARNING, logger="wskit.session.connection"):
         run(scenario)
     assert [r.getMessage() for r in caplog.records] == ["closing a connection failed: OSError('socket already gone')"]
 
@@ -483,7 +483,7 @@ def test_background_failures_are_logged_and_close_cancels_the_rest(caplog: pytes
         await sessions.close()
         assert forever.cancelled()
 
-    with caplog.at_level(logging.ERROR, logger="wskit.session"):
+    with caplog.at_level(logging.ERROR, logger="wskit.session.connection"):
         run(scenario)
     assert [r.getMessage() for r in caplog.records] == ["background task failed"]
 
@@ -533,7 +533,7 @@ def test_while_the_backplane_is_down_connections_are_refused_1013_and_health_is_
         assert sessions.sessions == frozenset()
         await sessions.close()
 
-    with caplog.at_level(logging.ERROR, logger="wskit.session"):
+    with caplog.at_level(logging.ERROR, logger="wskit.session.connection"):
         run(scenario)
     assert [r.getMessage() for r in caplog.records] == [
         "refused a connection of user 'ann': cannot subscribe: Redis pub/sub at 127.0.0.1:6379 is down (refused)"

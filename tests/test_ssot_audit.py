@@ -13,8 +13,8 @@ import pytest
 import websockets
 
 from wskit.ssot import AuditReport, SymbolSpec, audit_calls, load_config
-from wskit.ssot.audit_report import CALL_ERRORS, COLUMNS, KINDS
-from wskit.ssot.config import ConfigError
+from wskit.ssot.checks.config import ConfigError
+from wskit.ssot.render.audit_report import CALL_ERRORS, COLUMNS, KINDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ssot"
 AUDITPKG = FIXTURES / "auditpkg"

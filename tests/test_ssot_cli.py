@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wskit.ssot.config import ConfigError, load_config
+from wskit.ssot.checks.config import ConfigError, load_config
 
 PROJECT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "ssot"
@@ -123,7 +123,7 @@ def test_paths_command_static_with_search_path_and_markdown() -> None:
 def test_paths_command_with_a_probe_calls_factories() -> None:
     result = wskit(
         "ssot", "paths", "wskit.websocket_manager:get_websocket_manager", "wskit:WebSocketManager",
-        "--probe", "wskit.context:UserContext", "--probe-kwargs", '{"user_id": "cli-probe"}', "--format", "json",
+        "--probe", "wskit.core.context:UserContext", "--probe-kwargs", '{"user_id": "cli-probe"}', "--format", "json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["rows"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from wskit.ssot import SymbolSpec, audit_calls
-from wskit.ssot.fix import fix_imports
-from wskit.ssot.namecheck import introduced
+from wskit.ssot.checks.fix import fix_imports
+from wskit.ssot.checks.namecheck import introduced
 
 MESSY = Path(__file__).parent / "fixtures" / "ssot" / "messy"
 WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]

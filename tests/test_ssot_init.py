@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from wskit.ssot import load_config
-from wskit.ssot.proposal import Probe, find_root, propose_config
-from wskit.ssot.tomlsection import _table_spans
+from wskit.ssot.adopt.proposal import Probe, find_root, propose_config
+from wskit.ssot.adopt.tomlsection import _table_spans
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
 WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]

@@ -14,8 +14,8 @@ import nbformat
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
-from wskit.ssot.guard import Verdict, compare_with_baseline
-from wskit.ssot.notebook import sanitize_rules
+from wskit.ssot.adopt.guard import Verdict, compare_with_baseline
+from wskit.ssot.adopt.notebook import sanitize_rules
 
 SHOP = Path(__file__).parent / "fixtures" / "shop"
 WSKIT = [shutil.which("wskit") or sys.executable, *([] if shutil.which("wskit") else ["-m", "wskit.cli"])]

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from wskit import UserContext
 from wskit.ssot import ProbeCall, check_import_paths, parse_import_path
-from wskit.ssot.paths import ImportPath
+from wskit.ssot.resolve.import_path import ImportPath
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ssot"
 PROJECT = Path(__file__).parent.parent

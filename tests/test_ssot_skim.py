@@ -1,4 +1,4 @@
-"""The cheap index (`wskit.ssot.skim`): reading a module statement by statement must give exactly
+"""The cheap index (`wskit.ssot.read.skim`): reading a module statement by statement must give exactly
 what parsing it whole gives, on tricky text and on real installed code."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wskit.ssot.bindings import ModuleInfo, parse_module, skim_module
-from wskit.ssot.skim import Skim
-from wskit.ssot.textsearch import cover, mentions, required_literals
+from wskit.ssot.read.bindings import ModuleInfo, parse_module, skim_module
+from wskit.ssot.read.skim import Skim
+from wskit.ssot.read.textsearch import cover, mentions, required_literals
 
 PROJECT = Path(__file__).parent.parent
 

@@ -14,14 +14,20 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from wskit.auth import generate_secret, load_secret, mint_token
 from wskit.backplane import Backplane, backplane_from_url
-from wskit.errors import BackplaneUnavailable, UsageError
-from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
-from wskit.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
-from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_TIMEOUT
+from wskit.core.errors import BackplaneUnavailable
+from wskit.core.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
+from wskit.core.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_TIMEOUT
 from wskit.registry import ManagerRegistry
-from wskit.server import DEFAULT_MAX_CONNECTIONS_PER_USER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RESUME_GRACE, WskitServer
+from wskit.serve.server import (
+    DEFAULT_MAX_CONNECTIONS_PER_USER,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_RESUME_GRACE,
+    WskitServer,
+)
+from wskit.session.auth import generate_secret, load_secret, mint_token
+from wskit.session.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
+from wskit.usage import UsageError
 
 __all__ = ["build_parser", "main"]
 
@@ -165,7 +171,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from wskit.report import build_report
+    from wskit.report.html import build_report
 
     try:
         result = build_report(args.notebooks, args.output, timeout=args.timeout, progress=not args.quiet)
@@ -179,7 +185,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_notebooks(args: argparse.Namespace) -> int:
-    from wskit.notebooks import (
+    from wskit.report.runner import (
         execute_notebook,
         find_notebooks,
         record_reference_versions,

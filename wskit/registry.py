@@ -15,13 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from wskit.backplane import Backplane, InProcessBackplane
-from wskit.budget import MemoryBudget
-from wskit.context import UserContext
-from wskit.envelope import SharedDraft, encode_json
-from wskit.errors import IsolationError, RegistryFullError
-from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES, Entry
-from wskit.messages import validate_message
-from wskit.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MESSAGES, DEFAULT_SEND_TIMEOUT
+from wskit.core.budget import MemoryBudget
+from wskit.core.context import UserContext
+from wskit.core.envelope import SharedDraft, encode_json
+from wskit.core.errors import IsolationError, RegistryFullError
+from wskit.core.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES, Entry
+from wskit.core.messages import validate_message
+from wskit.core.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_MESSAGES, DEFAULT_SEND_TIMEOUT
 from wskit.protocols import WebSocketProtocol
 from wskit.unified_manager import _UnifiedWebSocketManagerImplementation as _Manager
 
@@ -53,7 +53,7 @@ class ManagerRegistry:
             how many bytes of them, and for how many seconds, the default backplane keeps.
         memory_budget: bytes this process may hold in histories and outbound buffers together
             (None: no process-wide bound, only the per-user and per-connection ones); see
-            `wskit.budget`. It must hold at least one user's history and one connection's buffer.
+            `wskit.core.budget`. It must hold at least one user's history and one connection's buffer.
         clock: monotonic seconds, injectable for tests of idle release.
     """
 

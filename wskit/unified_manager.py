@@ -22,15 +22,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, Protocol, final
 
 from wskit.backplane.base import Backplane
-from wskit.budget import MemoryBudget
-from wskit.context import UserContext, validate_id
-from wskit.envelope import AGENT_EVENTS, Draft, draft_envelope, encode_json, validate_epoch
-from wskit.errors import FactoryOnlyError, IsolationError
-from wskit.history import Entry, ResyncRequired
-from wskit.messages import validate_message
-from wskit.outbox import Outbox, OutboxOverflow
+from wskit.core.budget import MemoryBudget
+from wskit.core.context import UserContext, validate_id
+from wskit.core.envelope import AGENT_EVENTS, Draft, draft_envelope, encode_json, validate_epoch
+from wskit.core.errors import FactoryOnlyError, IsolationError
+from wskit.core.history import Entry, ResyncRequired
+from wskit.core.messages import validate_message
+from wskit.core.outbox import Outbox, OutboxOverflow
+from wskit.core.writers import writer_for
 from wskit.protocols import WebSocketProtocol
-from wskit.writers import writer_for
 
 
 class ManagerHost(Protocol):
@@ -273,7 +273,7 @@ class _UnifiedWebSocketManagerImplementation:
         thread_id: str | None = None,
         run_id: str | None = None,
     ) -> DeliveryReport:
-        """Send one of the five agent events (see `wskit.envelope.AGENT_EVENTS`) to this user."""
+        """Send one of the five agent events (see `wskit.core.envelope.AGENT_EVENTS`) to this user."""
         if event_type not in AGENT_EVENTS:
             raise ValueError(f"event_type must be one of {', '.join(AGENT_EVENTS)}; got {event_type!r}")
         if thread_id is not None:

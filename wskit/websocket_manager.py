@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from wskit.context import UserContext
+from wskit.core.context import UserContext
 from wskit.registry import ManagerRegistry, default_registry
 from wskit.unified_manager import _UnifiedWebSocketManagerImplementation
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 
-from wskit.context import UserContext
+from wskit.core.context import UserContext
 from wskit.registry import ManagerRegistry
 from wskit.websocket_manager import WebSocketManager, get_websocket_manager
 

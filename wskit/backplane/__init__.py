@@ -7,7 +7,7 @@ from a command-line value.
 
 from wskit.backplane.base import Backplane, DeliverySink, Published
 from wskit.backplane.memory import InProcessBackplane
-from wskit.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
+from wskit.core.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
 
 __all__ = ["Backplane", "DeliverySink", "InProcessBackplane", "Published", "backplane_from_url"]
 

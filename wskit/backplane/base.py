@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from wskit.envelope import Draft
-from wskit.history import Entry
+from wskit.core.envelope import Draft
+from wskit.core.history import Entry
 
 __all__ = ["Backplane", "DeliverySink", "Published"]
 

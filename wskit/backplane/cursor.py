@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wskit.history import Entry
+from wskit.core.history import Entry
 
 __all__ = ["MAX_WAITING", "MAX_WAITING_BYTES", "Cursor", "EpochChanged", "Lost"]
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable
 
 from wskit.backplane.base import DeliverySink, Published
-from wskit.budget import MemoryBudget
-from wskit.envelope import Draft
-from wskit.history import (
+from wskit.core.budget import MemoryBudget
+from wskit.core.envelope import Draft
+from wskit.core.history import (
     DEFAULT_HISTORY_MAX_AGE,
     DEFAULT_HISTORY_MAX_BYTES,
     DEFAULT_HISTORY_MAX_MESSAGES,

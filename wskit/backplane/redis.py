@@ -37,9 +37,9 @@ from redis.exceptions import NoScriptError, RedisError
 from wskit.backplane.base import DeliverySink, Published
 from wskit.backplane.cursor import Cursor, EpochChanged, Lost
 from wskit.backplane.lua import HISTORY, PUBLISH, SEEN
-from wskit.envelope import Draft
-from wskit.errors import BackplaneUnavailable
-from wskit.history import (
+from wskit.core.envelope import Draft
+from wskit.core.errors import BackplaneUnavailable
+from wskit.core.history import (
     DEFAULT_HISTORY_MAX_AGE,
     DEFAULT_HISTORY_MAX_BYTES,
     DEFAULT_HISTORY_MAX_MESSAGES,

@@ -3,20 +3,28 @@
 - `check_import_paths(paths, mode="runtime" | "static", ...)` -> `ImportPathReport`
 - `scan_tree(root, role)` -> `ScanReport`
 - `audit_calls(config_or_symbols, root)` -> `AuditReport`: every import and call of the symbols
-- `wskit.ssot.fix.fix_imports(...)`: migrate deprecated imports (kept apart: it needs libcst)
-- `wskit.ssot.proposal.propose_config(...)`: the symbols a tree suggests (`wskit ssot init`)
-- `wskit.ssot.notebook.generate_notebook(...)`: the analysis notebook that guards a configuration
-  in CI, with `wskit.ssot.guard` for its verdicts (`wskit ssot notebook`)
+- `fix_imports(config_or_symbols, root)`: migrate deprecated imports (libcst is imported on first use)
+- `collect_verdicts`, `compare_with_baseline`, `tree_root`: the verdicts a generated notebook guards
+- `wskit.ssot.adopt.proposal.propose_config(...)`: the symbols a tree suggests (`wskit ssot init`)
+- `wskit.ssot.adopt.notebook.generate_notebook(...)`: the analysis notebook that guards a configuration
+  in CI (`wskit ssot notebook`)
+
+The stages live in folders, each importing only the ones below it: `read` (sources, never
+imported) -> `resolve` (names to definitions) -> `render` (reports as data, and their renderers)
+-> `checks` (configuration, paths, scan, audit, fix) -> `adopt` (init, notebook, guard) -> `cli`.
 - `wskit ssot init | notebook | check | paths | scan | audit | fix` on the command line (see `wskit.ssot.cli`).
 """
 
-from wskit.ssot.audit import AuditReport, AuditRow, audit_calls
-from wskit.ssot.check import ImportPathReport, check_import_paths
-from wskit.ssot.config import SsotConfig, SymbolSpec, load_config
-from wskit.ssot.model import Finding, PathRow
-from wskit.ssot.paths import ImportPath, parse_import_path
-from wskit.ssot.runtime import ProbeCall
-from wskit.ssot.scan import ClassRecord, ScanReport, scan_tree
+from typing import TYPE_CHECKING, Any
+
+from wskit.ssot.adopt.guard import collect_verdicts, compare_with_baseline, tree_root
+from wskit.ssot.checks.audit import AuditReport, AuditRow, audit_calls
+from wskit.ssot.checks.config import SsotConfig, load_config
+from wskit.ssot.checks.paths import ImportPathReport, check_import_paths
+from wskit.ssot.checks.scan import ClassRecord, ScanReport, scan_tree
+from wskit.ssot.model import Finding, PathRow, SymbolSpec
+from wskit.ssot.resolve.import_path import ImportPath, parse_import_path
+from wskit.ssot.resolve.runtime import ProbeCall
 
 __all__ = [
     "AuditReport",
@@ -32,7 +40,23 @@ __all__ = [
     "SymbolSpec",
     "audit_calls",
     "check_import_paths",
+    "collect_verdicts",
+    "compare_with_baseline",
+    "fix_imports",
     "load_config",
     "parse_import_path",
     "scan_tree",
+    "tree_root",
 ]
+
+if TYPE_CHECKING:
+    from wskit.ssot.checks.fix import fix_imports
+
+
+def __getattr__(name: str) -> Any:
+    """`fix_imports` on first use: it needs libcst, which nothing else here imports."""
+    if name == "fix_imports":
+        from wskit.ssot.checks.fix import fix_imports
+
+        return fix_imports
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

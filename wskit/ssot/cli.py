@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from wskit.errors import UsageError
-from wskit.ssot.audit import CALL_ERRORS, KINDS, audit_calls
-from wskit.ssot.check import MODES, check_import_paths
-from wskit.ssot.config import ConfigError, load_config
-from wskit.ssot.runtime import call_by_path
-from wskit.ssot.scan import scan_tree
+from wskit.ssot.checks.audit import CALL_ERRORS, KINDS, audit_calls
+from wskit.ssot.checks.config import ConfigError, load_config
+from wskit.ssot.checks.paths import MODES, check_import_paths
+from wskit.ssot.checks.scan import scan_tree
+from wskit.ssot.resolve.runtime import call_by_path
+from wskit.usage import UsageError
 
 __all__ = ["register"]
 
@@ -131,7 +131,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_fix(args: argparse.Namespace) -> int:
-    from wskit.ssot.fix import fix_imports  # libcst is only imported when a fix is asked for
+    from wskit.ssot.checks.fix import fix_imports  # libcst is only imported when a fix is asked for
 
     try:
         config = load_config(args.config)
@@ -146,8 +146,8 @@ def _cmd_fix(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from wskit.ssot.proposal import propose_config
-    from wskit.ssot.tomlsection import SectionExists, render_section, write_section
+    from wskit.ssot.adopt.proposal import propose_config
+    from wskit.ssot.adopt.tomlsection import SectionExists, render_section, write_section
 
     try:
         proposal = propose_config(args.path, args.role, package=args.package)
@@ -198,7 +198,7 @@ def _cmd_notebook(args: argparse.Namespace) -> int:
         load_config(args.config)  # a bad configuration is told before the notebook machinery loads
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    from wskit.ssot.notebook import generate_notebook  # nbformat, nbclient, libcst: only for this command
+    from wskit.ssot.adopt.notebook import generate_notebook  # nbformat, nbclient, libcst: only for this command
 
     try:
         result = generate_notebook(args.config, args.output, timeout=args.timeout)

@@ -1,12 +1,24 @@
-"""The analyzer's results as plain data: rows for import paths, findings, statuses."""
+"""The analyzer's data: configured symbols, and results as rows for import paths, findings, statuses."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Final, cast
 
-__all__ = ["FAILED", "INTERFACE", "RESOLVED", "STATUSES", "UNRESOLVED", "Finding", "PathRow", "Sited", "notes"]
+__all__ = [
+    "FAILED",
+    "INTERFACE",
+    "RESOLVED",
+    "STATUSES",
+    "UNRESOLVED",
+    "Finding",
+    "PathRow",
+    "Sited",
+    "SymbolSpec",
+    "notes",
+]
 
 RESOLVED: Final = "resolved"
 """The path reaches a concrete class (directly, by alias, or as a factory's return type)."""
@@ -83,3 +95,28 @@ def notes(findings: Iterable[Finding], skipped: Iterable[tuple[str, str]]) -> li
     """The indented `! ...` lines a text summary ends with: findings, then files skipped."""
     lines = [f"  ! {f.kind} at {f.where}: {f.message}" for f in findings]
     return lines + [f"  ! skipped {path}: {reason}" for path, reason in skipped]
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    """One symbol: its canonical path, the paths that must reach it, its interfaces, its probe,
+    the paths code should stop using (`deprecated`) and the one it should import (`preferred`,
+    by default the first of `paths`)."""
+
+    name: str
+    canonical: str
+    paths: tuple[str, ...]
+    interfaces: tuple[str, ...] = ()
+    probe: functools.partial[Any] | None = None
+    deprecated: tuple[str, ...] = ()
+    preferred: str | None = None
+
+    @property
+    def preferred_path(self) -> str:
+        """`preferred`, or the first of `paths` when none was given."""
+        return self.preferred or self.paths[0]
+
+    @property
+    def checked_paths(self) -> tuple[str, ...]:
+        """What a check resolves: `paths`, then the `interfaces` not among them."""
+        return self.paths + tuple(p for p in self.interfaces if p not in self.paths)

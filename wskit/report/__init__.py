@@ -1,0 +1,1 @@
+"""The notebook runner and the HTML report built from executed notebooks."""

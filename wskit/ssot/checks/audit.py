@@ -1,0 +1,109 @@
+"""`audit_calls`: every import and call of the configured symbols in a tree, classified, without importing.
+
+For each symbol of `[tool.wskit.ssot]` (canonical class, paths, interfaces, `deprecated`,
+`preferred`), its paths are resolved statically (`wskit.ssot.resolve.targets`), the tree's aliases of
+them found to a fixed point (`wskit.ssot.resolve.aliases`), and every file that mentions one of those
+names is read statement by statement (`wskit.ssot.checks.callsites`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from wskit.ssot.checks.callsites import Catalog, audit_file
+from wskit.ssot.checks.config import SsotConfig, load_config
+from wskit.ssot.model import SymbolSpec
+from wskit.ssot.read.gcpause import gc_paused
+from wskit.ssot.read.textsearch import cover, mentions
+from wskit.ssot.render.audit_report import CALL_ERRORS, KINDS, AuditReport, AuditRow
+from wskit.ssot.resolve.aliases import find_aliases
+from wskit.ssot.resolve.targets import resolve_symbol
+from wskit.ssot.resolve.tree import SourceTree
+
+__all__ = ["CALL_ERRORS", "KINDS", "AuditReport", "AuditRow", "audit_calls", "collect", "source_tree", "symbols_of"]
+
+ConfigOrSymbols = SsotConfig | SymbolSpec | Sequence[SymbolSpec] | str | os.PathLike[str]
+
+
+def symbols_of(config_or_symbols: ConfigOrSymbols) -> tuple[list[SymbolSpec], list[Path]]:
+    """The symbols to audit and the configured search path, from any accepted argument."""
+    if isinstance(config_or_symbols, str | os.PathLike):
+        config_or_symbols = load_config(Path(config_or_symbols))
+    if isinstance(config_or_symbols, SsotConfig):
+        return list(config_or_symbols.symbols), list(config_or_symbols.search_path)
+    if isinstance(config_or_symbols, SymbolSpec):
+        return [config_or_symbols], []
+    specs = (
+        [s for s in config_or_symbols if isinstance(s, SymbolSpec)] if isinstance(config_or_symbols, Sequence) else []
+    )
+    if specs and len(specs) == len(config_or_symbols):
+        return specs, []
+    raise TypeError(
+        "config_or_symbols must be a pyproject.toml path, an SsotConfig, a SymbolSpec or a non-empty list of them;"
+        f" got {type(config_or_symbols).__name__}"
+    )
+
+
+def audit_calls(
+    config_or_symbols: ConfigOrSymbols,
+    root: str | os.PathLike[str],
+    *,
+    search_path: Sequence[str | os.PathLike[str]] = (),
+) -> AuditReport:
+    """List every import and call of the symbols under `root`, classified (see `audit_report`).
+
+    Args:
+        config_or_symbols: a pyproject.toml with `[tool.wskit.ssot]` (its `search_path` is
+            used too), a loaded `SsotConfig`, or `SymbolSpec`s.
+        root: the source tree to read (test files included; rows say "test" or "product").
+        search_path: more directories where the symbols' modules may live (then `sys.path`).
+
+    Raises `ValueError` (`ConfigError`) for a bad configuration or a root that does not exist.
+    """
+    specs, configured = symbols_of(config_or_symbols)
+    with gc_paused():
+        # Everything parsed is freed when _audit returns, before the collector is back on.
+        return _audit(source_tree(root, configured, search_path), str(root), specs)
+
+
+def source_tree(
+    root: str | os.PathLike[str], configured: list[Path], search_path: Sequence[str | os.PathLike[str]]
+) -> SourceTree:
+    """The tree under `root` (tests included), resolving through `configured` and `search_path` too."""
+    if not isinstance(root, str | os.PathLike) or not Path(root).exists():
+        raise ValueError(f"root {root!r} does not exist; pass the source directory")
+    extra = [Path(p) for p in search_path]
+    for entry in extra:
+        if not entry.is_dir():
+            raise ValueError(f"search_path entry {str(entry)!r} is not a directory")
+    return SourceTree(Path(root), True, tuple(configured + extra))
+
+
+def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[AuditRow]]:
+    """The symbols resolved into a catalog, and every row of the tree, sorted."""
+    catalog = Catalog([resolve_symbol(spec, tree.resolver) for spec in specs])
+    names = {target.definition.qualname.rpartition(".")[2] for _, target in catalog.targets.values()}
+    names |= {path.rpartition(":")[2] for symbol in catalog.symbols for path in symbol.path_targets}
+    catalog.names = find_aliases(tree, names, catalog.find).names
+    pieces = cover(catalog.names)
+    rows: list[AuditRow] = []
+    for file in tree.files:
+        seen = mentions(file.data, catalog.names, pieces)
+        if seen:
+            rows += audit_file(tree, file, catalog, seen)
+    return catalog, sorted(rows, key=lambda r: (r.file, r.line, KINDS.index(r.kind), r.via))
+
+
+def _audit(tree: SourceTree, root: str, specs: list[SymbolSpec]) -> AuditReport:
+    catalog, rows = collect(tree, specs)
+    return AuditReport(
+        root=root,
+        symbols=tuple(spec.name for spec in specs),
+        rows=tuple(rows),
+        findings=tuple(sorted({f for symbol in catalog.symbols for f in symbol.findings})),
+        skipped=tuple(sorted(tree.skipped.items())),
+        files_scanned=len(tree.files),
+        files_parsed=tree.files_read,
+    )

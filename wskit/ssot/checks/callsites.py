@@ -1,0 +1,671 @@
+"""The call sites of configured symbols in one file: imports, calls, awaits, `isinstance`, classified.
+
+Names are looked up as Python does: the enclosing function scopes first (parameters, local
+assignments and function-level imports), then the module, whose names go through the static
+resolver (aliases, re-exports and star imports followed), then builtins. Only the top-level
+statements that mention one of the symbols' names are parsed. What depends on run time (a
+`getattr` on a module that holds a symbol, `*args`/`**kwargs` at the call, a name bound to a
+computed value) becomes an `unknown` row with the reason, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from wskit.ssot.read.bindings import Binding, ModuleInfo, absolute_module
+from wskit.ssot.read.textsearch import cover, mentions
+from wskit.ssot.render.audit_report import AuditRow
+from wskit.ssot.resolve.signature import FunctionNode, check_call, describe, forwarded_to, rejects_extras
+from wskit.ssot.resolve.static import Definition
+from wskit.ssot.resolve.targets import Symbol, Target
+from wskit.ssot.resolve.tree import SourceFile, SourceTree
+
+__all__ = ["Catalog", "audit_file"]
+
+# Callables that take a coroutine and await or schedule it.
+_SCHEDULERS = {
+    "run", "create_task", "ensure_future", "gather", "wait_for", "shield", "run_until_complete",
+    "run_coroutine_threadsafe", "wait", "as_completed", "start_soon", "spawn", "timeout",
+}  # fmt: skip
+# Nested scopes: the names they bind are their own.
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_MAX_DEPTH = 8
+# Nodes that hold no call: not worth visiting.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.alias)
+_Extras = Callable[[FunctionNode, list[str]], str | None]
+
+
+@dataclass
+class Catalog:
+    """Every target of the audited symbols by identity, and the names and modules they are reached by."""
+
+    symbols: list[Symbol]
+    targets: dict[str, tuple[Symbol, Target]] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)
+    modules: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for symbol in self.symbols:
+            for identity, target in symbol.targets.items():
+                self.targets.setdefault(identity, (symbol, target))
+                self.modules.add(target.definition.module)
+            self.modules.update(path.partition(":")[0] for path in symbol.path_targets)
+
+    def find(self, definition: Definition | None) -> tuple[Symbol, Target] | None:
+        """The (symbol, target) `definition` is, or None."""
+        return self.targets.get(definition.identity) if definition is not None else None
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """What an expression refers to, as far as the audit cares."""
+
+    found: tuple[Symbol, Target] | None = None
+    module: str | None = None
+    unknown: str | None = None
+    origin: int | None = None  # line of the import statement that bound a module
+
+
+class _Scope:
+    """A function, class or module scope; its own bindings are read on first use."""
+
+    def __init__(self, node: ast.AST | None, kind: str, *, walrus: bool = False) -> None:
+        self.node = node
+        self.kind = kind  # "module", "function" or "class"
+        self.walrus = walrus  # whether its text has `:=` (only then are expressions searched for bindings)
+        self.relevant: set[str] | None = None  # names bound to something that mentions a symbol
+        self._bindings: dict[str, list[tuple[str, ast.AST, ast.AST | None]]] | None = None if node else {}
+
+    @property
+    def bindings(self) -> dict[str, list[tuple[str, ast.AST, ast.AST | None]]]:
+        if self._bindings is None:
+            assert self.node is not None
+            self._bindings = _local_bindings(self.node, walrus=self.walrus)
+        return self._bindings
+
+
+def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: set[str]) -> list[AuditRow]:
+    """The rows of one file that mentions some of the catalog's names (`mentioned`)."""
+    info = tree.module_info(file)
+    if info is None:
+        return []
+    try:
+        statements = info.statements_mentioning(sorted(mentioned))
+    except (SyntaxError, ValueError) as exc:
+        tree.fail(file, exc)
+        return []
+    walker = _FileAudit(tree, file, info, catalog, statements)
+    words = mentioned | walker.module_level_words(mentioned)
+    if words != mentioned:
+        try:
+            walker.statements = statements = info.statements_mentioning(sorted(words))
+        except (SyntaxError, ValueError) as exc:
+            tree.fail(file, exc)
+            return []
+    walker.words = words | catalog.names | {module.rpartition(".")[2] for module in catalog.modules}
+    walker.pieces = cover(walker.words)
+    for statement in statements:
+        walker.visit(statement, [], [_Scope(None, "module")])
+    return sorted(set(walker.rows))
+
+
+class _FileAudit:
+    def __init__(
+        self, tree: SourceTree, file: SourceFile, info: ModuleInfo, catalog: Catalog, statements: list[ast.stmt]
+    ) -> None:
+        self.tree = tree
+        self.statements = statements
+        self.resolver = tree.resolver
+        self.file = file
+        self.info = info
+        self.catalog = catalog
+        self.rows: list[AuditRow] = []
+        self._module_refs: dict[str, _Ref | None] = {}
+        self._lines: list[bytes] | None = None
+        self._line_starts: list[int] | None = None
+        self._seen_module_imports: set[tuple[int, str]] = set()
+        self.words: set[str] = set()
+        self.pieces: list[bytes] = []
+
+    def module_level_words(self, mentioned: set[str]) -> set[str]:
+        """Module-level names bound to what may be a symbol at run time, or to a module holding one."""
+        leaves = {module.rpartition(".")[2] for module in self.catalog.modules}
+        found: set[str] = set()
+        try:
+            for name in self.info.names_bound_near(sorted(mentioned | leaves)):
+                for binding in self.info.bound(name):
+                    if binding.kind in ("alias", "dynamic"):
+                        relevant = binding.node is not None and self._may_be(binding.node)
+                    else:
+                        module = binding.module if binding.kind == "module" else f"{binding.module}.{binding.attr}"
+                        relevant = binding.kind in ("module", "import") and module in self.catalog.modules
+                    if relevant:
+                        found.add(name)
+        except (SyntaxError, ValueError):
+            pass  # the caller reads the file again and reports it
+        return found - mentioned
+
+    def _mentioned(self, node: ast.AST, scopes: list[_Scope]) -> bool:
+        """Whether the source lines of `node` (a function or class) mention a word worth looking at:
+        a symbol's name, a module holding one, or an enclosing function's name for either."""
+        start, end = self._span(node)
+        if mentions(self.file.data, self.words, self.pieces, start, end):
+            return True
+        local = {name for scope in scopes if scope.kind == "function" for name in self._relevant_locals(scope)}
+        return bool(local and mentions(self.file.data, local, cover(local), start, end))
+
+    def _relevant_locals(self, scope: _Scope) -> set[str]:
+        """The names a function binds to something that mentions a symbol or a module holding one."""
+        if scope.relevant is None:
+            scope.relevant = set()
+            for name, sites in scope.bindings.items():
+                for kind, node, value in sites:
+                    if kind in ("import", "module") and isinstance(value, ast.alias):
+                        module = value.name
+                        if isinstance(node, ast.ImportFrom):
+                            base = absolute_module(self.file.module, self.file.is_package, node.level, node.module)
+                            module = f"{base}.{value.name}"
+                        relevant = value.name in self.catalog.names or module in self.catalog.modules
+                    else:
+                        relevant = value is not None and self._mentions(value)
+                    if relevant:
+                        scope.relevant.add(name)
+        return scope.relevant
+
+    def _has_walrus(self, node: ast.AST) -> bool:
+        start, end = self._span(node)
+        return self.file.data.find(b":=", start, end) >= 0
+
+    def _span(self, node: ast.AST) -> tuple[int, int]:
+        """Byte offsets of the lines of `node`, decorators included."""
+        if self._line_starts is None:
+            data, starts, position = self.file.data, [0], self.file.data.find(b"\n")
+            while position >= 0:
+                starts.append(position + 1)
+                position = data.find(b"\n", position + 1)
+            self._line_starts = starts
+        decorators = [d.lineno for d in getattr(node, "decorator_list", [])]
+        first = min([getattr(node, "lineno", 1), *decorators])
+        last = getattr(node, "end_lineno", None) or len(self._line_starts)
+        start = self._line_starts[first - 1]
+        end = self._line_starts[last] if last < len(self._line_starts) else len(self.file.data)
+        return start, end
+
+    # -- walking ---------------------------------------------------------------------------------
+
+    def visit(self, node: ast.AST, parents: list[ast.AST], scopes: list[_Scope]) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not self._mentioned(
+            node, scopes
+        ):
+            return  # nothing in it can reach a symbol
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            outer: list[ast.AST] = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+            if not isinstance(node, ast.Lambda):
+                outer += node.decorator_list
+            for child in outer:
+                self.visit(child, [*parents, node], scopes)
+            inner = [*scopes, _Scope(node, "function", walrus=self._has_walrus(node))]
+            body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
+            for child in body:
+                self.visit(child, [node], inner)
+            return
+        if isinstance(node, ast.ClassDef):
+            for child in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+                self.visit(child, [*parents, node], scopes)
+            inner = [*scopes, _Scope(node, "class", walrus=self._has_walrus(node))]
+            for statement in node.body:
+                self.visit(statement, [node], inner)
+            return
+        if isinstance(node, ast.ImportFrom):
+            self._import_from(node)
+        elif isinstance(node, ast.Call):
+            self._call(node, parents, scopes)
+        skip = _annotations(node)
+        parents.append(node)
+        for child in ast.iter_child_nodes(node):
+            if child not in skip and not isinstance(child, _LEAVES):
+                self.visit(child, parents, scopes)
+        parents.pop()
+
+    # -- rows ------------------------------------------------------------------------------------
+
+    def _row(self, line: int, kind: str, via: str, found: tuple[Symbol, Target] | None, detail: str = "") -> None:
+        if self._lines is None:
+            self._lines = self.file.data.splitlines()
+        code = self._lines[line - 1].decode("utf-8", "replace").strip() if 0 < line <= len(self._lines) else ""
+        symbol, target = found if found is not None else (None, None)
+        self.rows.append(
+            AuditRow(
+                file=self.file.relative,
+                line=line,
+                kind=kind,
+                code=code,
+                via=via,
+                scope="test" if self.file.is_test else "product",
+                symbol=symbol.spec.name if symbol is not None else "",
+                target=target.identity if target is not None else "",
+                detail=detail,
+            )
+        )
+
+    def _import_row(self, line: int, path: str, found: tuple[Symbol, Target], via: str) -> None:
+        symbol, target = found
+        kind = "import-" + symbol.path_kind(path, target, self.resolver)
+        self._row(line, kind, via, found, path)
+
+    def _import_from(self, node: ast.ImportFrom) -> None:
+        module = absolute_module(self.file.module, self.file.is_package, node.level, node.module)
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            found = self.catalog.find(self.resolver.resolve(module, alias.name).definition)
+            if found is not None:
+                self._import_row(
+                    getattr(alias, "lineno", node.lineno), f"{module}:{alias.name}", found, alias.asname or alias.name
+                )
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def _call(self, node: ast.Call, parents: list[ast.AST], scopes: list[_Scope]) -> None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in ("isinstance", "issubclass") and len(node.args) == 2:
+            if self._is_builtin(func.id, scopes):
+                self._isinstance(node, scopes)
+            return
+        if isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2:
+            if self._is_builtin(func.id, scopes):
+                ref = self._getattr(node, scopes)
+                if ref is not None and ref.unknown:
+                    self._row(node.lineno, "unknown", ast.unparse(node), None, ref.unknown)
+            return
+        ref = self._resolve(func, scopes)
+        via = ast.unparse(func)
+        if ref is None or ref.module is not None:
+            return
+        if ref.unknown is not None:
+            if not isinstance(func, ast.Call):  # getattr(...)(...): the inner call has its row
+                self._row(node.lineno, "unknown", via, ref.found, ref.unknown)
+            return
+        if ref.found is not None:
+            self._classify(node, ref.found, parents, scopes, via)
+
+    def _classify(
+        self, node: ast.Call, found: tuple[Symbol, Target], parents: list[ast.AST], scopes: list[_Scope], via: str
+    ) -> None:
+        symbol, target = found
+        line = node.lineno
+        if target.kind == "class":
+            if target.factory_only:
+                detail = f"{target.definition.qualname} is created only by its factory: call {symbol.factory_path}"
+                self._row(line, "direct-instantiation", via, found, detail)
+            else:
+                self._row(line, "call", via, found)
+            return
+        if target.kind == "interface":
+            self._row(line, "call", via, found)
+            return
+        function = target.definition.node
+        assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        status, detail = check_call(node, function, self._extras_checker(target.definition.module))
+        rows = len(self.rows)
+        if status == "error":
+            self._row(line, "bad-arguments", via, found, detail)
+        awaited = bool(parents) and isinstance(parents[-1], ast.Await)
+        if awaited and target.kind == "factory" and not target.returns_awaitable:
+            self._row(line, "await-sync", via, found, f"{function.name} is a plain function: do not await its result")
+        if not awaited and target.kind == "async factory":
+            kind, why = self._await_context(node, parents, scopes)
+            if kind:
+                self._row(line, kind, via, found, why)
+        if len(self.rows) == rows:
+            self._row(line, "unknown" if status == "unknown" else "call", via, found, detail)
+
+    def _extras_checker(self, module: str, depth: int = 0) -> _Extras:
+        def extras(function: FunctionNode, names: list[str]) -> str | None:
+            if rejects_extras(function):
+                return f"unexpected keyword {', '.join(names)}= ({function.name} raises on keywords it does not take)"
+            for callee in forwarded_to(function):
+                definition = self.resolver.resolve_expression(module, callee).definition
+                node = definition.node if definition is not None else None
+                if definition is None or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                taken = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
+                rest = [name for name in names if name not in taken]
+                if not rest:
+                    return None
+                if node.args.kwarg is None:
+                    return f"unexpected keyword {', '.join(rest)}= (passed on to {describe(node)})"
+                if depth < 3:
+                    return self._extras_checker(definition.module, depth + 1)(node, rest)
+            return None
+
+        return extras
+
+    def _await_context(self, node: ast.Call, parents: list[ast.AST], scopes: list[_Scope]) -> tuple[str, str]:
+        """("missing-await" | "unknown" | "", why) for an async factory's call that is not awaited."""
+        parent = parents[-1] if parents else None
+        if isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom):
+            return "", ""
+        if isinstance(parent, ast.Call) and node is not parent.func:
+            outer = _last_name(parent.func)
+            if outer in _SCHEDULERS:
+                return "", ""
+            return (
+                "unknown",
+                f"the coroutine is passed to {ast.unparse(parent.func)}; whether it is awaited is decided there",
+            )
+        if isinstance(parent, ast.Expr):
+            return "missing-await", "the coroutine is created and dropped: add await"
+        if isinstance(parent, ast.Attribute):
+            return "missing-await", f".{parent.attr} is looked up on the coroutine, not on its result: add await"
+        if isinstance(parent, ast.Assign | ast.AnnAssign) and isinstance(_single_target(parent), ast.Name):
+            name = _single_target(parent).id  # type: ignore[union-attr]
+            scope = scopes[-1].node or ast.Module(body=self.statements, type_ignores=[])
+            if _awaited_later(scope, name):
+                return "", ""
+            return "missing-await", f"assigned to {name}, which is never awaited, returned or scheduled in this scope"
+        kind = type(parent).__name__ if parent is not None else "module"
+        return "unknown", f"the coroutine is used in a {kind}; whether it is awaited is decided at run time"
+
+    def _isinstance(self, node: ast.Call, scopes: list[_Scope]) -> None:
+        classes = node.args[1]
+        for element in classes.elts if isinstance(classes, ast.Tuple) else [classes]:
+            ref = self._resolve(element, scopes)
+            if ref is None or ref.found is None:
+                continue
+            target = ref.found[1]
+            if target.kind == "interface" and not target.runtime_checkable:
+                check = _last_name(node.func)
+                detail = (
+                    f"{target.definition.qualname} is a Protocol without @runtime_checkable: {check}() raises TypeError"
+                )
+                self._row(node.lineno, "isinstance-protocol", ast.unparse(element), ref.found, detail)
+
+    def _getattr(self, node: ast.Call, scopes: list[_Scope]) -> _Ref | None:
+        holder = self._resolve(node.args[0], scopes)
+        if holder is None or holder.module is None or holder.module not in self.catalog.modules:
+            return None
+        name = node.args[1]
+        if isinstance(name, ast.Constant) and isinstance(name.value, str):
+            reason = f"{holder.module}.{name.value} is looked up with getattr at run time"
+        else:
+            reason = f"an attribute of {holder.module} named at run time ({ast.unparse(name)}) may be a symbol"
+        return _Ref(unknown=reason)
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def _resolve(self, node: ast.expr, scopes: list[_Scope], depth: int = 0) -> _Ref | None:
+        if depth > _MAX_DEPTH:
+            return None
+        if isinstance(node, ast.Name):
+            return self._lookup(node.id, scopes, depth)
+        if isinstance(node, ast.Attribute):
+            base = self._resolve(node.value, scopes, depth + 1)
+            if base is None or base.module is None:
+                return None
+            definition = self.resolver.resolve(base.module, node.attr).definition
+            if definition is not None and definition.kind == "module":
+                return _Ref(module=definition.module, origin=base.origin)
+            found = self.catalog.find(definition)
+            if found is None:
+                return None
+            if base.origin is not None and (base.origin, f"{base.module}:{node.attr}") not in self._seen_module_imports:
+                self._seen_module_imports.add((base.origin, f"{base.module}:{node.attr}"))
+                self._import_row(base.origin, f"{base.module}:{node.attr}", found, ast.unparse(node))
+            return _Ref(found=found)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) >= 2
+            and self._is_builtin("getattr", scopes)
+        ):
+            return self._getattr(node, scopes)
+        return None
+
+    def _lookup(self, name: str, scopes: list[_Scope], depth: int) -> _Ref | None:
+        innermost = scopes[-1]
+        for index in range(len(scopes) - 1, 0, -1):
+            scope = scopes[index]
+            if scope.kind == "class" and scope is not innermost:
+                continue  # a class body's names are not visible in its methods
+            if name in scope.bindings:
+                return self._local(name, scope, scopes[:index], depth)
+        return self._module_name(name)
+
+    def _local(self, name: str, scope: _Scope, outer: list[_Scope], depth: int) -> _Ref | None:
+        refs: list[_Ref | None] = []
+        for kind, node, value in scope.bindings[name]:
+            if kind == "import" and isinstance(node, ast.ImportFrom):
+                module = absolute_module(self.file.module, self.file.is_package, node.level, node.module)
+                attr = value.name if isinstance(value, ast.alias) else name
+                definition = self.resolver.resolve(module, attr).definition
+                found = self.catalog.find(definition)
+                if definition is not None and definition.kind == "module":
+                    refs.append(_Ref(module=definition.module, origin=node.lineno))
+                else:
+                    refs.append(_Ref(found=found) if found is not None else None)
+            elif kind == "module" and isinstance(node, ast.Import) and isinstance(value, ast.alias):
+                module = value.name if value.asname else value.name.partition(".")[0]
+                refs.append(_Ref(module=module, origin=node.lineno))
+            elif kind == "assign" and isinstance(value, ast.expr):
+                if isinstance(value, ast.Name | ast.Attribute) and not (
+                    isinstance(value, ast.Name) and value.id == name
+                ):
+                    refs.append(self._resolve(value, [*outer, scope], depth + 1))
+                elif self._may_be(value):
+                    code = ast.unparse(value)[:60]
+                    line = getattr(node, "lineno", "?")
+                    refs.append(_Ref(unknown=f"{name} is bound at run time (line {line}: {name} = {code})"))
+                else:
+                    refs.append(None)
+            elif kind == "param" and value is not None and self._may_be(value):
+                refs.append(
+                    _Ref(
+                        unknown=f"{name} is a parameter (default {ast.unparse(value)[:60]}): callers decide at run time"
+                    )
+                )
+            else:
+                refs.append(None)
+        if len({_identity(r) for r in refs}) == 1:
+            return refs[0]
+        if any(r is not None for r in refs):
+            lines = ", ".join(str(getattr(node, "lineno", "?")) for _, node, _ in scope.bindings[name])
+            return _Ref(unknown=f"{name} is bound to different values in this scope (lines {lines})")
+        return None
+
+    def _module_name(self, name: str) -> _Ref | None:
+        if name in self._module_refs:
+            return self._module_refs[name]
+        ref = None
+        try:
+            bindings = self.info.bound(name)
+        except (SyntaxError, ValueError):
+            bindings = []
+        if bindings or self.info.star_imports:
+            resolution = self.resolver.resolve(self.file.module, name)
+            definition = resolution.definition
+            if definition is not None and definition.kind == "module":
+                origin = next((b.line for b in reversed(bindings) if b.kind in ("module", "import")), None)
+                ref = _Ref(module=definition.module, origin=origin)
+            elif definition is not None:
+                found = self.catalog.find(definition)
+                ref = _Ref(found=found) if found is not None else None
+            elif resolution.status == "unresolved" and any(self._binding_mentions(b) for b in bindings):
+                ref = _Ref(unknown=resolution.reason)  # (a module not found at all is not a symbol's)
+        self._module_refs[name] = ref
+        return ref
+
+    def _is_builtin(self, name: str, scopes: list[_Scope]) -> bool:
+        if any(name in scope.bindings for scope in scopes[1:]):
+            return False
+        try:
+            return not self.info.bound(name)
+        except (SyntaxError, ValueError):
+            return True
+
+    def _may_be(self, node: ast.AST) -> bool:
+        """Whether an expression may evaluate to a symbol itself (only run time says which).
+
+        `a if c else b`, `a or b`, an item of a literal container, `functools.partial(a, ...)`
+        may; a call's result, a lambda or a comprehension that merely uses a symbol may not.
+        """
+        if isinstance(node, ast.Name | ast.Attribute):
+            return _last_name(node) in self.catalog.names
+        if isinstance(node, ast.IfExp):
+            return self._may_be(node.body) or self._may_be(node.orelse)
+        if isinstance(node, ast.BoolOp):
+            return any(self._may_be(value) for value in node.values)
+        if isinstance(node, ast.NamedExpr):
+            return self._may_be(node.value)
+        if isinstance(node, ast.Subscript):
+            return isinstance(node.value, ast.Dict | ast.List | ast.Tuple) and self._mentions(node.value)
+        if isinstance(node, ast.Call) and _last_name(node.func) == "partial" and node.args:
+            return self._may_be(node.args[0])
+        return False
+
+    def _mentions(self, node: ast.AST) -> bool:
+        return any(
+            isinstance(n, ast.Name | ast.Attribute) and _last_name(n) in self.catalog.names for n in ast.walk(node)
+        )
+
+    def _binding_mentions(self, binding: Binding) -> bool:
+        if binding.attr in self.catalog.names:
+            return True
+        return binding.node is not None and binding.kind in ("alias", "dynamic") and self._mentions(binding.node)
+
+
+def _identity(ref: _Ref | None) -> tuple[object, ...]:
+    if ref is None:
+        return ()
+    return (id(ref.found[1]) if ref.found else None, ref.module, ref.unknown)
+
+
+def _local_bindings(scope: ast.AST, *, walrus: bool) -> dict[str, list[tuple[str, ast.AST, ast.AST | None]]]:
+    """The names a function or class body binds itself: (kind, statement, value or alias).
+
+    `walrus`: also look for `:=` in its expressions (a walk of every node, so only when needed).
+    """
+    bindings: dict[str, list[tuple[str, ast.AST, ast.AST | None]]] = {}
+    outer: set[str] = set()
+
+    def add(name: str, kind: str, node: ast.AST, value: ast.AST | None = None) -> None:
+        bindings.setdefault(name, []).append((kind, node, value))
+
+    if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        args = scope.args
+        positional = [*args.posonlyargs, *args.args]
+        defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+        for arg, default in zip(positional, defaults, strict=True):
+            add(arg.arg, "param", scope, default)
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+            add(arg.arg, "param", scope, default)
+        for star in (args.vararg, args.kwarg):
+            if star is not None:
+                add(star.arg, "param", scope)
+    body = [scope.body] if isinstance(scope, ast.Lambda) else getattr(scope, "body", [])
+    for walrus_node in _walrus_targets(body) if walrus else ():
+        for name in _target_names(walrus_node.target):
+            add(name, "assign", walrus_node, walrus_node.value)
+    for node in _own_nodes(body):
+        if isinstance(node, ast.Global | ast.Nonlocal):
+            outer.update(node.names)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    add(target.id, "assign", node, node.value)
+                else:
+                    for name in _target_names(target):
+                        add(name, "other", node)
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+            value = node.value if not isinstance(node, ast.AugAssign) else None
+            for name in _target_names(node.target):
+                add(name, "assign" if value is not None else "other", node, value)
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            for name in _target_names(node.target):
+                add(name, "other", node)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            for name in _target_names(node.optional_vars):
+                add(name, "other", node.optional_vars)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            add(node.name, "other", node)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.asname or alias.name.partition(".")[0], "module", node, alias)
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.name != "*":
+                    add(alias.asname or alias.name, "import", node, alias)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            add(node.name, "other", node)
+    for name in outer:
+        bindings.pop(name, None)
+    return bindings
+
+
+def _own_nodes(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.AST]:
+    """The statements of a scope's body (nested blocks included, nested functions and classes
+    not), with their `with` items and `except` handlers: where names are bound."""
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, _NESTED) or not isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
+            continue
+        children: list[ast.AST] = []
+        for name in ("body", "orelse", "finalbody", "handlers", "cases", "items"):
+            children += getattr(node, name, None) or []
+        stack.extend(reversed(children))
+
+
+def _walrus_targets(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.NamedExpr]:
+    """Every `name := value` of a scope's body (nested functions and classes left out)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.NamedExpr):
+            yield node
+        if not isinstance(node, _NESTED):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _target_names(target: ast.AST) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+
+
+def _annotations(node: ast.AST) -> set[ast.AST]:
+    """The annotation subtrees of a node: type hints are not calls."""
+    if isinstance(node, ast.AnnAssign):
+        return {node.annotation}
+    if isinstance(node, ast.arg) and node.annotation is not None:
+        return {node.annotation}
+    return set()
+
+
+def _single_target(node: ast.Assign | ast.AnnAssign) -> ast.expr | None:
+    if isinstance(node, ast.AnnAssign):
+        return node.target
+    return node.targets[0] if len(node.targets) == 1 else None
+
+
+def _awaited_later(scope: ast.AST, name: str) -> bool:
+    """Whether `name` is awaited, returned or handed to a scheduler anywhere in `scope`."""
+    for node in ast.walk(scope):
+        value = getattr(node, "value", None)
+        if isinstance(node, ast.Await | ast.Return | ast.Yield) and isinstance(value, ast.Name) and value.id == name:
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and _last_name(node.func) in _SCHEDULERS
+            and any(isinstance(a, ast.Name) and a.id == name for a in node.args)
+        ):
+            return True
+    return False
+
+
+def _last_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""

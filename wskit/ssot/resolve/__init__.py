@@ -1,0 +1,1 @@
+"""Resolving names: import paths, static and runtime resolution, a tree's aliases, symbol targets."""

@@ -1,0 +1,83 @@
+"""Every module-level name in a tree that reaches some targets: aliases and re-exports, to a fixed point.
+
+A name reaches a target when static resolution of `module:name` ends at it: the class or function
+itself, `from x import Target as Other`, `Other = Target`, `Other = pkg.mod.Target`, a package
+re-export... An alias of an alias is an alias, so each round looks up the names found in the
+round before in the tree's index of import statements and alias lines (`SourceTree.importing`),
+and parses only the statements of those files that mention them.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from wskit.ssot.read.bindings import Binding, dotted_name
+from wskit.ssot.resolve.static import Definition
+from wskit.ssot.resolve.tree import SourceFile, SourceTree
+
+__all__ = ["Aliases", "find_aliases"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Aliases(Generic[T]):
+    """What `find_aliases` found.
+
+    `paths`: `module:name` -> (target, resolution chain) for every module-level binding that
+    reaches a target; `names`: every name any of them is bound to (the targets' own names too);
+    `importing`: each file whose import statements or alias lines mention one of `names`, with
+    the names they mention.
+    """
+
+    paths: dict[str, tuple[T, tuple[str, ...]]] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)
+    importing: dict[SourceFile, set[str]] = field(default_factory=dict)
+
+
+def find_aliases(tree: SourceTree, names: set[str], target_of: Callable[[Definition | None], T | None]) -> Aliases[T]:
+    """Follow every binding of the tree that may reach a target, starting from the targets' `names`.
+
+    `target_of` maps a resolved definition to its target (None when it is not one).
+    """
+    found: Aliases[T] = Aliases(names=set(names))
+    pending = set(names)
+    while pending:
+        searched, pending = pending, set()
+        for file, seen in tree.importing(searched).items():
+            found.importing.setdefault(file, set()).update(seen)
+            info = tree.module_info(file)
+            if info is None:
+                continue
+            try:
+                bound_names = sorted(info.names_bound_near(seen))
+            except (SyntaxError, ValueError) as exc:
+                tree.fail(file, exc)
+                continue
+            for bound in bound_names:
+                path = f"{file.module}:{bound}"
+                if path in found.paths:
+                    continue
+                bindings = info.bound(bound)
+                if not bindings or bindings[-1].type_only or not _may_reach(bindings[-1], found.names):
+                    continue
+                resolution = tree.resolver.resolve(file.module, bound)
+                target = target_of(resolution.definition)
+                if target is not None:
+                    found.paths[path] = (target, resolution.chain)
+                    if bound not in found.names:
+                        found.names.add(bound)
+                        pending.add(bound)
+    return found
+
+
+def _may_reach(binding: Binding, names: set[str]) -> bool:
+    """Whether a binding can be an alias of one of `names` (only those are worth resolving)."""
+    if binding.kind == "import":
+        return binding.attr in names
+    if binding.kind == "alias" and isinstance(binding.node, ast.expr):
+        return any(part in names for part in (dotted_name(binding.node) or "").split("."))
+    return False

@@ -1,0 +1,177 @@
+"""The Python files of a source tree, each read once: module name, test or product code, text.
+
+Module names are relative to the first directory above the root that is not a package, as the
+import system would see them with that directory on `sys.path`. Each file's bindings are read
+lazily (`SourceTree.module_info`: a `ModuleInfo` that parses statement by statement).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wskit.ssot.read.bindings import ModuleInfo, skim_module
+from wskit.ssot.read.skim import Skim
+from wskit.ssot.resolve.static import StaticResolver
+
+__all__ = ["SourceFile", "SourceTree", "is_test_path"]
+
+_TEST_DIRS = {"tests", "test", "testing"}
+_IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+# `Name = dotted.name` at column 0: the module-level aliases worth indexing.
+_ALIAS_LINE = re.compile(
+    rb"\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*([A-Za-z_][A-Za-z0-9_.]*)[ \t]*(?:#[^\n]*)?\r?(?=\n|\Z)"
+)
+_SKIP_DIRS = {"__pycache__", "node_modules"}
+
+
+@dataclass(eq=False)
+class SourceFile:
+    """One `.py` file of the tree; `relative` is its path below the tree's base directory."""
+
+    path: Path
+    relative: str
+    module: str
+    is_package: bool
+    is_test: bool
+    data: bytes
+    info: ModuleInfo | None = None
+    error: str | None = None
+    _skim: Skim | None = None
+    _words: frozenset[bytes] | None = None
+
+    @property
+    def skim(self) -> Skim:
+        """The file's cheap index (built on first use, then kept)."""
+        if self._skim is None:
+            self._skim = Skim(self.data)
+        return self._skim
+
+    @property
+    def words(self) -> frozenset[bytes]:
+        """The identifiers of its import statements (at any depth) and `Name = dotted.name` lines.
+
+        Read from the text, so a statement in a string counts too; whatever uses one parses it.
+        """
+        if self._words is None:
+            data, words = self.data, set()
+            for statement in self.skim.imports:
+                words.update(_IDENTIFIER.findall(data, statement.start, statement.end))
+            for match in _ALIAS_LINE.finditer(data):
+                words.add(match.group(1))
+                words.update(match.group(2).split(b"."))
+            self._words = frozenset(words)
+        return self._words
+
+
+def is_test_path(parts: Iterable[str], name: str) -> bool:
+    """True for files under `tests/`, `test/` or `testing/`, and for `test_*.py`, `*_test.py`, `conftest.py`."""
+    return (
+        any(part in _TEST_DIRS for part in parts)
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
+
+
+@dataclass
+class SourceTree:
+    """Every `.py` file under `root` (test directories and files only with `include_tests`).
+
+    `resolver` resolves names with the tree's base directory first on the search path, then
+    `search_path`, then `sys.path`; it shares the tree's lazily read modules.
+    """
+
+    root: Path
+    include_tests: bool = True
+    search_path: tuple[Path, ...] = ()
+    base: Path = field(init=False)
+    files: list[SourceFile] = field(init=False, default_factory=list)
+    skipped: dict[str, str] = field(init=False, default_factory=dict)
+    resolver: StaticResolver = field(init=False)
+    _index: dict[bytes, list[SourceFile]] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()
+        base = self.root if self.root.is_dir() else self.root.parent
+        while (base / "__init__.py").is_file() and base.parent != base:
+            base = base.parent
+        self.base = base
+        self.resolver = StaticResolver([base, *self.search_path])
+        prefix = len(str(base).rstrip(os.sep)) + 1
+        for name, is_test in self._walk():
+            relative = name[prefix:]
+            try:
+                with open(name, "rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                self.skipped[relative] = f"cannot read: {exc.strerror or exc}"
+                continue
+            parts = relative[:-3].split(os.sep)
+            is_package = parts[-1] == "__init__"
+            module = ".".join(parts[:-1] if is_package else parts)
+            self.files.append(SourceFile(Path(name), relative, module, is_package, is_test, data))
+
+    def _walk(self) -> Iterator[tuple[str, bool]]:
+        """(file name, is test) of every `.py` file, strings rather than paths: it is a hot loop."""
+        root = str(self.root)
+        if self.root.is_file():
+            yield root, is_test_path((), self.root.name)
+            return
+        for directory, subdirs, names in os.walk(root):
+            parts = directory[len(root) + 1 :].split(os.sep) if directory != root else []
+            subdirs[:] = sorted(
+                d
+                for d in subdirs
+                if not d.startswith(".") and d not in _SKIP_DIRS and (self.include_tests or d not in _TEST_DIRS)
+            )
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    is_test = is_test_path(parts, name)
+                    if self.include_tests or not is_test:
+                        yield os.path.join(directory, name), is_test
+
+    def module_info(self, file: SourceFile) -> ModuleInfo | None:
+        """The file's lazily read bindings, or None (and the reason in `skipped`) when it does not parse."""
+        if file.info is None and file.error is None:
+            known = self.resolver.loaded(file.module)
+            if known is not None and known.file == file.path:
+                file.info = known
+                return known
+            try:
+                file.info = skim_module(file.module, file.path, file.is_package, skim=file.skim)
+            except (SyntaxError, ValueError) as exc:
+                self.fail(file, exc)
+            else:
+                self.resolver.add_module(file.info)
+        return file.info
+
+    def importing(self, names: Iterable[str]) -> dict[SourceFile, set[str]]:
+        """The files whose import statements or alias lines mention any of `names`, with those names.
+
+        The index behind it (`SourceFile.words` of every file) is built once per tree.
+        """
+        if self._index is None:
+            self._index = {}
+            for file in self.files:
+                for word in file.words:
+                    self._index.setdefault(word, []).append(file)
+        found: dict[SourceFile, set[str]] = {}
+        for name in names:
+            for file in self._index.get(name.encode(), ()):
+                found.setdefault(file, set()).add(name)
+        return {file: found[file] for file in self.files if file in found}
+
+    @property
+    def files_read(self) -> int:
+        """How many files had at least one statement parsed."""
+        return sum(1 for f in self.files if f.info is not None)
+
+    def fail(self, file: SourceFile, exc: Exception) -> None:
+        """Record that `file` does not parse (its info is dropped)."""
+        file.info = None
+        file.error = f"does not parse: {type(exc).__name__}: {exc}".splitlines()[0]
+        self.skipped[file.relative] = file.error
