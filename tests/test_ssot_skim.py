@@ -3,13 +3,17 @@ what parsing it whole gives, on tricky text and on real installed code."""
 
 from __future__ import annotations
 
+import ast
+import concurrent.futures
 import importlib.util
+import os
+import sysconfig
 from pathlib import Path
 
 import pytest
 
 from wskit.ssot.read.bindings import ModuleInfo, parse_module, skim_module
-from wskit.ssot.read.skim import Skim
+from wskit.ssot.read.skim import Skim, Unsplittable
 from wskit.ssot.read.textsearch import cover, mentions, required_literals
 
 PROJECT = Path(__file__).parent.parent
@@ -66,7 +70,7 @@ def as_rows(info: ModuleInfo, name: str) -> list[tuple[object, ...]]:
 
 def assert_same(file: Path, data: bytes | None = None) -> None:
     data = file.read_bytes() if data is None else data
-    eager = parse_module("m", file, False, __import__("ast").parse(data))
+    eager = parse_module("m", file, False, ast.parse(data))
     lazy = skim_module("m", file, False, skim=Skim(data))
     for name in sorted(set(eager._bindings) | {"Shown", "Inner", "NotModuleLevel", "value"}):
         assert as_rows(lazy, name) == as_rows(eager, name), (file, name)
@@ -80,7 +84,13 @@ def test_tricky_text_reads_like_a_full_parse(tmp_path: Path) -> None:
     skim = Skim(TRICKY.encode())
     assert skim.exact
     heads = [(c.line, c.head, c.defines) for c in skim.chunks]
-    assert heads[:4] == [(6, "import", None), (7, "from", None), (12, "Alias", None), (14, "@", "Decorated")]
+    assert heads[:5] == [
+        (1, "", None),  # the module docstring is a statement too
+        (6, "import", None),
+        (7, "from", None),
+        (12, "Alias", None),
+        (14, "@", "Decorated"),
+    ]
     assert (26, "try", None) in heads and not any(head in ("else", "except", "finally") for _, head, _ in heads)
     assert_same(file)
     lazy = skim_module("m", file, False, skim=Skim(TRICKY.encode()))
@@ -102,12 +112,14 @@ def test_ambiguous_text_is_parsed_whole(text: str) -> None:
 
 
 def test_a_statement_split_wrongly_falls_back_to_a_whole_parse(tmp_path: Path) -> None:
-    text = "VALUES = (\n1, 2,\n3)\nName = VALUES\n"  # column-0 lines inside brackets
+    text = "VALUES = (\nFirst,\n3)\nName = VALUES\n"  # column-0 lines inside brackets
     file = tmp_path / "table.py"
     file.write_text(text)
     info = skim_module("m", file, False)
-    assert [b.line for b in info.bound("Name")] == [4]
-    assert info.whole_body is not None  # the split was detected as wrong, the file was parsed whole
+    assert [b.line for b in info.bound("Name")] == [4]  # after the brackets close: read alone
+    assert info.whole_body is None
+    assert info.bound("First") == []  # `First,` inside them is no statement: the file is parsed whole
+    assert info.whole_body is not None
     assert_same(file)
 
 
@@ -165,3 +177,101 @@ def test_mentions_finds_whole_identifiers_only() -> None:
 )
 def test_required_literals_of_a_role(regex: str, literals: list[str] | None) -> None:
     assert required_literals(regex) == literals
+
+
+def differences(file: Path) -> list[str]:
+    """What reading `file` statement by statement gets wrong against `ast.parse` of the whole file:
+    the statements at each chunk's offsets, every name's bindings, the module's structure, and
+    `statements_at` anywhere in the text (docstrings and comments included)."""
+    data = file.read_bytes()
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError):
+        return []  # not Python this interpreter reads: both paths refuse it
+    problems: list[str] = []
+    whole = {_where(s) for s in tree.body}
+    skim = Skim(data)
+    if skim.exact:
+        chunked: set[tuple[object, ...]] | None = set()
+        for index in range(len(skim.chunks)):
+            try:
+                statements = skim.parse(index, str(file))
+            except Unsplittable:
+                chunked = None  # the caller parses the file whole: nothing can differ
+                break
+            chunked.update(_where(s) for s in statements)
+        if chunked is not None and chunked != whole:
+            problems.append(f"{file}: the chunks' statements differ from the whole parse")
+    eager = parse_module("m", file, False, tree)
+    lazy = skim_module("m", file, False, skim=Skim(data))
+    for name in sorted(eager._bindings):
+        if as_rows(lazy, name) != as_rows(eager, name):
+            problems.append(f"{file}: bindings of {name} differ")
+    for attribute in ("star_imports", "dynamic", "all_names", "deprecated_at"):
+        if getattr(lazy, attribute) != getattr(eager, attribute):
+            problems.append(f"{file}: {attribute} differs")
+    located = skim_module("m", file, False, skim=Skim(data))
+    spans = [(_first_line(s), s.end_lineno or s.lineno, _where(s)) for s in tree.body]
+    for offset in range(0, len(data), max(1, len(data) // 16)):
+        line = data.count(b"\n", 0, offset) + 1
+        found = {_where(s) for s in located.statements_at(offset)}
+        holder = {where for first, last, where in spans if first <= line <= last}
+        if not found <= whole or not holder <= found:
+            problems.append(f"{file}: statements_at({offset}) misses line {line}'s statement")
+    return problems
+
+
+def _where(statement: ast.stmt) -> tuple[object, ...]:
+    """A statement by its kind and position: parses of the same text agree on all of it or on none."""
+    position = (statement.lineno, statement.col_offset, statement.end_lineno, statement.end_col_offset)
+    return (type(statement).__name__, *position)
+
+
+def _first_line(statement: ast.stmt) -> int:
+    decorators = getattr(statement, "decorator_list", [])
+    return min([statement.lineno, *(d.lineno for d in decorators)])
+
+
+def _differences_of(files: list[Path]) -> list[str]:
+    return [problem for file in files for problem in differences(file)]
+
+
+def _every_file(roots: list[Path]) -> list[Path]:
+    return sorted(file for root in roots for file in root.rglob("*.py"))
+
+
+def test_every_installed_file_reads_lazily_exactly_as_parsed_whole() -> None:
+    """The differential test of the fast path: every `.py` file of this environment's site-packages
+    (and of the trees in $WSKIT_SKIM_TREES, e.g. fetched back ends), in two processes."""
+    roots = [Path(sysconfig.get_paths()["purelib"])]
+    roots += [Path(p) for p in os.environ.get("WSKIT_SKIM_TREES", "").split(os.pathsep) if p]
+    files = _every_file(roots)
+    assert len(files) > 5000
+    halves = [files[0::2], files[1::2]]
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        problems = [p for found in pool.map(_differences_of, halves) for p in found]
+    assert problems == [], f"{len(problems)} of {len(files)} files read differently: {problems[:20]}"
+
+
+def test_a_module_docstring_and_a_leading_comment_hold_no_statement_but_their_own(tmp_path: Path) -> None:
+    """init crashed where a role's name sat in a module docstring (an offset in no statement)."""
+    text = b'# a comment\n"""Uses WebSocketManager a lot."""\nimport os\n\ndef make() -> "WebSocketManager": ...\n'
+    file = tmp_path / "m.py"
+    file.write_bytes(text)
+    info = skim_module("m", file, False)
+    assert info.statements_at(0) == []  # the comment: no statement
+    docstring = info.statements_at(text.index(b"WebSocketManager"))
+    assert [type(s).__name__ for s in docstring] == ["Expr"] and docstring[0].lineno == 2
+    assert [type(s).__name__ for s in info.statements_at(text.index(b"def"))] == ["FunctionDef"]
+    assert info.whole_body is None  # read lazily all along
+
+
+def test_a_name_alone_on_a_line_inside_brackets_is_not_a_statement(tmp_path: Path) -> None:
+    """A column-0 line inside an import's brackets once parsed alone as an expression statement,
+    and the import's binding was lost."""
+    text = "from m import (\nfirst as renamed,\nSecond,\n)\nx = 1\n"
+    file = tmp_path / "m.py"
+    file.write_text(text)
+    info = skim_module("m", file, False)
+    assert [(b.kind, b.attr) for b in info.bound("Second")] == [("import", "Second")]
+    assert_same(file)

@@ -92,7 +92,8 @@ def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[Au
     for file in tree.files:
         seen = mentions(file.data, catalog.names, pieces)
         if seen:
-            rows += audit_file(tree, file, catalog, seen)
+            with tree.reading(file):
+                rows += audit_file(tree, file, catalog, seen)
     return catalog, sorted(rows, key=lambda r: (r.file, r.line, KINDS.index(r.kind), r.via))
 
 

@@ -93,7 +93,8 @@ def scan_source_tree(tree: SourceTree, root: str, pattern: re.Pattern[str]) -> S
     found: dict[_Key, _Found] = {}
     findings: list[Finding] = []
     for file in tree.files:
-        _find_classes(tree, file, pattern, found)
+        with tree.reading(file):
+            _find_classes(tree, file, pattern, found)
     _find_role_aliases(tree, pattern, found, findings)
     _link_usage(tree, found)
     return _report(tree, root, pattern.pattern, found, findings)
@@ -173,34 +174,42 @@ def _find_role_aliases(
         if b" as " in file.data:
             names.update(m.group(1).decode() for m in as_name.finditer(file.data))
         names = {n for n in names if pattern.search(n)}
-        if not names:
+        if names:
+            with tree.reading(file):
+                _role_aliases_of(tree, file, names, pattern, found=found, findings=findings)
+
+
+def _role_aliases_of(
+    tree: SourceTree,
+    file: SourceFile,
+    names: set[str],
+    pattern: re.Pattern[str],
+    *,
+    found: dict[_Key, _Found],
+    findings: list[Finding],
+) -> None:
+    info = tree.module_info(file)
+    if info is None:
+        return
+    for bound in sorted(names):
+        bindings = info.runtime_bindings(bound)
+        if not bindings or bindings[-1].kind not in ("alias", "import"):
             continue
-        info = tree.module_info(file)
-        if info is None:
-            continue
-        for bound in sorted(names):
-            try:
-                bindings = info.runtime_bindings(bound)
-            except (SyntaxError, ValueError) as exc:
-                tree.fail(file, exc)
-                break
-            if not bindings or bindings[-1].kind not in ("alias", "import"):
-                continue
-            path = f"{file.module}:{bound}"
-            resolution = tree.resolver.resolve(file.module, bound)
-            definition = resolution.definition
-            where = f"{file.relative}:{bindings[-1].line}"
-            if definition is None:
-                findings.append(Finding("role alias", where, f"{path} is unresolved: {resolution.reason}"))
-            elif definition.kind != "class":
-                message = f"{path} matches the role but is an alias of the {definition.kind} {definition.identity}"
-                findings.append(Finding("role alias", where, message))
-            elif not pattern.search(definition.qualname.rpartition(".")[2]):
-                record = found.get(_key(definition))
-                if record is None:
-                    owner = next((f for f in tree.files if f.module == definition.module), None)
-                    record = _add(tree, owner, definition, found)
-                record.role_aliases.append(path)
+        path = f"{file.module}:{bound}"
+        resolution = tree.resolver.resolve(file.module, bound)
+        definition = resolution.definition
+        where = f"{file.relative}:{bindings[-1].line}"
+        if definition is None:
+            findings.append(Finding("role alias", where, f"{path} is unresolved: {resolution.reason}"))
+        elif definition.kind != "class":
+            message = f"{path} matches the role but is an alias of the {definition.kind} {definition.identity}"
+            findings.append(Finding("role alias", where, message))
+        elif not pattern.search(definition.qualname.rpartition(".")[2]):
+            record = found.get(_key(definition))
+            if record is None:
+                owner = next((f for f in tree.files if f.module == definition.module), None)
+                record = _add(tree, owner, definition, found)
+            record.role_aliases.append(path)
 
 
 def _link_usage(tree: SourceTree, found: dict[_Key, _Found]) -> None:
@@ -228,13 +237,14 @@ def _link_usage(tree: SourceTree, found: dict[_Key, _Found]) -> None:
     for file in tree.files:
         if file not in files:
             continue
-        for path in sorted(_imported_paths(file, files[file], exported, encoded_leaves)):
-            if path not in resolved:
-                module, _, name = path.partition(":")
-                resolved[path] = target_of(tree.resolver.resolve(module, name).definition)
-            target = resolved[path]
-            if target is not None and target[0] != file.module:
-                found[target].paths[path] += 1
+        with tree.reading(file):
+            for path in sorted(_imported_paths(file, files[file], exported, encoded_leaves)):
+                if path not in resolved:
+                    module, _, name = path.partition(":")
+                    resolved[path] = target_of(tree.resolver.resolve(module, name).definition)
+                target = resolved[path]
+                if target is not None and target[0] != file.module:
+                    found[target].paths[path] += 1
 
 
 def _imported_paths(file: SourceFile, names: set[str], exported: dict[str, set[str]], leaves: set[bytes]) -> set[str]:

@@ -146,15 +146,16 @@ class ModuleInfo:
         return names
 
     def statements_at(self, offset: int) -> list[ast.stmt]:
-        """The parsed top-level statement(s) holding byte `offset` (the whole body if unsplit)."""
+        """The parsed top-level statement(s) holding byte `offset`: none before the first statement
+        (blank lines, comments), the whole body when the file could not be split."""
         if self._skim is not None:
             index = self._skim.chunk_at(offset)
-            if index >= 0:
-                statements = self._chunk(index)
-                if self._skim is not None:
-                    return statements
-        assert self._body is not None
-        return self._body
+            if index < 0:
+                return []
+            statements = self._chunk(index)
+            if self._skim is not None:
+                return statements
+        return self._body or []
 
     def statements_mentioning(self, words: Iterable[str]) -> list[ast.stmt]:
         """The top-level statements whose text mentions any of `words`, in line order."""

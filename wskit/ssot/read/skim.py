@@ -35,7 +35,6 @@ _FROM_PREFIX = re.compile(rb"[ \t]*from[ \t]+[.\w]+[ \t]+")
 _BRACKETS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
 _STRING_OR_COMMENT = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*")
 _ONE_LINE_STRING = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
-_STRING_START = re.compile(rb"[A-Za-z]{0,2}[\"']")
 
 
 class Unsplittable(Exception):
@@ -79,6 +78,7 @@ class Skim:
         self._chunks: list[Chunk] | None = None
         self._starts: list[int] = []
         self._imports: list[ImportStatement] | None = None
+        self._depths = [0]  # brackets open at the start of each chunk, computed as far as needed
 
     def _scan_spans(self, until: int) -> None:
         """Find the triple-quoted strings that start before `until` (they are found in order)."""
@@ -127,8 +127,8 @@ class Skim:
         chunks: list[Chunk] = []
         line, counted = 1, 0
         for start in starts:
-            if self.in_string(start, strictly=True) or _STRING_START.match(data, start):
-                continue  # in a triple-quoted string, or a string starting a line: never split there
+            if self.in_string(start, strictly=True):
+                continue  # inside a triple-quoted string: never split there
             if _continues(data, start):
                 continue  # after a backslash continuation
             match = _HEAD.match(data, start)
@@ -174,8 +174,8 @@ class Skim:
         Raises `Unsplittable` when the chunk does not parse alone or may not start a statement.
         """
         chunk = self.chunks[index]
-        if index > 0 and not self._balanced(self.chunks[index - 1]):
-            raise Unsplittable(f"an open bracket before line {chunk.line}")
+        if not self._starts_statement(index):
+            raise Unsplittable(f"an open bracket or a continued line before line {chunk.line}")
         source = b"\n" * (chunk.line - 1) + self.data[chunk.start : chunk.end]
         try:
             return ast.parse(source, filename=filename).body
@@ -212,15 +212,25 @@ class Skim:
                 return body[0] if len(body) == 1 and isinstance(body[0], ast.ClassDef) else None
         return None
 
-    def _balanced(self, chunk: Chunk) -> bool:
-        if _continues(self.data, chunk.end):
+    def _starts_statement(self, index: int) -> bool:
+        """Whether chunk `index` really starts a statement: every bracket opened before it is
+        closed (a line at column 0 inside brackets is not a statement) and the line before it
+        does not end with a backslash."""
+        if index > 0 and _continues(self.data, self.chunks[index].start):
             return False
+        while len(self._depths) <= index:
+            self._depths.append(self._depths[-1] + self._depth_of(self.chunks[len(self._depths) - 1]))
+        return self._depths[index] == 0
+
+    def _depth_of(self, chunk: Chunk) -> int:
+        """Brackets the chunk opens minus those it closes (strings and comments left out)."""
         pieces = list(self._code_pieces(chunk.start, chunk.end))
-        if _depth(self.data, pieces) == 0:
-            return True
+        depth = _depth(self.data, pieces)
+        if depth == 0:
+            return 0
         # Slower and closer: without one-line strings and comments, which may hold brackets.
         text = b"\n".join(_STRING_OR_COMMENT.sub(b"", self.data[start:end]) for start, end in pieces)
-        return _depth(text, [(0, len(text))]) == 0
+        return _depth(text, [(0, len(text))])
 
     def _code_pieces(self, start: int, end: int) -> Iterator[tuple[int, int]]:
         """The parts of [start, end) outside triple-quoted strings."""

@@ -49,29 +49,38 @@ def find_aliases(tree: SourceTree, names: set[str], target_of: Callable[[Definit
         searched, pending = pending, set()
         for file, seen in tree.importing(searched).items():
             found.importing.setdefault(file, set()).update(seen)
-            info = tree.module_info(file)
-            if info is None:
-                continue
-            try:
-                bound_names = sorted(info.names_bound_near(seen))
-            except (SyntaxError, ValueError) as exc:
-                tree.fail(file, exc)
-                continue
-            for bound in bound_names:
-                path = f"{file.module}:{bound}"
-                if path in found.paths:
-                    continue
-                bindings = info.bound(bound)
-                if not bindings or bindings[-1].type_only or not _may_reach(bindings[-1], found.names):
-                    continue
-                resolution = tree.resolver.resolve(file.module, bound)
-                target = target_of(resolution.definition)
-                if target is not None:
-                    found.paths[path] = (target, resolution.chain)
-                    if bound not in found.names:
-                        found.names.add(bound)
-                        pending.add(bound)
+            with tree.reading(file):
+                pending |= _follow(tree, file, seen, found, target_of)
     return found
+
+
+def _follow(
+    tree: SourceTree,
+    file: SourceFile,
+    seen: set[str],
+    found: Aliases[T],
+    target_of: Callable[[Definition | None], T | None],
+) -> set[str]:
+    """Record the file's bindings that reach a target; return the names newly found to do so."""
+    info = tree.module_info(file)
+    if info is None:
+        return set()
+    new: set[str] = set()
+    for bound in sorted(info.names_bound_near(seen)):
+        path = f"{file.module}:{bound}"
+        if path in found.paths:
+            continue
+        bindings = info.bound(bound)
+        if not bindings or bindings[-1].type_only or not _may_reach(bindings[-1], found.names):
+            continue
+        resolution = tree.resolver.resolve(file.module, bound)
+        target = target_of(resolution.definition)
+        if target is not None:
+            found.paths[path] = (target, resolution.chain)
+            if bound not in found.names:
+                found.names.add(bound)
+                new.add(bound)
+    return new
 
 
 def _may_reach(binding: Binding, names: set[str]) -> bool:

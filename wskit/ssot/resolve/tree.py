@@ -7,8 +7,10 @@ lazily (`SourceTree.module_info`: a `ModuleInfo` that parses statement by statem
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +173,23 @@ class SourceTree:
         return sum(1 for f in self.files if f.info is not None)
 
     def fail(self, file: SourceFile, exc: Exception) -> None:
-        """Record that `file` does not parse (its info is dropped)."""
+        """Record that `file` could not be read: it does not parse, or (any other exception) the
+        analyzer failed on it; its info is dropped and the reason goes to `skipped`."""
         file.info = None
-        file.error = f"does not parse: {type(exc).__name__}: {exc}".splitlines()[0]
+        if isinstance(exc, SyntaxError | ValueError):
+            file.error = f"does not parse: {type(exc).__name__}: {exc}".splitlines()[0]
+        else:
+            frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+            where = f" at {Path(frame[0].filename).name}:{frame[0].lineno}" if frame else ""
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            file.error = f"could not be analyzed ({message}{where}): an analyzer error, please report it"
         self.skipped[file.relative] = file.error
+
+    @contextlib.contextmanager
+    def reading(self, file: SourceFile) -> Iterator[None]:
+        """Run one file's part of an analysis: whatever goes wrong on it is recorded in `skipped`
+        (`fail`) and the analysis goes on with the next file."""
+        try:
+            yield
+        except Exception as exc:
+            self.fail(file, exc)
