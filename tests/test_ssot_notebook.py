@@ -210,12 +210,12 @@ def test_the_sanitize_rules_mask_machines_and_line_numbers_but_not_what_changed(
 
 def test_a_cell_that_fails_at_generation_exits_1_and_keeps_the_notebook_to_read(tmp_path: Path) -> None:
     (tmp_path / "slow").mkdir()
-    (tmp_path / "slow" / "__init__.py").write_text("import time\n\ntime.sleep(4)\n\n\nclass Engine:\n    pass\n")
+    (tmp_path / "slow" / "__init__.py").write_text("import time\n\ntime.sleep(12)\n\n\nclass Engine:\n    pass\n")
     (tmp_path / "pyproject.toml").write_text(
         '[tool.wskit.ssot]\nsearch_path = ["."]\n[[tool.wskit.ssot.symbols]]\nname = "engine"\n'
         'canonical = "slow:Engine"\npaths = ["slow:Engine"]\n'
     )
-    result = run(*WSKIT, "ssot", "notebook", "-o", "nb/guard.ipynb", "--timeout", "3", cwd=tmp_path)
+    result = run(*WSKIT, "ssot", "notebook", "-o", "nb/guard.ipynb", "--timeout", "6", cwd=tmp_path)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("wskit ssot notebook: nb/guard.ipynb failed at cell 4: CellTimeoutError")
     assert result.stderr.endswith("saved with its outputs, open it to see why\n") and result.stderr.count("\n") == 1

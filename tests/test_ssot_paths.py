@@ -113,10 +113,11 @@ def test_static_resolves_factories_through_their_annotations() -> None:
         ("factory", "resolved", ENGINE, False),
         ("async factory", "resolved", ENGINE, False),
         ("factory", "resolved", ENGINE, True),
-        ("factory", "unresolved", None, False),
+        ("factory", "resolved", ENGINE, False),  # no annotation: what it returns says it
     ]
-    assert "has no return annotation" in rows["aliaspkg.factories:make_unannotated"].detail  # type: ignore[attr-defined]
-    assert not report.consolidated  # an unresolved path is not proof
+    detail = rows["aliaspkg.factories:make_unannotated"].detail  # type: ignore[attr-defined]
+    assert detail.startswith("factory: it returns Engine(config) (aliaspkg/factories.py:")
+    assert report.consolidated  # all four reach the one Engine
 
 
 def test_static_recognises_interfaces_by_their_bases() -> None:
@@ -137,7 +138,7 @@ def test_static_recognises_interfaces_by_their_bases() -> None:
     [
         ("aliaspkg.lazy:Engine", "module __getattr__ (line 1) decides at run time"),
         ("aliaspkg.dynamic:Engine", "bound to an expression at aliaspkg/dynamic.py:1"),
-        ("aliaspkg.conditional:Engine", "bound conditionally in aliaspkg.conditional (lines 2, 4)"),
+        ("aliaspkg.platform_choice:Engine", "bound conditionally in aliaspkg.platform_choice (lines 4, 6)"),
         ("aliaspkg.syntax_error:Broken", "aliaspkg/syntax_error.py does not parse"),
     ],
 )
@@ -147,6 +148,25 @@ def test_static_says_unresolved_and_why_instead_of_guessing(path: str, reason: s
     assert (row.status, row.resolved) == ("unresolved", None)  # type: ignore[attr-defined]
     assert reason in row.detail  # type: ignore[attr-defined]
     assert not report.consolidated
+
+
+def test_an_import_under_try_is_the_binding_and_a_fallback_is_said_to_be_assumed_away() -> None:
+    """Real code imports under `try:` / `except ImportError:`; the `try` binding is what runs."""
+    report = check_import_paths(
+        ["aliaspkg.optional:Engine", "aliaspkg.conditional:Engine", "aliaspkg.impl:Engine"],
+        mode="static",
+        search_path=[FIXTURES],
+    )
+    rows = rows_by_path(report)
+    assert report.consolidated
+    optional, fallback = rows["aliaspkg.optional:Engine"], rows["aliaspkg.conditional:Engine"]
+    assert (optional.status, optional.resolved) == ("resolved", ENGINE)  # type: ignore[attr-defined]
+    assert "assumes" not in optional.detail  # type: ignore[attr-defined]  # its except branch binds nothing
+    assert (fallback.status, fallback.resolved) == ("resolved", ENGINE)  # type: ignore[attr-defined]
+    assert fallback.detail.endswith(  # type: ignore[attr-defined]
+        "; assumes aliaspkg.conditional:Engine is taken from the try at line 1 of aliaspkg.conditional,"
+        " not from its except branch (line 4: Engine = None)"
+    )
 
 
 def test_static_reports_missing_modules_and_names_as_failed() -> None:
@@ -264,8 +284,12 @@ def test_runtime_failures_become_failed_rows_with_one_line_reasons() -> None:
         timeout=3,
     )
     rows = rows_by_path(report)
+    missing = rows["aliaspkg.broken_import:Engine"]
+    assert missing.status == "environment"  # type: ignore[attr-defined]  # a dependency is missing here
+    assert missing.detail.startswith(  # type: ignore[attr-defined]
+        "runtime mode needs aliaspkg_dependency_that_does_not_exist, a dependency of aliaspkg.broken_import"
+    )
     expected = {
-        "aliaspkg.broken_import:Engine": "No module named 'aliaspkg_dependency_that_does_not_exist'",
         "aliaspkg.syntax_error:Broken": "SyntaxError",
         "aliaspkg.exits:Engine": "SystemExit: 3",
         "aliaspkg.impl:Nope": "module aliaspkg.impl has no attribute 'Nope'",
@@ -381,7 +405,7 @@ def test_renderers_show_the_same_sorted_rows() -> None:
     figure = report.plot()
     assert isinstance(figure, Figure) and len(figure.axes) == 2
     bars = [patch.get_width() for patch in figure.axes[0].patches]
-    assert bars == [2, 1, 0, 1]  # resolved, interface, unresolved, failed
+    assert bars == [2, 1, 0, 1, 0]  # resolved, interface, unresolved, failed, environment
     summary = report.summary(title="engine")
     assert summary.splitlines()[:4] == [
         "=== ENGINE IMPORT CONSOLIDATION ANALYSIS ===",

@@ -3,7 +3,8 @@
 Exit codes: 0 consolidated (scan: at most one implementation and nothing shadowed; audit: no
 row of a `--fail-on` kind; fix: nothing left to change; init: a section proposed; notebook:
 generated and executed), 1 violation found (init: nothing matches the role; notebook: a cell
-failed), 2 usage or configuration error (one line naming the bad key or value).
+failed), 2 usage or configuration error (one line naming the bad key or value), 3 (check and
+paths, runtime mode) nothing could be checked: this environment lacks a dependency of the paths.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class _Report(Protocol):
     def summary(self) -> str: ...
 
 
+_ENVIRONMENT = 3
+"""Exit code: nothing could be checked here, the environment lacks a dependency (runtime mode)."""
+
+
 def _render(report: _Report, fmt: str) -> str:
     """A path report or a scan report in the requested --format."""
     if fmt == "json":
@@ -59,6 +64,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         except (TypeError, ValueError) as exc:
             raise UsageError(f"symbol {symbol.name!r}: {exc}") from None
     consolidated = all(r.consolidated for r in reports)
+    undetermined = any(r.undetermined for r in reports) and not any(r.violations for r in reports)
     if args.format == "json":
         document: dict[str, Any] = {
             "consolidated": consolidated,
@@ -71,7 +77,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         _emit(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         _emit("\n\n".join(_render(r, args.format) for r in reports))
-    return 0 if consolidated else 1
+    return 0 if consolidated else _ENVIRONMENT if undetermined else 1
 
 
 def _cmd_paths(args: argparse.Namespace) -> int:
@@ -93,7 +99,7 @@ def _cmd_paths(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     _emit(_render(report, args.format))
-    return 0 if report.consolidated else 1
+    return 0 if report.consolidated else _ENVIRONMENT if report.undetermined else 1
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:

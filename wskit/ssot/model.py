@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final, cast
 
 __all__ = [
+    "ENVIRONMENT",
     "FAILED",
     "INTERFACE",
     "RESOLVED",
@@ -28,7 +29,10 @@ FAILED: Final = "failed"
 """The path does not import or does not exist."""
 UNRESOLVED: Final = "unresolved"
 """Static mode cannot follow the path without running code (the detail says why)."""
-STATUSES: Final = (RESOLVED, INTERFACE, UNRESOLVED, FAILED)
+ENVIRONMENT: Final = "environment"
+"""Runtime mode could not import the path because a third-party dependency is missing where it
+runs: a fact about the environment, not about the paths (excluded from the verdict)."""
+STATUSES: Final = (RESOLVED, INTERFACE, UNRESOLVED, FAILED, ENVIRONMENT)
 
 
 @dataclass(frozen=True, slots=True)

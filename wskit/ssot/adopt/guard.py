@@ -110,7 +110,7 @@ def analyze(config: SsotConfig, root: str | os.PathLike[str]) -> Analysis:
     from wskit.ssot.checks.fix import fix_imports
 
     return Analysis(
-        runtime={s.name: config.check(s, mode="runtime") for s in config.symbols},
+        runtime={s.name: config.check(s, mode="runtime") for s in config.symbols} if config.mode == "runtime" else {},
         static={s.name: config.check(s, mode="static") for s in config.symbols},
         scan=scan_tree(root, config.role, include_tests=True) if config.role else None,
         audit=audit_calls(config, root),

@@ -101,30 +101,40 @@ def _symbol_cells(config: SsotConfig, index: int) -> list[NotebookNode]:
             f"- deprecated (code should stop importing them): {', '.join(f'`{p}`' for p in spec.deprecated)}"
         )
     described.append(f"- preferred (what code should import): `{spec.preferred_path}`")
-    return [
-        new_markdown_cell(f"## `{name}`\n\n" + "\n".join(described)),
-        new_markdown_cell(
-            f"### `{name}`: runtime mode\n\nEach path is imported in a fresh interpreter, so that no import's side"
-            " effects change another's answer; a factory counts as the type it returns."
-        ),
-        _code(f"runtime[{name!r}] = CONFIG.check({name!r}, mode='runtime')\nprint(runtime[{name!r}].summary())"),
-        _code(f"runtime[{name!r}].frame"),
-        _code(f"runtime[{name!r}].plot()"),
+    cells = [new_markdown_cell(f"## `{name}`\n\n" + "\n".join(described))]
+    if config.mode == "runtime":
+        cells += [
+            new_markdown_cell(
+                f"### `{name}`: runtime mode\n\nEach path is imported in a fresh interpreter, so that no import's"
+                " side effects change another's answer; a factory counts as the type it returns. A path this"
+                " environment cannot import for want of a third-party dependency is an environment finding,"
+                " not a violation."
+            ),
+            _code(f"runtime[{name!r}] = CONFIG.check({name!r}, mode='runtime')\nprint(runtime[{name!r}].summary())"),
+            _code(f"runtime[{name!r}].frame"),
+            _code(f"runtime[{name!r}].plot()"),
+        ]
+    comparison = (
+        f"""
+imported = {{r.path: (r.status, r.resolved) for r in runtime[{name!r}].rows if r.status != "environment"}}
+if imported:
+    agree = all((r.status, r.resolved) == imported[r.path] for r in static[{name!r}].rows if r.path in imported)
+    print(f"static agrees with runtime on the {{len(imported)}} path(s) runtime mode could import: {{agree}}")
+else:
+    print("runtime mode could import no path here: the static verdict stands on its own")
+"""
+        if config.mode == "runtime"
+        else ""
+    )
+    static_check = f"static[{name!r}] = CONFIG.check({name!r}, mode='static')\nprint(static[{name!r}].summary())\n"
+    cells += [
         new_markdown_cell(
             f"### `{name}`: static mode\n\nThe same question answered from source alone: aliases, re-exports and"
-            " factory annotations followed to the defining `class`, nothing imported."
+            " factories (by annotation or by what they return) followed to the defining `class`, nothing imported."
         ),
-        _code(
-            f"""
-static[{name!r}] = CONFIG.check({name!r}, mode='static')
-print(static[{name!r}].summary())
-agree = [(r.path, r.status, r.resolved) for r in static[{name!r}].rows] == [
-    (r.path, r.status, r.resolved) for r in runtime[{name!r}].rows
-]
-print(f"static agrees with runtime on every path: {{agree}}")
-"""
-        ),
+        _code(static_check + comparison),
     ]
+    return cells
 
 
 def build_notebook(

@@ -28,17 +28,19 @@ from wskit.ssot.checks.scan import compile_role, scan_source_tree
 from wskit.ssot.read.gcpause import gc_paused
 from wskit.ssot.render.scan_report import ClassRecord, ScanReport
 from wskit.ssot.resolve.aliases import find_aliases
+from wskit.ssot.resolve.factories import Factory, find_factories
 from wskit.ssot.resolve.static import Definition, StaticResolver
 from wskit.ssot.resolve.targets import factory_only, last_name
 from wskit.ssot.resolve.tree import SourceFile, SourceTree
 
 __all__ = ["Family", "Probe", "Proposal", "ProposedPath", "find_root", "propose_config"]
 
-_DEPRECATED_TEXT = re.compile(r"\bdeprecated\b|\bbackwards?[- ]compatib", re.IGNORECASE)
+_DEPRECATED_TEXT = re.compile(r"\bdeprecated\b", re.IGNORECASE)
+_DEPRECATED_LINE = re.compile(r"^[ \t]*(?:\.\.[ \t]*)?deprecated\b", re.IGNORECASE | re.MULTILINE)
 _LEGACY_PARTS = ("legacy", "deprecated", "compat", "_compat")
 _MODULE_DOCSTRING = re.compile(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*[rRuU]?(\"\"\"|''')(.*?)\1", re.DOTALL)
 _PROBE_VALUES: dict[str, object] = {"str": "ssot-probe", "int": 0, "float": 0.0, "bool": False}
-_Factory = tuple[str, tuple[str, ...], str]  # kind, resolution chain, why it looks deprecated
+_Factory = tuple[str, tuple[str, ...], str, str]  # kind, resolution chain, why deprecated, why a factory
 _INTERFACE_AFFIXES = re.compile(r"^(?:Abstract|Base|I(?=[A-Z]))|(?:Protocol|Interface|ABC|Base)$")
 
 
@@ -56,6 +58,8 @@ class ProposedPath:
     defined_at: str
     importers: int = 0
     deprecated: str = ""
+    why: str = ""
+    """For a factory: what makes it one (its annotation, or what it returns)."""
 
     @property
     def public(self) -> bool:
@@ -94,6 +98,8 @@ class Family:
     factory_only: bool
     private: tuple[str, ...] = ()
     probe: Probe | None = None
+    notes: tuple[str, ...] = ()
+    """How a rule settled something in this family (written as comments)."""
 
     @property
     def deprecated(self) -> tuple[ProposedPath, ...]:
@@ -183,11 +189,18 @@ class _Proposer:
         inside = [c for c in candidates if c.module in self.files]
         parents = {self._identity(c): self._ancestors(self.definitions[self._identity(c)]) for c in inside}
         subclassed = {ancestor for ancestors in parents.values() for ancestor in ancestors}
-        bases = [c for c in inside if self._identity(c) in subclassed]
-        leaves = [c for c in inside if self._identity(c) not in subclassed]
-        factories = self._factories(leaves)
+        factories = self._factories(inside)
         interfaces = self._interfaces()
-        families = [self._family(c, factories.get(self._identity(c), {})) for c in leaves]
+        families: list[Family] = []
+        bases: list[ClassRecord] = []
+        for record in inside:
+            family = self._family(record, factories.get(self._identity(record), {}))
+            # A class others subclass is a base, unless code reaches it by more than its definition
+            # (an alias, a re-export, a factory): then it is an implementation in its own right.
+            if self._identity(record) in subclassed and not any(p.path != family.canonical for p in family.paths):
+                bases.append(record)
+            else:
+                families.append(family)
         families = _unique_names(families)
         attached: set[str] = set()
         for index, family in enumerate(families):
@@ -283,7 +296,7 @@ class _Proposer:
         if self.resolver.is_deprecated(definition):
             decorated = any(last_name(d) == "deprecated" for d in node.decorator_list)
             return "decorated @deprecated" if decorated else f"warns DeprecationWarning ({definition.defined_at})"
-        said = _DEPRECATED_TEXT.search(ast.get_docstring(node) or "") if definition.kind == "function" else None
+        said = _says_deprecated(ast.get_docstring(node) or "") if definition.kind == "function" else None
         return f"its docstring says {said[0]!r} ({definition.defined_at})" if said else ""
 
     def _path_deprecated(self, path: str) -> str:
@@ -297,7 +310,7 @@ class _Proposer:
             return f"{module} warns DeprecationWarning on import (line {info.deprecated_at})"
         file = self.files.get(module)
         found = _MODULE_DOCSTRING.match(file.data) if file is not None else None
-        said = _DEPRECATED_TEXT.search(found[2].decode(errors="replace")) if found else None
+        said = _says_deprecated(found[2].decode(errors="replace")) if found else None
         if said:
             return f"the docstring of {module} says {said[0]!r}"
         for part in [*module.split("."), name]:
@@ -306,69 +319,42 @@ class _Proposer:
         return ""
 
     def _path(
-        self, path: str, kind: str, chain: tuple[str, ...], importers: int = 0, because: str = ""
+        self, path: str, kind: str, chain: tuple[str, ...], importers: int = 0, *, because: str = "", why: str = ""
     ) -> ProposedPath:
         because = because or self._path_deprecated(path)
-        return ProposedPath(path, kind, self._where(path, chain), importers, because)
+        return ProposedPath(path, kind, self._where(path, chain), importers, because, why)
 
     # -- factories and interfaces ------------------------------------------------------------------
 
     def _factories(self, classes: list[ClassRecord]) -> dict[str, dict[str, _Factory]]:
-        """For each class identity: `module:name` -> (kind, chain, why deprecated) of every factory
-        path reaching it (definitions, aliases and re-exports)."""
-        wanted = {self._identity(c) for c in classes}
-        names = {c.qualname for c in classes} | {a.rpartition(":")[2] for c in classes for a in c.aliases}
-        if not names:
+        """For each class identity: `module:name` -> (kind, chain, why deprecated, why a factory) of
+        every factory path reaching it: functions found by what they return (annotation, `return
+        Cls(...)`, the result of another factory; wrappers chain), their aliases and re-exports."""
+        wanted = {self._identity(c): c.qualname for c in classes}
+        if not wanted:
             return {}
-        words = b"|".join(re.escape(n.encode()) for n in sorted(names))
-        annotation = re.compile(rb"->[^:\n]*?\b(?:" + words + rb")\b")
-        found: dict[str, tuple[str, Definition]] = {}  # function identity -> (class identity, definition)
-        for file in self.tree.files:
-            if file.is_test or annotation.search(file.data) is None:
-                continue
-            for function in self._functions_at(file, [m.start() for m in annotation.finditer(file.data)]):
-                definition = self.resolver.resolve(file.module, function.name).definition
-                if definition is None or definition.kind != "function" or definition.line != function.lineno:
-                    continue
-                returned = self.resolver.resolve_return(definition).definition
-                if returned is not None and returned.identity in wanted:
-                    found[definition.identity] = (returned.identity, definition)
+        found = find_factories(self.tree, wanted)
         result: dict[str, dict[str, _Factory]] = {}
 
-        def add(path: str, definition: Definition, target: str, chain: tuple[str, ...]) -> None:
-            kind = "async factory" if isinstance(definition.node, ast.AsyncFunctionDef) else "factory"
-            result.setdefault(target, {}).setdefault(path, (kind, chain, self._object_deprecated(definition)))
+        def add(path: str, factory: Factory, chain: tuple[str, ...]) -> None:
+            because = self._object_deprecated(factory.definition)
+            result.setdefault(factory.target, {}).setdefault(path, (factory.kind, chain, because, factory.why))
 
-        for target, definition in found.values():
-            add(f"{definition.module}:{definition.qualname}", definition, target, (definition.defined_at or "",))
+        for factory in found.values():
+            own = f"{factory.definition.module}:{factory.definition.qualname}"
+            add(own, factory, (factory.definition.defined_at or "",))
 
         def target_of(definition: Definition | None) -> str | None:
             return definition.identity if definition is not None and definition.identity in found else None
 
-        aliases = find_aliases(self.tree, {d.qualname for _, d in found.values()}, target_of)
+        aliases = find_aliases(self.tree, {f.definition.qualname for f in found.values()}, target_of)
         for path, (identity, chain) in sorted(aliases.paths.items()):
             if self._is_path(path):
-                add(path, found[identity][1], found[identity][0], chain)
-        for identity, (target, definition) in sorted(found.items()):
-            for path, chain in self._star_exports({definition.qualname}, identity).items():
-                add(path, definition, target, chain)
+                add(path, found[identity], chain)
+        for identity, factory in sorted(found.items()):
+            for path, chain in self._star_exports({factory.definition.qualname}, identity).items():
+                add(path, factory, chain)
         return result
-
-    def _functions_at(self, file: SourceFile, offsets: list[int]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-        """The top-level functions holding these byte offsets, each once."""
-        info = self.tree.module_info(file)
-        if info is None:
-            return []
-        functions: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-        try:
-            for offset in offsets:
-                for node in info.statements_at(offset):
-                    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
-                        functions.setdefault(node.lineno, node)
-        except (SyntaxError, ValueError) as exc:
-            self.tree.fail(file, exc)
-            return []
-        return [functions[line] for line in sorted(functions)]
 
     def _interfaces(self) -> list[tuple[str, ProposedPath]]:
         """(identity, most public path) of each Protocol or all-abstract class of the scan."""
@@ -402,8 +388,14 @@ class _Proposer:
         class_paths |= {path: chain for path, chain in chains.items() if self._is_path(path)}
         class_paths |= {p: c for p, c in self._star_exports(names, identity).items() if p not in chains}
         because = self._object_deprecated(definition)
-        every = [self._path(path, "class", chain, counts.get(path, 0), because) for path, chain in class_paths.items()]
-        every += [self._path(p, kind, chain, because=why) for p, (kind, chain, why) in sorted(factories.items())]
+        every = [
+            self._path(path, "class", chain, counts.get(path, 0), because=because)
+            for path, chain in class_paths.items()
+        ]
+        every += [
+            self._path(p, kind, chain, because=deprecated, why=why)
+            for p, (kind, chain, deprecated, why) in sorted(factories.items())
+        ]
         public = [p for p in every if p.public]
         private = sorted({p.path for p in every if not p.public})
         assert isinstance(definition.node, ast.ClassDef)
@@ -413,6 +405,16 @@ class _Proposer:
         chosen = [p for p in public if p.path == preferred] + others
         if not chosen:
             chosen = [p for p in every if p.path == canonical]
+        notes: list[str] = []
+        flagged = next((p for p in chosen if p.path == preferred and p.deprecated), None)
+        if flagged is not None:
+            # Rule: the preferred path is never listed as deprecated. When every path looks deprecated,
+            # the most public one stays preferred (code must import it from somewhere) and says why.
+            notes.append(
+                f"Every path looks deprecated; {preferred} ({flagged.deprecated}) stays preferred, code must"
+                " import it from somewhere, and is not listed in `deprecated`."
+            )
+            chosen = [dataclasses.replace(p, deprecated="") if p is flagged else p for p in chosen]
         class_names = [p.path.rpartition(":")[2] for p in chosen if p.kind == "class"]
         name = class_names[0] if class_names else record.qualname.lstrip("_") or record.qualname
         probe = self._probe([p for p in chosen if p.kind == "factory"])
@@ -426,6 +428,7 @@ class _Proposer:
             factory_only=only_by_factory,
             private=tuple(p for p in private if p != canonical),
             probe=probe,
+            notes=tuple(notes),
         )
 
     def _probe(self, factory_paths: list[ProposedPath]) -> Probe | None:
@@ -450,6 +453,14 @@ class _Proposer:
             kwargs = _required_fields(self.resolver.complete(built))
             return Probe(call, kwargs=kwargs or (), complete=kwargs is not None)
         return None
+
+
+def _says_deprecated(docstring: str) -> re.Match[str] | None:
+    """Where a docstring says its object is deprecated: in its summary (the first paragraph), or
+    on a line of its own (`DEPRECATED: ...`, `.. deprecated::`); a parameter described as
+    deprecated further down does not count."""
+    summary = re.split(r"\n[ \t]*\n", docstring.strip(), maxsplit=1)[0]
+    return _DEPRECATED_TEXT.search(summary) or _DEPRECATED_LINE.search(docstring)
 
 
 def _required_fields(definition: Definition) -> tuple[tuple[str, object], ...] | None:

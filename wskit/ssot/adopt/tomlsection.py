@@ -83,6 +83,8 @@ def _described(path: ProposedPath, preferred: str) -> str:
         parts.append("preferred")
     if path.deprecated:
         parts.append(f"deprecated: {path.deprecated}")
+    if path.why:
+        parts.append(path.why)
     return ", ".join(parts)
 
 
@@ -108,6 +110,7 @@ def _family(family: Family) -> list[str]:
     else:
         lines.append("# deprecated = []  # nothing says a path is deprecated: list those code should stop using")
     lines.append(f"preferred = {_string(family.preferred)}")
+    lines += [f"# {note}" for note in family.notes]
     if family.private:
         lines.append(
             f"# Private paths to it (imports of them are audited as import-private): {', '.join(family.private)}"

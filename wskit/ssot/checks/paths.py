@@ -9,6 +9,7 @@ from pathlib import Path
 
 from wskit.ssot.model import FAILED, INTERFACE, RESOLVED, UNRESOLVED, Finding, PathRow
 from wskit.ssot.render.paths_report import DEFAULT_TITLE, MODES, ImportPathReport
+from wskit.ssot.resolve.factories import ReturnReader
 from wskit.ssot.resolve.import_path import ImportPath, parse_import_path
 from wskit.ssot.resolve.runtime import resolve_at_runtime
 from wskit.ssot.resolve.static import Definition, StaticResolver
@@ -142,6 +143,8 @@ def _static_row(resolver: StaticResolver, path: ImportPath) -> PathRow:
         chain: tuple[str, ...] = resolution.chain,
     ) -> PathRow:
         resolved, defined_at = (target.identity, target.defined_at) if target is not None else (None, None)
+        if resolution.assumed:
+            detail = f"{detail}; assumes {'; '.join(resolution.assumed)}"
         return PathRow(str(path), kind, status, resolved, defined_at, deprecated, detail, chain)
 
     definition = resolution.definition
@@ -164,7 +167,13 @@ def _static_row(resolver: StaticResolver, path: ImportPath) -> PathRow:
     chain = resolution.chain + returned.chain
     target = returned.definition
     if target is None:
-        return row(kind, UNRESOLVED, returned.reason, deprecated=deprecated, chain=chain)
+        # No usable annotation: what its `return` statements produce (a class, or another factory's result).
+        produced = ReturnReader(resolver).returned(definition)
+        if produced is None:
+            return row(kind, UNRESOLVED, returned.reason, deprecated=deprecated, chain=chain)
+        kind = "async factory" if produced.awaitable else kind
+        detail = f"factory: {produced.why}, via {_hops(resolution.chain)}"
+        return row(kind, RESOLVED, detail, produced.target, deprecated=deprecated)
     if "interface" in resolver.class_traits(target, inherited=False):
         detail = f"annotated to return the interface {target.identity}; the concrete type is only known at run time"
         return row(kind, UNRESOLVED, detail, deprecated=deprecated, chain=chain)

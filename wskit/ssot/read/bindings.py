@@ -25,6 +25,8 @@ class Binding:
 
     kind: "class", "function", "import" (`from module import attr`), "module" (`import x.y`),
     "alias" (`name = <dotted name>`, value in `node`) or "dynamic" (any other assignment).
+    `attempt`: the line of the `try` statement whose body (or `else`) binds it directly, 0 when
+    none; `fallback`: bound by one of that `try`'s `except` handlers instead.
     """
 
     name: str
@@ -35,6 +37,8 @@ class Binding:
     module: str | None = None
     attr: str | None = None
     node: ast.AST | None = None
+    attempt: int = 0
+    fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,20 +360,26 @@ class _Collector:
     def __init__(self, info: ModuleInfo) -> None:
         self.info = info
         self.names: set[str] = set()
+        self.attempt: tuple[int, bool] = (0, False)  # of the statement being collected
 
     def add(self, binding: Binding) -> None:
         self.info._bindings.setdefault(binding.name, []).append(binding)
         self.names.add(binding.name)
 
-    def block(self, body: list[ast.stmt], conditional: bool, type_only: bool) -> None:
+    def block(
+        self, body: list[ast.stmt], conditional: bool, type_only: bool, attempt: tuple[int, bool] = (0, False)
+    ) -> None:
         for node in body:
-            self.statement(node, conditional, type_only)
+            self.statement(node, conditional, type_only, attempt)
 
-    def statement(self, node: ast.stmt, conditional: bool, type_only: bool) -> None:
+    def statement(
+        self, node: ast.stmt, conditional: bool, type_only: bool, attempt: tuple[int, bool] = (0, False)
+    ) -> None:
         info = self.info
+        self.attempt = attempt
 
         def bind(name: str, kind: str, *, module: str | None = None, attr: str | None = None, value: ast.AST) -> None:
-            self.add(Binding(name, node.lineno, kind, conditional, type_only, module, attr, value))
+            self.add(Binding(name, node.lineno, kind, conditional, type_only, module, attr, value, *attempt))
 
         if isinstance(node, ast.ClassDef):
             bind(node.name, "class", value=node)
@@ -402,14 +412,9 @@ class _Collector:
                 self.block(node.body, True, type_only)
                 self.block(node.orelse, True, type_only)
         elif isinstance(node, ast.Try | ast.TryStar):
-            # A try whose every handler re-raises binds its body's names unconditionally.
-            self.block(node.body, conditional or not _always_reraises(node.handlers), type_only)
-            for handler in node.handlers:
-                self.block(handler.body, True, type_only)
-            self.block(node.orelse, conditional or not _always_reraises(node.handlers), type_only)
-            self.block(node.finalbody, conditional, type_only)
+            self.try_statement(node, conditional, type_only)
         elif isinstance(node, ast.With | ast.AsyncWith):
-            self.block(node.body, conditional, type_only)
+            self.block(node.body, conditional, type_only, attempt)
         elif isinstance(node, ast.For | ast.AsyncFor | ast.While):
             self.block(node.body, True, type_only)
             self.block(node.orelse, True, type_only)
@@ -423,6 +428,23 @@ class _Collector:
                 if line is not None:
                     info._warnings.append(line)
 
+    def try_statement(self, node: ast.Try | ast.TryStar, conditional: bool, type_only: bool) -> None:
+        # A try whose every handler re-raises binds its body's names unconditionally; otherwise
+        # they are attempts, which static resolution may take as the binding (see `attempt`).
+        reraises = _always_reraises(node.handlers)
+        tried = (0, False) if conditional or reraises else (node.lineno, False)
+        self.block(node.body, conditional or not reraises, type_only, tried)
+        for handler in node.handlers:
+            self.block(handler.body, True, type_only, (tried[0], True))
+        self.block(node.orelse, conditional or not reraises, type_only, tried)
+        self.block(node.finalbody, conditional, type_only)
+
+    def assigned(self, name: str, node: ast.stmt, value: ast.expr | None, conditional: bool, type_only: bool) -> None:
+        """`name = value` (`value` None: one part of a value that cannot be split, `node.value`)."""
+        kind = "alias" if value is not None and dotted_name(value) is not None else "dynamic"
+        value = value if value is not None else getattr(node, "value", None)
+        self.add(Binding(name, node.lineno, kind, conditional, type_only, None, None, value, *self.attempt))
+
     def assignment(self, node: ast.Assign | ast.AnnAssign, conditional: bool, type_only: bool) -> None:
         if node.value is None:
             return
@@ -431,16 +453,14 @@ class _Collector:
             if isinstance(target, ast.Name):
                 if target.id == "__all__":
                     self.info._all_names.append((node.lineno, _literal_strings(node.value)))
-                kind = "alias" if dotted_name(node.value) is not None else "dynamic"
-                self.add(Binding(target.id, node.lineno, kind, conditional, type_only, node=node.value))
+                self.assigned(target.id, node, node.value, conditional, type_only)
             elif isinstance(target, ast.Tuple | ast.List):
                 values = node.value.elts if isinstance(node.value, ast.Tuple | ast.List) else None
                 for index, element in enumerate(target.elts):
                     if not isinstance(element, ast.Name):
                         continue
                     value = values[index] if values is not None and len(values) == len(target.elts) else None
-                    kind = "alias" if value is not None and dotted_name(value) is not None else "dynamic"
-                    self.add(Binding(element.id, node.lineno, kind, conditional, type_only, node=value or node.value))
+                    self.assigned(element.id, node, value, conditional, type_only)
 
 
 def _literal_strings(node: ast.expr) -> tuple[str, ...] | None:

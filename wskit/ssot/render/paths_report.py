@@ -10,7 +10,7 @@ import html as _html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wskit.ssot.model import FAILED, INTERFACE, RESOLVED, STATUSES, UNRESOLVED, Finding, PathRow
+from wskit.ssot.model import ENVIRONMENT, FAILED, INTERFACE, RESOLVED, STATUSES, UNRESOLVED, Finding, PathRow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +35,14 @@ DEFAULT_TITLE = "SSOT"
 COLUMNS = ("path", "kind", "status", "resolved", "defined_at", "deprecated", "detail")
 VALIDATED = "✅ SSOT CONSOLIDATION VALIDATED: All imports return same underlying type!"
 VIOLATION = "❌ SSOT VIOLATION DETECTED"
-STATUS_COLORS = {RESOLVED: "#2e7d32", INTERFACE: "#1565c0", UNRESOLVED: "#ef6c00", FAILED: "#c62828"}
+STATUS_COLORS = {
+    RESOLVED: "#2e7d32",
+    INTERFACE: "#1565c0",
+    UNRESOLVED: "#ef6c00",
+    FAILED: "#c62828",
+    ENVIRONMENT: "#757575",
+}
+UNDETERMINED = "⚠️ NOT CHECKED: this environment cannot import the paths (a missing dependency, not an SSOT violation)"
 
 
 def _sorted_rows(report: ImportPathReport) -> list[PathRow]:
@@ -64,6 +71,9 @@ def summary(report: ImportPathReport, title: str) -> str:
         failed_line,
         "",
     ]
+    if report.undetermined:
+        lines += [UNDETERMINED, *(f"  - {line}" for line in report.environment)]
+        return "\n".join(lines)
     if report.consolidated:
         lines.append(VALIDATED)
         return "\n".join(lines)
@@ -85,6 +95,8 @@ def as_json(report: ImportPathReport) -> dict[str, Any]:
         "rows": [row.as_json() for row in _sorted_rows(report)],
         "findings": [finding.as_json() for finding in sorted(report.findings)],
         "violations": report.violations,
+        "undetermined": report.undetermined,
+        "environment": report.environment,
         "canonical_row": report.canonical.as_json() if report.canonical is not None else None,
         "files_parsed": report.files_parsed,
     }
@@ -207,15 +219,15 @@ class ImportPathReport:
     def violations(self) -> list[str]:
         """Why the paths are not consolidated, one line each (empty when they are)."""
         problems: list[str] = []
-        counted = [r for r in self.rows if r.status not in (INTERFACE, FAILED)]
-        if not any(r.status == RESOLVED for r in self.rows):
+        counted = [r for r in self.rows if r.status not in (INTERFACE, FAILED, ENVIRONMENT)]
+        if not any(r.status == RESOLVED for r in self.rows) and not self.undetermined:
             problems.append("no import path resolved")
         for row in counted:
             if row.status == UNRESOLVED:
                 problems.append(f"{row.path} is unresolved: {row.detail}")
         if len(self.targets) > 1:
             problems.append(f"paths resolve to {len(self.targets)} different objects")
-        if self.canonical is not None:
+        if self.canonical is not None and self.canonical.status != ENVIRONMENT:
             expected = self.canonical.resolved if self.canonical.status == RESOLVED else None
             if expected is None:
                 problems.append(f"canonical {self.canonical.path} does not resolve: {self.canonical.detail}")
@@ -224,14 +236,26 @@ class ImportPathReport:
                     problems.append(f"{row.path} resolves to {row.resolved}, not the canonical {expected}")
         for path in self.expected_interfaces:
             row = next(r for r in self.rows if r.path == path)
-            if row.status != INTERFACE:
+            if row.status not in (INTERFACE, ENVIRONMENT):
                 problems.append(f"{path} was declared an interface but is {row.status} ({row.kind})")
         return problems
 
     @property
+    def environment(self) -> list[str]:
+        """What this environment lacks to import the paths (runtime mode), one line per path."""
+        rows = sorted(self.rows, key=lambda r: r.path)
+        return [f"{row.path}: {row.detail}" for row in rows if row.status == ENVIRONMENT]
+
+    @property
+    def undetermined(self) -> bool:
+        """True when no path resolved because the environment lacks a dependency: nothing was
+        checked, which is neither a violation nor a consolidation."""
+        return bool(self.environment) and not any(r.status == RESOLVED for r in self.rows)
+
+    @property
     def consolidated(self) -> bool:
         """True only if a path resolved and every non-interface, non-failed path reaches the same object."""
-        return not self.violations
+        return not self.violations and not self.undetermined
 
     @property
     def frame(self) -> pd.DataFrame:

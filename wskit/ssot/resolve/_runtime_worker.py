@@ -14,6 +14,7 @@ import functools
 import importlib
 import inspect
 import json
+import os
 import pickle
 import sys
 import types
@@ -150,7 +151,23 @@ def _describe(result: dict[str, Any], cls: type) -> None:
         result["status"] = "interface"
 
 
-def resolve(module_name: str, name: str, probe: str | None) -> dict[str, Any]:
+def _missing_dependency(exc: BaseException, search_path: list[str]) -> str | None:
+    """The top-level module a failed import lacked, when it lies outside the searched tree (a
+    third-party dependency not installed here, not a broken path); None otherwise."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, ModuleNotFoundError) and error.name:
+            top = error.name.partition(".")[0]
+            inside = any(os.path.exists(os.path.join(root, top)) or os.path.exists(os.path.join(root, top + ".py"))
+                         for root in search_path)  # fmt: skip
+            return None if inside else top
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def resolve(module_name: str, name: str, probe: str | None, search_path: list[str] | None = None) -> dict[str, Any]:
     """Import `module_name`, look up `name` and resolve it as described in `wskit.ssot`."""
     result: dict[str, Any] = {
         "kind": "unknown",
@@ -174,7 +191,15 @@ def resolve(module_name: str, name: str, probe: str | None) -> dict[str, Any]:
                     raise AttributeError(f"module {module_name} has no attribute {name!r}") from None
                 obj = importlib.import_module(f"{module_name}.{name}")
         except BaseException as exc:
-            result["detail"] = f"import failed: {_one_line(exc)}"
+            missing = _missing_dependency(exc, search_path or [])
+            if missing is not None:
+                result["status"] = "environment"
+                result["detail"] = (
+                    f"runtime mode needs {missing}, a dependency of {module_name} that this environment lacks:"
+                    ' install the project\'s dependencies where the check runs, or use mode = "static"'
+                )
+            else:
+                result["detail"] = f"import failed: {_one_line(exc)}"
             result["warnings"] = _deprecations(caught)
             result["deprecated"] = bool(result["warnings"])
             return result
@@ -245,7 +270,7 @@ def main(argv: list[str]) -> int:
     with open(argv[1], encoding="utf-8") as handle:
         request = json.load(handle)
     sys.path[:0] = request.get("search_path") or []
-    result = resolve(request["module"], request["name"], request.get("probe"))
+    result = resolve(request["module"], request["name"], request.get("probe"), request.get("search_path") or [])
     with open(argv[2], "w", encoding="utf-8") as handle:
         json.dump(result, handle)
     return 0

@@ -59,6 +59,8 @@ class Resolution:
     reason: str = ""
     chain: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
+    assumed: tuple[str, ...] = ()
+    """Choices made where run time decides (a `try` import taken over its `except` fallback)."""
 
 
 class _Stop(Exception):
@@ -73,6 +75,7 @@ class _Walk:
     chain: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
+    assumed: list[str] = field(default_factory=list)
 
 
 class StaticResolver:
@@ -116,7 +119,7 @@ class StaticResolver:
             definition = self._name(module, name, walk, type_only_ok=False)
         except _Stop as stop:
             return Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
-        return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules))
+        return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules), tuple(walk.assumed))
 
     def resolve_expression(self, module: str, node: ast.expr) -> Resolution:
         """Follow a name or dotted expression as module `module` would see it at module level."""
@@ -125,7 +128,7 @@ class StaticResolver:
             definition = self._expr(self._load(module), node, walk, type_only_ok=False)
         except _Stop as stop:
             return Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
-        return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules))
+        return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules), tuple(walk.assumed))
 
     def resolve_return(self, function: Definition) -> Resolution:
         """Follow a function's return annotation to the class it names."""
@@ -284,11 +287,21 @@ class StaticResolver:
         winner = unconditional[-1] if unconditional else None
         late = [b for b in bindings if b.conditional and (winner is None or b.line > winner.line)]
         if late:
-            lines = ", ".join(str(b.line) for b in bindings)
-            raise _Stop(
-                "unresolved",
-                f"{name} is bound conditionally in {module} (lines {lines}); which binding wins depends on run time",
-            )
+            attempted = _attempted(late)
+            if attempted is None:
+                lines = ", ".join(str(b.line) for b in bindings)
+                raise _Stop(
+                    "unresolved",
+                    f"{name} is bound conditionally in {module} (lines {lines});"
+                    " which binding wins depends on run time",
+                )
+            winner, fallbacks = attempted
+            if fallbacks:
+                walk.assumed.append(
+                    f"{module}:{name} is taken from the try at line {winner.attempt} of {module}, not from its"
+                    f" except branch ({'; '.join(f'line {b.line}: {_describe(b)}' for b in fallbacks)})"
+                )
+            unconditional = [*unconditional, winner]
         self._note_shadowing(info, name, unconditional)
         for dynamic in info.dynamic:
             if (winner is None or dynamic.line > winner.line) and (dynamic.names is None or name in dynamic.names):
@@ -421,6 +434,20 @@ class StaticResolver:
             f"{', '.join(map(str, lines))}); the last one, line {lines[-1]}, wins"
         )
         self._findings[(info.name, name)] = Finding("shadowed", f"{relative}:{lines[-1]}", message)
+
+
+def _attempted(late: list[Binding]) -> tuple[Binding, list[Binding]] | None:
+    """(the binding, the fallbacks) when every conditional binding comes from one `try`: its body
+    binds the name and its `except` branches at most bind a fallback. Code runs the `try` first and
+    falls back only where an import fails (a dependency missing from that environment), so the
+    body's binding is the one to resolve; None when some other condition decides."""
+    tries = {b.attempt for b in late}
+    if len(tries) != 1 or 0 in tries:
+        return None
+    attempts = [b for b in late if not b.fallback]
+    if not attempts:
+        return None
+    return attempts[-1], [b for b in late if b.fallback]
 
 
 def _signature(binding: Binding) -> tuple[object, ...]:

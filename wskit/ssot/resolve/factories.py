@@ -1,0 +1,274 @@
+"""Factories found by what they return, to a fixed point.
+
+A module-level function (sync or async, in any module: package `__init__` and deprecated modules
+included) is a factory of a class when its return annotation names the class, or when one of its
+`return` statements produces an instance of it: `return Cls(...)`, `return Alias(...)`, a local
+`x = Cls(...)` returned, or the result of another factory of the class, awaited or not
+(`return await real(...)`, `return real(...)`). Wrappers of wrappers chain. Read statically: a
+name is looked up in the function first (its own imports), then at module level through the
+resolver, as Python would.
+
+What a caller must do follows from the function, not from its name: an `async def` must be
+awaited; so must a plain `def` that returns an async factory's coroutine without awaiting it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from wskit.ssot.read.bindings import absolute_module
+from wskit.ssot.resolve.aliases import find_aliases
+from wskit.ssot.resolve.static import Definition, StaticResolver
+from wskit.ssot.resolve.tree import SourceFile, SourceTree
+
+__all__ = ["Factory", "ReturnReader", "Returned", "find_factories"]
+
+_MAX_ROUNDS = 8
+_MAX_DEPTH = 12
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+@dataclass(frozen=True)
+class Returned:
+    """What a function returns, read statically: an instance of the class `target`.
+
+    `awaitable`: callers must await the function (an `async def`, or a plain `def` that hands back
+    an async function's coroutine); `wraps`: the function whose result it returns (None when it
+    builds the class itself or its annotation says so); `why`: one line for a reader.
+    """
+
+    target: Definition
+    awaitable: bool
+    why: str
+    wraps: Definition | None = None
+
+
+@dataclass(frozen=True)
+class Factory:
+    """A function of a tree that returns an instance of `target` (a class identity)."""
+
+    definition: Definition
+    target: str
+    awaitable: bool
+    why: str
+    wraps: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """Qualified name of the function."""
+        return self.definition.identity
+
+    @property
+    def kind(self) -> str:
+        """"async factory" when callers must await it, else "factory"."""
+        return "async factory" if self.awaitable else "factory"
+
+
+class ReturnReader:
+    """Reads what functions return, following the functions they return the result of (memoized)."""
+
+    def __init__(self, resolver: StaticResolver) -> None:
+        self.resolver = resolver
+        self._known: dict[str, Returned | None] = {}
+        self._reading: set[str] = set()
+
+    def returned(self, function: Definition) -> Returned | None:
+        """The class an instance of which `function` returns, or None when nothing says so."""
+        identity = function.identity
+        if identity in self._known:
+            return self._known[identity]
+        if identity in self._reading or len(self._reading) > _MAX_DEPTH:
+            return None  # a wrapper of itself, or too deep to follow
+        self._reading.add(identity)
+        try:
+            found = self._read(function)
+        finally:
+            self._reading.discard(identity)
+        self._known[identity] = found
+        return found
+
+    def _read(self, function: Definition) -> Returned | None:
+        node = function.node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return None
+        is_async = isinstance(node, ast.AsyncFunctionDef)
+        if node.returns is not None:
+            annotated = self.resolver.resolve_return(function).definition
+            if annotated is not None and annotated.kind == "class":
+                why = f"its return annotation names {annotated.qualname} ({function.defined_at})"
+                return Returned(annotated, is_async, why)
+        try:
+            info = self.resolver.module(function.module)
+        except LookupError:
+            return None
+        local = _Locals(function.module, info.is_package, node)
+        for statement in _returns(node):
+            if statement.value is None:
+                continue
+            value, awaited = _unwrap(statement.value, local)
+            if not isinstance(value, ast.Call):
+                continue
+            callee = local.resolve(self.resolver, value.func)
+            if callee is None:
+                continue
+            code = ast.unparse(statement.value)
+            code = code if len(code) <= 70 else code[:67] + "..."
+            why = f"it returns {code} ({function.relative}:{statement.lineno})"
+            if callee.kind == "class":
+                if "interface" in self.resolver.class_traits(callee, inherited=False):
+                    continue
+                return Returned(callee, is_async, why)
+            inner = self.returned(callee)
+            if inner is not None:
+                return Returned(inner.target, is_async or (inner.awaitable and not awaited), why, callee)
+        return None
+
+
+def find_factories(
+    tree: SourceTree, classes: dict[str, str], known: dict[str, Factory] | None = None
+) -> dict[str, Factory]:
+    """Every function of the tree's product code that returns an instance of one of `classes`.
+
+    `classes` maps a class identity to its name; `known` are factories already established
+    (configured ones), left out of the result. Found to a fixed point: a function that returns a
+    factory's result makes the next round look for its own callers' wrappers. Files whose
+    analysis fails are recorded in `tree.skipped`.
+    """
+    reader = ReturnReader(tree.resolver)
+    found: dict[str, Factory] = dict(known or {})
+    names = _alias_names(tree, found, classes)
+    searched: set[str] = set()
+    for _ in range(_MAX_ROUNDS):
+        pending = names - searched
+        if not pending:
+            break
+        searched |= pending
+        word = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(pending)) + rb")\b")
+        for file in tree.files:
+            if file.is_test or word.search(file.data) is None:
+                continue
+            with tree.reading(file):
+                for factory in _factories_in(tree, reader, file, sorted(pending), classes):
+                    found.setdefault(factory.identity, factory)
+        names |= _alias_names(tree, found, classes)
+    return {identity: factory for identity, factory in found.items() if known is None or identity not in known}
+
+
+def _alias_names(tree: SourceTree, found: dict[str, Factory], classes: dict[str, str]) -> set[str]:
+    """The names of the classes and factories, and every name they are imported or aliased as."""
+    wanted = set(classes) | set(found)
+
+    def target_of(definition: Definition | None) -> str | None:
+        return definition.identity if definition is not None and definition.identity in wanted else None
+
+    start = set(classes.values()) | {f.definition.qualname for f in found.values()}
+    return find_aliases(tree, start, target_of).names
+
+
+def _factories_in(
+    tree: SourceTree, reader: ReturnReader, file: SourceFile, words: list[str], classes: dict[str, str]
+) -> Iterator[Factory]:
+    info = tree.module_info(file)
+    if info is None:
+        return
+    for statement in info.statements_mentioning(words):
+        if not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        definition = tree.resolver.resolve(file.module, statement.name).definition
+        if definition is None or definition.kind != "function" or definition.line != statement.lineno:
+            continue  # not the binding that wins at import
+        returned = reader.returned(definition)
+        if returned is not None and returned.target.identity in classes:
+            wraps = returned.wraps.identity if returned.wraps is not None else None
+            yield Factory(definition, returned.target.identity, returned.awaitable, returned.why, wraps)
+
+
+def _returns(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
+    """The function's own `return` statements (nested functions and classes left out)."""
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            yield node
+        elif not isinstance(node, _NESTED):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _unwrap(value: ast.expr, local: _Locals) -> tuple[ast.expr, bool]:
+    """The call a returned expression comes from: through `await`, `cast(T, x)` and a local name
+    assigned once; and whether it was awaited."""
+    awaited = False
+    for _ in range(4):
+        if isinstance(value, ast.Await):
+            value, awaited = value.value, True
+        elif isinstance(value, ast.Call) and _last(value.func) == "cast" and len(value.args) == 2:
+            value = value.args[1]
+        elif isinstance(value, ast.Name) and value.id in local.assigned:
+            value = local.assigned[value.id]
+        else:
+            break
+    return value, awaited
+
+
+class _Locals:
+    """A function's own imports and single assignments, looked up before module-level names."""
+
+    def __init__(self, module: str, is_package: bool, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.module = module
+        self.imports: dict[str, tuple[str, str | None]] = {}  # name -> (module, attribute or None)
+        self.assigned: dict[str, ast.expr] = {}
+        counts: dict[str, int] = {}
+        stack: list[ast.AST] = list(function.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.ImportFrom):
+                source = absolute_module(module, is_package, node.level, node.module)
+                for alias in node.names:
+                    if alias.name != "*":
+                        self.imports[alias.asname or alias.name] = (source, alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        self.imports[alias.asname] = (alias.name, None)
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                name = node.targets[0].id
+                counts[name] = counts.get(name, 0) + 1
+                self.assigned[name] = node.value
+            if not isinstance(node, _NESTED):
+                stack.extend(ast.iter_child_nodes(node))
+        for name, count in counts.items():
+            if count > 1 and not isinstance(self.assigned[name], ast.Call | ast.Await):
+                del self.assigned[name]  # rebound to different values: which one is returned is not known
+
+    def resolve(self, resolver: StaticResolver, func: ast.expr) -> Definition | None:
+        """What a called expression is: a class or function definition, or None."""
+        head = func
+        attributes: list[str] = []
+        while isinstance(head, ast.Attribute):
+            attributes.insert(0, head.attr)
+            head = head.value
+        if not isinstance(head, ast.Name) or head.id in self.assigned:
+            return None  # a local variable: only run time knows what it holds
+        if head.id in self.imports:
+            module, attribute = self.imports[head.id]
+            if attribute is None:
+                if not attributes:
+                    return None
+                attribute = attributes.pop(0)
+            definition = resolver.resolve(module, attribute).definition
+            for name in attributes:
+                if definition is None or definition.kind != "module":
+                    return None
+                definition = resolver.resolve(definition.module, name).definition
+        else:
+            definition = resolver.resolve_expression(self.module, func).definition
+        return definition if definition is not None and definition.kind in ("class", "function") else None
+
+
+def _last(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
