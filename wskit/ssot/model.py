@@ -114,6 +114,10 @@ class SymbolSpec:
     probe: functools.partial[Any] | None = None
     deprecated: tuple[str, ...] = ()
     preferred: str | None = None
+    factory_only: bool = False
+    """Declared: code outside `factories` (and the symbol's factories) must not create the class."""
+    factories: tuple[str, ...] = ()
+    """Declared: more functions allowed to create the class (`module:name`)."""
 
     @property
     def preferred_path(self) -> str:

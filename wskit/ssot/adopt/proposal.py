@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib.util
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from wskit.ssot.resolve.tree import SourceFile, SourceTree
 __all__ = ["Family", "Probe", "Proposal", "ProposedPath", "find_root", "propose_config"]
 
 _DEPRECATED_TEXT = re.compile(r"\bdeprecated\b", re.IGNORECASE)
+_IMPORTED = re.compile(rb"from[ \t]+(?P<source>[A-Za-z_]\w*)[\w.]*[ \t]+import\b|import[ \t]+(?P<names>[^\n#;()\\]+)")
 _DEPRECATED_LINE = re.compile(r"^[ \t]*(?:\.\.[ \t]*)?deprecated\b", re.IGNORECASE | re.MULTILINE)
 _LEGACY_PARTS = ("legacy", "deprecated", "compat", "_compat")
 _MODULE_DOCSTRING = re.compile(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*[rRuU]?(\"\"\"|''')(.*?)\1", re.DOTALL)
@@ -125,6 +128,9 @@ class Proposal:
     bases: tuple[ClassRecord, ...] = ()
     loose_interfaces: tuple[ProposedPath, ...] = ()
     outside: tuple[ClassRecord, ...] = ()
+    missing: tuple[str, ...] = ()
+    """Third-party modules the product code imports at module level that cannot be imported where
+    `init` ran: runtime mode would fail there, so the proposal says `mode = "static"`."""
 
     @property
     def test_doubles(self) -> list[ClassRecord]:
@@ -219,6 +225,7 @@ class _Proposer:
             bases=tuple(bases),
             loose_interfaces=tuple(path for _, path in interfaces if path.path not in attached),
             outside=tuple(outside),
+            missing=tuple(missing_dependencies(self.tree)),
         )
 
     # -- classes -------------------------------------------------------------------------------
@@ -453,6 +460,30 @@ class _Proposer:
             kwargs = _required_fields(self.resolver.complete(built))
             return Probe(call, kwargs=kwargs or (), complete=kwargs is not None)
         return None
+
+
+def missing_dependencies(tree: SourceTree) -> list[str]:
+    """Top-level modules the tree's product code imports at module level that are neither in the
+    tree, nor on its search path, nor in the standard library, nor importable here (sorted)."""
+    imported: set[str] = set()
+    for file in tree.files:
+        if file.is_test:
+            continue
+        for statement in file.skim.imports:
+            if statement.indent:
+                continue  # inside a function or a block: not run on import, or optional
+            found = _IMPORTED.match(file.data, statement.start)
+            if found is None:
+                continue
+            if found["source"]:
+                imported.add(found["source"].decode())
+            else:
+                imported.update(name.strip().split(b".")[0].split()[0].decode() for name in found["names"].split(b","))
+    local = {entry.stem for entry in tree.base.iterdir()} if tree.base.is_dir() else set()
+    for directory in tree.search_path:
+        local |= {entry.stem for entry in directory.iterdir()} if directory.is_dir() else set()
+    candidates = sorted(imported - local - set(sys.stdlib_module_names) - {"__future__"})
+    return [name for name in candidates if name.isidentifier() and importlib.util.find_spec(name) is None]
 
 
 def _says_deprecated(docstring: str) -> re.Match[str] | None:

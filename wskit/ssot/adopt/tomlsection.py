@@ -151,6 +151,14 @@ def render_section(proposal: Proposal, *, config_dir: Path, command: str) -> str
         f"root = {_string(_relative(proposal.root, config_dir))}  # the tree `wskit ssot notebook` scans and audits",
         f"role = {_string(proposal.role)}  # the role scan's regular expression (class names)",
     ]
+    if proposal.missing:
+        more = len(proposal.missing) - 8
+        shown = ", ".join(proposal.missing[:8]) + (f" and {more} more" if more > 0 else "")
+        lines += [
+            f"# Runtime mode imports the paths for real, and the product code imports {shown}, which cannot be",
+            "# imported where init ran: check statically, or install the project's dependencies and remove this line.",
+            'mode = "static"',
+        ]
     for family in proposal.families:
         lines += _family(family)
     return "\n".join(lines) + "\n"

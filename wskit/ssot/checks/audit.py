@@ -19,7 +19,8 @@ from wskit.ssot.read.gcpause import gc_paused
 from wskit.ssot.read.textsearch import cover, mentions
 from wskit.ssot.render.audit_report import CALL_ERRORS, KINDS, AuditReport, AuditRow
 from wskit.ssot.resolve.aliases import find_aliases
-from wskit.ssot.resolve.targets import resolve_symbol
+from wskit.ssot.resolve.factories import Factory, find_factories
+from wskit.ssot.resolve.targets import Symbol, Target, resolve_symbol
 from wskit.ssot.resolve.tree import SourceTree
 
 __all__ = ["CALL_ERRORS", "KINDS", "AuditReport", "AuditRow", "audit_calls", "collect", "source_tree", "symbols_of"]
@@ -82,8 +83,11 @@ def source_tree(
 
 
 def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[AuditRow]]:
-    """The symbols resolved into a catalog, and every row of the tree, sorted."""
-    catalog = Catalog([resolve_symbol(spec, tree.resolver) for spec in specs])
+    """The symbols resolved into a catalog (with the factories found by what they return), and
+    every row of the tree: rows that raise at run time in product code first, then by place."""
+    symbols = [resolve_symbol(spec, tree.resolver) for spec in specs]
+    _add_found_factories(tree, symbols)
+    catalog = Catalog(symbols)
     names = {target.definition.qualname.rpartition(".")[2] for _, target in catalog.targets.values()}
     names |= {path.rpartition(":")[2] for symbol in catalog.symbols for path in symbol.path_targets}
     catalog.names = find_aliases(tree, names, catalog.find).names
@@ -94,7 +98,32 @@ def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[Au
         if seen:
             with tree.reading(file):
                 rows += audit_file(tree, file, catalog, seen)
-    return catalog, sorted(rows, key=lambda r: (r.file, r.line, KINDS.index(r.kind), r.via))
+    return catalog, sorted(rows, key=lambda r: (not r.raises_in_product, r.file, r.line, KINDS.index(r.kind), r.via))
+
+
+def _add_found_factories(tree: SourceTree, symbols: list[Symbol]) -> None:
+    """Functions of the tree that return what a symbol's classes or factories make (wrappers,
+    compatibility shims) are factories of that symbol too: their calls are audited as such."""
+    owner: dict[str, Symbol] = {}
+    classes: dict[str, str] = {}
+    known: dict[str, Factory] = {}
+    for symbol in symbols:
+        made = [i for i, t in symbol.targets.items() if t.kind == "class"]
+        for identity in made:
+            owner.setdefault(identity, symbol)
+            classes[identity] = symbol.targets[identity].definition.qualname
+        for identity, target in symbol.targets.items():
+            if "factory" in target.kind and made:
+                awaitable = target.kind == "async factory" or target.returns_awaitable
+                known[identity] = Factory(target.definition, made[0], awaitable, "")
+    if not classes:
+        return
+    for factory in find_factories(tree, classes, known).values():
+        symbol = owner[factory.target]
+        deprecated = tree.resolver.is_deprecated(factory.definition)
+        symbol.targets.setdefault(
+            factory.identity, Target(factory.definition, factory.kind, deprecated=deprecated, found_because=factory.why)
+        )
 
 
 def _audit(tree: SourceTree, root: str, specs: list[SymbolSpec]) -> AuditReport:

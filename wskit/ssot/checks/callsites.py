@@ -11,11 +11,12 @@ computed value) becomes an `unknown` row with the reason, never a silent pass.
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from wskit.ssot.read.bindings import Binding, ModuleInfo, absolute_module
-from wskit.ssot.read.textsearch import cover, mentions
+from wskit.ssot.read.textsearch import cover, occurrences
 from wskit.ssot.render.audit_report import AuditRow
 from wskit.ssot.resolve.signature import FunctionNode, check_call, describe, forwarded_to, rejects_extras
 from wskit.ssot.resolve.static import Definition
@@ -29,12 +30,25 @@ _SCHEDULERS = {
     "run", "create_task", "ensure_future", "gather", "wait_for", "shield", "run_until_complete",
     "run_coroutine_threadsafe", "wait", "as_completed", "start_soon", "spawn", "timeout",
 }  # fmt: skip
+# What a coroutine may be put in on its way to being awaited (or not).
+_HOLDERS = (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.Starred, ast.ListComp, ast.SetComp, ast.GeneratorExp,
+            ast.DictComp, ast.comprehension)  # fmt: skip
+_HOLDER_NAMES: dict[type, str] = {
+    ast.List: "list", ast.Tuple: "tuple", ast.Set: "set", ast.Dict: "dict", ast.ListComp: "list comprehension",
+    ast.SetComp: "set comprehension", ast.GeneratorExp: "generator", ast.DictComp: "dict comprehension",
+}  # fmt: skip
 # Nested scopes: the names they bind are their own.
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _MAX_DEPTH = 8
 # Nodes that hold no call: not worth visiting.
 _LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.alias)
 _Extras = Callable[[FunctionNode, list[str]], str | None]
+# What calling a class that defines no constructor takes: nothing (object's).
+_NO_ARGUMENTS = ast.FunctionDef(
+    name="object", args=ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[],
+                                      kwarg=None, defaults=[]),
+    body=[ast.Pass()], decorator_list=[], returns=None, lineno=0, col_offset=0,
+)  # fmt: skip
 
 
 @dataclass
@@ -76,6 +90,7 @@ class _Scope:
         self.kind = kind  # "module", "function" or "class"
         self.walrus = walrus  # whether its text has `:=` (only then are expressions searched for bindings)
         self.relevant: set[str] | None = None  # names bound to something that mentions a symbol
+        self.hits: list[int] | None = None  # where those names occur in the scope's text
         self._bindings: dict[str, list[tuple[str, ast.AST, ast.AST | None]]] | None = None if node else {}
 
     @property
@@ -105,7 +120,7 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
             tree.fail(file, exc)
             return []
     walker.words = words | catalog.names | {module.rpartition(".")[2] for module in catalog.modules}
-    walker.pieces = cover(walker.words)
+    walker.hits = occurrences(file.data, walker.words, cover(walker.words))
     for statement in statements:
         walker.visit(statement, [], [_Scope(None, "module")])
     return sorted(set(walker.rows))
@@ -127,7 +142,7 @@ class _FileAudit:
         self._line_starts: list[int] | None = None
         self._seen_module_imports: set[tuple[int, str]] = set()
         self.words: set[str] = set()
-        self.pieces: list[bytes] = []
+        self.hits: list[int] = []  # offsets of the words in the file, sorted
 
     def module_level_words(self, mentioned: set[str]) -> set[str]:
         """Module-level names bound to what may be a symbol at run time, or to a module holding one."""
@@ -148,13 +163,24 @@ class _FileAudit:
         return found - mentioned
 
     def _mentioned(self, node: ast.AST, scopes: list[_Scope]) -> bool:
-        """Whether the source lines of `node` (a function or class) mention a word worth looking at:
-        a symbol's name, a module holding one, or an enclosing function's name for either."""
+        """Whether the source lines of `node` (a statement) mention a word worth looking at: a
+        symbol's name, a module holding one, or an enclosing function's local name for either.
+        A statement that mentions none holds no call or import of a symbol."""
         start, end = self._span(node)
-        if mentions(self.file.data, self.words, self.pieces, start, end):
+        if _any_between(self.hits, start, end):
             return True
-        local = {name for scope in scopes if scope.kind == "function" for name in self._relevant_locals(scope)}
-        return bool(local and mentions(self.file.data, local, cover(local), start, end))
+        return any(scope.kind == "function" and _any_between(self._local_hits(scope), start, end) for scope in scopes)
+
+    def _local_hits(self, scope: _Scope) -> list[int]:
+        """Offsets, in the function's text, of the local names bound to something about a symbol."""
+        if scope.hits is None:
+            relevant = self._relevant_locals(scope)
+            scope.hits = []
+            if relevant and scope.node is not None:
+                start, end = self._span(scope.node)
+                found = occurrences(self.file.data[start:end], relevant, cover(relevant))
+                scope.hits = [start + offset for offset in found]
+        return scope.hits
 
     def _relevant_locals(self, scope: _Scope) -> set[str]:
         """The names a function binds to something that mentions a symbol or a module holding one."""
@@ -196,9 +222,7 @@ class _FileAudit:
     # -- walking ---------------------------------------------------------------------------------
 
     def visit(self, node: ast.AST, parents: list[ast.AST], scopes: list[_Scope]) -> None:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not self._mentioned(
-            node, scopes
-        ):
+        if isinstance(node, ast.stmt) and not self._mentioned(node, scopes):
             return  # nothing in it can reach a symbol
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             outer: list[ast.AST] = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
@@ -231,7 +255,16 @@ class _FileAudit:
 
     # -- rows ------------------------------------------------------------------------------------
 
-    def _row(self, line: int, kind: str, via: str, found: tuple[Symbol, Target] | None, detail: str = "") -> None:
+    def _row(
+        self,
+        line: int,
+        kind: str,
+        via: str,
+        found: tuple[Symbol, Target] | None,
+        detail: str = "",
+        *,
+        raises: bool = False,
+    ) -> None:
         if self._lines is None:
             self._lines = self.file.data.splitlines()
         code = self._lines[line - 1].decode("utf-8", "replace").strip() if 0 < line <= len(self._lines) else ""
@@ -247,6 +280,7 @@ class _FileAudit:
                 symbol=symbol.spec.name if symbol is not None else "",
                 target=target.identity if target is not None else "",
                 detail=detail,
+                raises=raises,
             )
         )
 
@@ -294,33 +328,104 @@ class _FileAudit:
     def _classify(
         self, node: ast.Call, found: tuple[Symbol, Target], parents: list[ast.AST], scopes: list[_Scope], via: str
     ) -> None:
+        """Exactly one row for a call of a symbol: its worst problem, the others said in its detail."""
         symbol, target = found
-        line = node.lineno
-        if target.kind == "class":
-            if target.factory_only:
-                detail = f"{target.definition.qualname} is created only by its factory: call {symbol.factory_path}"
-                self._row(line, "direct-instantiation", via, found, detail)
-            else:
-                self._row(line, "call", via, found)
-            return
         if target.kind == "interface":
-            self._row(line, "call", via, found)
+            self._row(node.lineno, "call", via, found)
             return
-        function = target.definition.node
-        assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
-        status, detail = check_call(node, function, self._extras_checker(target.definition.module))
-        rows = len(self.rows)
-        if status == "error":
-            self._row(line, "bad-arguments", via, found, detail)
-        awaited = bool(parents) and isinstance(parents[-1], ast.Await)
-        if awaited and target.kind == "factory" and not target.returns_awaitable:
-            self._row(line, "await-sync", via, found, f"{function.name} is a plain function: do not await its result")
-        if not awaited and target.kind == "async factory":
-            kind, why = self._await_context(node, parents, scopes)
-            if kind:
-                self._row(line, kind, via, found, why)
-        if len(self.rows) == rows:
-            self._row(line, "unknown" if status == "unknown" else "call", via, found, detail)
+        problems: list[tuple[str, str, bool]] = []  # (kind, detail, raises), worst first
+        status, detail = "ok", ""
+        if target.kind == "class":
+            status, detail = self._check_constructor(node, target)
+            if status == "error":
+                problems.append(("bad-arguments", detail, True))
+            problems += self._construction(node, symbol, target, scopes)
+        else:
+            function = target.definition.node
+            assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+            status, detail = check_call(node, function, self._extras_checker(target.definition.module))
+            if status == "error":
+                problems.append(("bad-arguments", detail, True))
+            awaited = bool(parents) and isinstance(parents[-1], ast.Await)
+            if awaited and target.kind == "factory" and not target.returns_awaitable:
+                why = f"{function.name} is a plain function: awaiting what it returns raises TypeError; drop the await"
+                problems.append(("await-sync", why, True))
+            if not awaited and target.kind == "async factory":
+                kind, why = self._await_context(node, parents, scopes)
+                if kind:
+                    problems.append((kind, why, False))
+        if target.found_because and problems:
+            kind, why, raises = problems[0]
+            problems[0] = (kind, f"{why} ({target.definition.qualname} is a factory: {target.found_because})", raises)
+        if not problems:
+            self._row(node.lineno, "unknown" if status == "unknown" else "call", via, found, detail)
+            return
+        kind, why, raises = problems[0]
+        also = "; ".join(f"also {k}: {d}" for k, d, _ in problems[1:])
+        swallowed = self._swallowed(node, parents) if raises else ""
+        text = "; ".join(filter(None, [why, also, swallowed]))
+        self._row(node.lineno, kind, via, found, text, raises=raises)
+
+    def _check_constructor(self, node: ast.Call, target: Target) -> tuple[str, str]:
+        """("ok" | "error" | "unknown", detail) for a call of a class against what its construction takes."""
+        built = target.constructor
+        if built is None:
+            return "ok", ""
+        if built.unknown:
+            return "unknown", f"whether the arguments fit is decided at run time: {built.unknown}"
+        functions = built.functions or (_NO_ARGUMENTS,)
+        for function, where in zip(functions, built.where or ("object",), strict=True):
+            status, detail = check_call(node, function, self._extras_checker(target.definition.module))
+            if status != "ok":
+                name = target.definition.qualname
+                return status, f"{detail.replace(f'{function.name}(', f'{name}(', 1)} ({where})"
+        return "ok", ""
+
+    def _construction(
+        self, node: ast.Call, symbol: Symbol, target: Target, scopes: list[_Scope]
+    ) -> list[tuple[str, str, bool]]:
+        """The direct-instantiation problem of a call of a class, if any."""
+        name = target.definition.qualname
+        create = f"create it with {symbol.factory_path}"
+        if target.factory_only:
+            why = f"{name} is created only by its factory (its constructor always raises): {create}"
+            return [("direct-instantiation", why, True)]
+        passed = _passed(node)
+        for guard in target.guards:
+            if passed is None:
+                return []  # **kwargs or *args: whether the guard's parameter is passed is decided at run time
+            if guard.parameter in passed or (guard.position is not None and guard.position in passed):
+                continue
+            why = f"{name}(...) without {guard.parameter}: {guard.describe()}; {create}"
+            return [("direct-instantiation", why, True)]
+        if symbol.spec.factory_only and self._enclosing_function(scopes) not in symbol.factories:
+            declared = f"{name} is declared factory-only (factory_only = true) and this code is none of its factories"
+            return [("direct-instantiation", f"{declared}: {create}", False)]
+        return []
+
+    def _enclosing_function(self, scopes: list[_Scope]) -> str:
+        """The identity of the module-level function (or method's class) the code is in, "" at module level."""
+        names = [getattr(scope.node, "name", "") for scope in scopes[1:] if scope.kind in ("function", "class")]
+        return f"{self.file.module}.{names[0]}" if names else ""
+
+    def _swallowed(self, node: ast.Call, parents: list[ast.AST]) -> str:
+        """Where an enclosing `try` catches what the call raises and goes on without it, said for a reader."""
+        inner: ast.AST = node
+        for parent in reversed(parents):
+            if isinstance(parent, ast.Try | ast.TryStar) and inner in parent.body:
+                for handler in parent.handlers:
+                    caught = ast.unparse(handler.type) if handler.type is not None else "everything"
+                    broad = handler.type is None or any(
+                        word in caught for word in ("Exception", "BaseException", "TypeError", "Error")
+                    )
+                    if broad and not any(isinstance(n, ast.Raise) for n in ast.walk(handler)):
+                        body = "; ".join(ast.unparse(s) for s in handler.body)[:60]
+                        return (
+                            f"the try at line {parent.lineno} swallows it (except {caught}: {body}):"
+                            " the code goes on without what the call was to return"
+                        )
+            inner = parent
+        return ""
 
     def _extras_checker(self, module: str, depth: int = 0) -> _Extras:
         def extras(function: FunctionNode, names: list[str]) -> str | None:
@@ -344,30 +449,75 @@ class _FileAudit:
         return extras
 
     def _await_context(self, node: ast.Call, parents: list[ast.AST], scopes: list[_Scope]) -> tuple[str, str]:
-        """("missing-await" | "unknown" | "", why) for an async factory's call that is not awaited."""
-        parent = parents[-1] if parents else None
-        if isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom):
+        """("missing-await" | "unknown" | "", why) for an async factory's call that is not awaited.
+
+        The coroutine is followed through the containers and comprehensions it is put in, to
+        where it ends: awaited, scheduled, returned, passed on, stored on `self`, or dropped.
+        """
+        index = len(parents) - 1
+        held = ""  # the container that holds it, if any
+        while index >= 0 and isinstance(parents[index], _HOLDERS):
+            holder = parents[index]
+            if not held and not isinstance(holder, ast.Starred | ast.comprehension):
+                held = _HOLDER_NAMES.get(type(holder), "container")
+            index -= 1
+        parent = parents[index] if index >= 0 else None
+        child = parents[index + 1] if index + 1 < len(parents) else node
+        inside = f"put in a {held} and " if held else ""
+        function = next((s.node for s in reversed(scopes) if s.kind == "function"), None)
+        if isinstance(parent, ast.keyword):
+            child, parent = parent, parents[index - 1] if index >= 1 else None
+        if isinstance(parent, ast.Await):
             return "", ""
-        if isinstance(parent, ast.Call) and node is not parent.func:
-            outer = _last_name(parent.func)
-            if outer in _SCHEDULERS:
-                return "", ""
-            return (
-                "unknown",
-                f"the coroutine is passed to {ast.unparse(parent.func)}; whether it is awaited is decided there",
-            )
+        if isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom | ast.Lambda):
+            if isinstance(function, ast.AsyncFunctionDef) and not isinstance(parent, ast.Lambda):
+                return "missing-await", (
+                    f"the coroutine is {inside}returned by the async function {function.name}: the caller's"
+                    " await gets a coroutine, not the object; await it here"
+                )
+            if held == "dict":
+                return "missing-await", "the coroutine is put in a dict that is returned: nobody awaits it; await it"
+            if held:
+                return "unknown", f"a {held} of coroutines is returned; whether the caller awaits them is decided there"
+            return "", ""  # a plain function handing the coroutine to its caller, which is audited as a factory
+        if isinstance(parent, ast.Call) and child is not parent.func:
+            return self._passed_to(parent, child, inside)
         if isinstance(parent, ast.Expr):
-            return "missing-await", "the coroutine is created and dropped: add await"
-        if isinstance(parent, ast.Attribute):
+            return "missing-await", f"the coroutine is {inside}created and dropped: add await"
+        if isinstance(parent, ast.Attribute) and not held:
             return "missing-await", f".{parent.attr} is looked up on the coroutine, not on its result: add await"
-        if isinstance(parent, ast.Assign | ast.AnnAssign) and isinstance(_single_target(parent), ast.Name):
-            name = _single_target(parent).id  # type: ignore[union-attr]
-            scope = scopes[-1].node or ast.Module(body=self.statements, type_ignores=[])
-            if _awaited_later(scope, name):
-                return "", ""
-            return "missing-await", f"assigned to {name}, which is never awaited, returned or scheduled in this scope"
+        if isinstance(parent, ast.Assign | ast.AnnAssign):
+            target = _single_target(parent)
+            if isinstance(target, ast.Name):
+                scope = scopes[-1].node or ast.Module(body=self.statements, type_ignores=[])
+                return _followed(scope, target.id, inside)
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                owner = next((s.node for s in reversed(scopes) if s.kind == "class"), None)
+                if owner is not None:
+                    return _followed_on_self(owner, target.attr, inside)
         kind = type(parent).__name__ if parent is not None else "module"
         return "unknown", f"the coroutine is used in a {kind}; whether it is awaited is decided at run time"
+
+    def _passed_to(self, call: ast.Call, argument: ast.AST, inside: str) -> tuple[str, str]:
+        """A coroutine passed to a call: fine for a scheduler or a function that awaits that
+        parameter, a finding for one that does not, unknown where the callee cannot be read."""
+        name = _last_name(call.func)
+        if name in _SCHEDULERS:
+            return "", ""
+        called = ast.unparse(call.func)
+        definition = self.resolver.resolve_expression(self.file.module, call.func).definition
+        function = definition.node if definition is not None else None
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) or definition is None:
+            return "unknown", f"the coroutine is {inside}passed to {called}; whether it is awaited is decided there"
+        parameter = _parameter_for(function, call, argument)
+        if parameter is None:
+            return "unknown", f"the coroutine is {inside}passed to {called}; whether it is awaited is decided there"
+        if _awaited_later(function, parameter, keep_returned=False):
+            return "", ""
+        return "missing-await", (
+            f"the coroutine is {inside}passed to {called} ({definition.defined_at}), which never awaits or"
+            f" schedules its parameter {parameter}: add await"
+        )
 
     def _isinstance(self, node: ast.Call, scopes: list[_Scope]) -> None:
         classes = node.args[1]
@@ -381,7 +531,7 @@ class _FileAudit:
                 detail = (
                     f"{target.definition.qualname} is a Protocol without @runtime_checkable: {check}() raises TypeError"
                 )
-                self._row(node.lineno, "isinstance-protocol", ast.unparse(element), ref.found, detail)
+                self._row(node.lineno, "isinstance-protocol", ast.unparse(element), ref.found, detail, raises=True)
 
     def _getattr(self, node: ast.Call, scopes: list[_Scope]) -> _Ref | None:
         holder = self._resolve(node.args[0], scopes)
@@ -537,6 +687,12 @@ class _FileAudit:
         return binding.node is not None and binding.kind in ("alias", "dynamic") and self._mentions(binding.node)
 
 
+def _any_between(offsets: list[int], start: int, end: int) -> bool:
+    """Whether a sorted list of offsets has one in [start, end)."""
+    index = bisect.bisect_left(offsets, start)
+    return index < len(offsets) and offsets[index] < end
+
+
 def _identity(ref: _Ref | None) -> tuple[object, ...]:
     if ref is None:
         return ()
@@ -632,7 +788,15 @@ def _walrus_targets(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.Named
 
 
 def _target_names(target: ast.AST) -> list[str]:
-    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    """The names an assignment target binds: `x`, `a, *b`; not `obj.attr = ...` or `d[k] = ...`,
+    which bind nothing (the class whose attribute is set stays what it was)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Tuple | ast.List):
+        return [name for element in target.elts for name in _target_names(element)]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    return []
 
 
 def _annotations(node: ast.AST) -> set[ast.AST]:
@@ -650,19 +814,97 @@ def _single_target(node: ast.Assign | ast.AnnAssign) -> ast.expr | None:
     return node.targets[0] if len(node.targets) == 1 else None
 
 
-def _awaited_later(scope: ast.AST, name: str) -> bool:
-    """Whether `name` is awaited, returned or handed to a scheduler anywhere in `scope`."""
+def _awaited_later(scope: ast.AST, name: str, *, keep_returned: bool = True) -> bool:
+    """Whether `name` (or an element of it) is awaited, scheduled, or returned (`keep_returned`)
+    anywhere in `scope`: `await name`, `return name`, `gather(*name)`, `for x in name: await x`."""
+    elements = {name}
+    for node in ast.walk(scope):
+        if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension) and _is_name(node.iter, name):
+            elements |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
     for node in ast.walk(scope):
         value = getattr(node, "value", None)
-        if isinstance(node, ast.Await | ast.Return | ast.Yield) and isinstance(value, ast.Name) and value.id == name:
+        if isinstance(node, ast.Await) and any(_is_name(value, e) for e in elements):
             return True
+        if keep_returned and isinstance(node, ast.Return | ast.Yield) and _is_name(value, name):
+            return True
+        if isinstance(node, ast.Call) and _last_name(node.func) in _SCHEDULERS:
+            arguments = [a.value if isinstance(a, ast.Starred) else a for a in node.args]
+            arguments += [k.value for k in node.keywords]
+            if any(_is_name(a, e) for a in arguments for e in elements):
+                return True
+    return False
+
+
+def _followed(scope: ast.AST, name: str, inside: str) -> tuple[str, str]:
+    """A coroutine assigned to a local `name`: fine if awaited, returned or scheduled later."""
+    if _awaited_later(scope, name):
+        return "", ""
+    used = next(
+        (n for n in ast.walk(scope) if isinstance(n, ast.Attribute) and _is_name(n.value, name)), None
+    )
+    if used is not None:
+        return "missing-await", (
+            f"the coroutine is {inside}assigned to {name}, used as the object at line {used.lineno}"
+            f" ({name}.{used.attr}) without await: add await"
+        )
+    never = "which is never awaited, returned or scheduled"
+    return "missing-await", f"the coroutine is {inside}assigned to {name}, {never}"
+
+
+def _followed_on_self(owner: ast.AST, attribute: str, inside: str) -> tuple[str, str]:
+    """A coroutine stored on `self.attribute`: fine if some method of the class awaits or schedules it."""
+    def is_it(node: ast.AST | None) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == attribute and _is_name(node.value, "self")
+
+    uses = [n for n in ast.walk(owner) if isinstance(n, ast.Attribute) and is_it(n.value)]
+    for node in ast.walk(owner):
+        if isinstance(node, ast.Await) and is_it(node.value):
+            return "", ""
         if (
             isinstance(node, ast.Call)
             and _last_name(node.func) in _SCHEDULERS
-            and any(isinstance(a, ast.Name) and a.id == name for a in node.args)
+            and any(is_it(a.value if isinstance(a, ast.Starred) else a) for a in node.args)
         ):
-            return True
-    return False
+            return "", ""
+    if uses:
+        use = min(uses, key=lambda n: n.lineno)
+        return "missing-await", (
+            f"the coroutine is {inside}stored on self.{attribute} and used as the object at line {use.lineno}"
+            f" (self.{attribute}.{use.attr}) without await: await it where it is stored"
+        )
+    return "missing-await", f"the coroutine is {inside}stored on self.{attribute}, which no method of the class awaits"
+
+
+def _parameter_for(function: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call, argument: ast.AST) -> str | None:
+    """The parameter of `function` an argument of `call` is bound to (None when it cannot be told)."""
+    if isinstance(argument, ast.keyword):
+        return argument.arg
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if positional and positional[0] in ("self", "cls") and isinstance(call.func, ast.Attribute):
+        positional = positional[1:]
+    for index, given in enumerate(call.args):
+        if isinstance(given, ast.Starred):
+            return None
+        if given is argument:
+            return positional[index] if index < len(positional) else None
+    return None
+
+
+def _is_name(node: object, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _passed(call: ast.Call) -> set[str | int] | None:
+    """The keyword names and positional indexes a call passes (a literal None counts as not
+    passed); None when `*args` or `**kwargs` make it a run-time matter."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    passed: set[str | int] = {i for i, a in enumerate(call.args) if not _is_none(a)}
+    return passed | {k.arg for k in call.keywords if k.arg is not None and not _is_none(k.value)}
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _last_name(node: ast.AST) -> str:

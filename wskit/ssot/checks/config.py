@@ -15,6 +15,8 @@ interfaces = ["pkg.protocols:ManagerProtocol"]                          # option
 probe = { call = "pkg.context:Context", kwargs = { user_id = "probe" } }  # optional
 deprecated = ["pkg.legacy:create_manager"]   # optional: paths code should stop using
 preferred = "pkg.factory:get_manager"         # optional: the path code should import (default: paths[0])
+factory_only = true              # optional: only its factories may create the class (the audit flags the rest)
+factories = ["pkg.pool:build_manager"]        # optional: more functions allowed to create it
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from wskit.ssot.resolve.runtime import call_by_path
 __all__ = ["ConfigError", "SsotConfig", "SymbolSpec", "load_config", "parse_config"]
 
 _TOP_KEYS = {"search_path", "mode", "timeout", "root", "role", "symbols"}
-_SYMBOL_KEYS = {"name", "canonical", "paths", "interfaces", "probe", "deprecated", "preferred"}
+_SYMBOL_KEYS = {
+    "name", "canonical", "paths", "interfaces", "probe", "deprecated", "preferred", "factory_only", "factories",
+}  # fmt: skip
 _PROBE_KEYS = {"call", "args", "kwargs"}
 
 
@@ -143,6 +147,12 @@ def _symbol(value: object, index: int) -> SymbolSpec:
         preferred = _path(value["preferred"], f"{key}.preferred")
         if preferred in deprecated:
             raise ConfigError(f"{key}.preferred {preferred!r} is also listed in {key}.deprecated")
+    only = value.get("factory_only", False)
+    if not isinstance(only, bool):
+        raise ConfigError(f"{key}.factory_only must be true or false; got {only!r}")
+    factories = tuple(
+        _path(p, f"{key}.factories") for p in _strings(value.get("factories", []), f"{key}.factories", allow_empty=True)
+    )
     return SymbolSpec(
         name=value["name"],
         canonical=_path(value["canonical"], f"{key}.canonical"),
@@ -151,6 +161,8 @@ def _symbol(value: object, index: int) -> SymbolSpec:
         probe=_probe(value["probe"], f"{key}.probe") if "probe" in value else None,
         deprecated=deprecated,
         preferred=preferred,
+        factory_only=only,
+        factories=factories,
     )
 
 

@@ -8,10 +8,11 @@ files without it need no regular-expression pass at all.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-__all__ = ["cover", "mentions", "required_literals"]
+__all__ = ["cover", "mentions", "occurrences", "required_literals"]
 
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _PIECE = 5  # length of the substrings searched for (shorter names are searched whole)
@@ -23,9 +24,14 @@ def cover(names: Iterable[str]) -> list[bytes]:
     """A few substrings such that every name contains one of them (greedy set cover).
 
     Searching for these with `bytes.find` is much faster than a regular expression over all
-    names, and rules out most files at once.
+    names, and rules out most files at once. Remembered: tree walks ask for the same sets often.
     """
-    remaining = sorted(set(names))
+    return list(_cover(frozenset(names)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cover(names: frozenset[str]) -> tuple[bytes, ...]:
+    remaining = sorted(names)
     pieces: list[bytes] = []
     while remaining:
         counts = Counter(
@@ -36,7 +42,7 @@ def cover(names: Iterable[str]) -> list[bytes]:
         best = max(sorted(counts), key=lambda piece: counts[piece])
         pieces.append(best.encode())
         remaining = [name for name in remaining if best not in name]
-    return pieces
+    return tuple(pieces)
 
 
 def mentions(data: bytes, names: set[str], pieces: list[bytes], start: int = 0, end: int | None = None) -> set[str]:
@@ -44,7 +50,17 @@ def mentions(data: bytes, names: set[str], pieces: list[bytes], start: int = 0, 
 
     `pieces` is `cover(names)`; only their occurrences are looked at.
     """
-    found: set[str] = set()
+    return {word for word, _ in _occurrences(data, names, pieces, start, end)}
+
+
+def occurrences(data: bytes, names: set[str], pieces: list[bytes]) -> list[int]:
+    """The sorted offsets where one of `names` occurs in `data` as a whole identifier."""
+    return sorted({position for _, position in _occurrences(data, names, pieces, 0, None)})
+
+
+def _occurrences(
+    data: bytes, names: set[str], pieces: list[bytes], start: int, end: int | None
+) -> Iterator[tuple[str, int]]:
     size = len(data) if end is None else end
     for piece in pieces:
         position = data.find(piece, start, size)
@@ -56,9 +72,8 @@ def mentions(data: bytes, names: set[str], pieces: list[bytes], start: int = 0, 
                 last += 1
             word = data[first:last].decode("ascii", "replace")
             if word in names:
-                found.add(word)
+                yield word, first
             position = data.find(piece, last, size)
-    return found
 
 
 def required_literals(regex: str) -> list[str] | None:

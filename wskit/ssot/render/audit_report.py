@@ -24,7 +24,7 @@ __all__ = ["CALL_ERRORS", "COLUMNS", "IMPORT_KINDS", "KINDS", "AuditReport", "Au
 IMPORT_KINDS: Final = ("import-canonical", "import-deprecated", "import-private", "import-alias")
 CALL_ERRORS: Final = ("direct-instantiation", "bad-arguments", "await-sync", "missing-await", "isinstance-protocol")
 KINDS: Final = (*IMPORT_KINDS, "call", *CALL_ERRORS, "unknown")
-COLUMNS: Final = ("where", "kind", "code", "via", "scope", "symbol", "target", "detail")
+COLUMNS: Final = ("where", "kind", "raises", "code", "via", "scope", "symbol", "target", "detail")
 _KIND_COLORS: Final = {
     "import-canonical": "#2e7d32",
     "call": "#2e7d32",
@@ -51,6 +51,14 @@ class AuditRow(Sited):
     symbol: str
     target: str
     detail: str = ""
+    raises: bool = False
+    """The call raises when it runs (a TypeError, a factory guard): unlike a coroutine left unawaited,
+    which fails later and elsewhere, or an `unknown`."""
+
+    @property
+    def raises_in_product(self) -> bool:
+        """A call that raises at run time in product code: the rows a user must see first."""
+        return self.raises and self.scope == "product"
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,13 @@ class AuditReport:
         ]
         lines += [f"  {kind:<22}{counts[kind]:>5}" for kind in KINDS]
         errors = sum(counts[kind] for kind in CALL_ERRORS)
-        lines.append(f"{'❌' if errors else '✅'} CALL ERRORS: {errors}")
+        raising = sum(row.raises_in_product for row in self.rows)
+        lines.append(f"{'❌' if errors else '✅'} CALL ERRORS: {errors} ({raising} raise at run time in product code)")
         for row in self.rows:
             if row.kind not in ("import-canonical", "call"):
                 note = f" ({row.detail})" if row.detail else ""
-                lines.append(f"  {row.where} {row.kind} [{row.scope}] via {row.via}: {row.code}{note}")
+                mark = " RAISES" if row.raises else ""
+                lines.append(f"  {row.where} {row.kind}{mark} [{row.scope}] via {row.via}: {row.code}{note}")
         return "\n".join(lines + notes(self.findings, self.skipped))
 
     def to_json(self) -> dict[str, Any]:

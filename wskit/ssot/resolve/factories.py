@@ -15,11 +15,11 @@ awaited; so must a plain `def` that returns an async factory's coroutine without
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from wskit.ssot.read.bindings import absolute_module
+from wskit.ssot.read.textsearch import cover, mentions
 from wskit.ssot.resolve.aliases import find_aliases
 from wskit.ssot.resolve.static import Definition, StaticResolver
 from wskit.ssot.resolve.tree import SourceFile, SourceTree
@@ -146,13 +146,19 @@ def find_factories(
         if not pending:
             break
         searched |= pending
-        word = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(pending)) + rb")\b")
+        pieces = cover(pending)
+        before = len(found)
         for file in tree.files:
-            if file.is_test or word.search(file.data) is None:
+            if file.is_test:
+                continue
+            words = mentions(file.data, pending, pieces)
+            if not words:
                 continue
             with tree.reading(file):
-                for factory in _factories_in(tree, reader, file, sorted(pending), classes):
+                for factory in _factories_in(tree, reader, file, sorted(words), classes):
                     found.setdefault(factory.identity, factory)
+        if len(found) == before:
+            break
         names |= _alias_names(tree, found, classes)
     return {identity: factory for identity, factory in found.items() if known is None or identity not in known}
 

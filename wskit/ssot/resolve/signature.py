@@ -44,12 +44,22 @@ def rejects_extras(function: FunctionNode) -> bool:
     if kwarg is None:
         return False
     for node in ast.walk(function):
-        if (
-            isinstance(node, ast.If)
-            and any(isinstance(n, ast.Name) and n.id == kwarg.arg for n in ast.walk(node.test))
-            and always_raises(node.body)
-        ):
+        if isinstance(node, ast.If) and _tests_not_empty(node.test, kwarg.arg) and always_raises(node.body):
             return True
+    return False
+
+
+def _tests_not_empty(test: ast.expr, name: str) -> bool:
+    """Whether `test` is true exactly when the dict `name` is not empty: `name`, `len(name)`,
+    `bool(name)`, `name != {}`, `len(name) > 0` (`name.get("x")` tests one key, not emptiness)."""
+    if isinstance(test, ast.Name):
+        return test.id == name
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
+        return any(_tests_not_empty(value, name) for value in test.values)  # true whenever that part is
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id in ("len", "bool"):
+        return len(test.args) == 1 and _tests_not_empty(test.args[0], name)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.NotEq | ast.Gt):
+        return _tests_not_empty(test.left, name)
     return False
 
 

@@ -90,6 +90,7 @@ class StaticResolver:
         self.files_parsed = 0
         self._modules: dict[str, ModuleInfo | _Stop] = {}
         self._findings: dict[tuple[str, str], Finding] = {}
+        self._resolved: dict[tuple[str, str], Resolution] = {}
 
     @property
     def findings(self) -> list[Finding]:
@@ -113,13 +114,20 @@ class StaticResolver:
         return found if isinstance(found, ModuleInfo) else None
 
     def resolve(self, module: str, name: str) -> Resolution:
-        """Follow `module:name` to the definition it is bound to."""
+        """Follow `module:name` to the definition it is bound to (each answer is remembered)."""
+        known = self._resolved.get((module, name))
+        if known is not None:
+            return known
         walk = _Walk()
         try:
             definition = self._name(module, name, walk, type_only_ok=False)
         except _Stop as stop:
-            return Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
-        return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules), tuple(walk.assumed))
+            resolution = Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
+        else:
+            chain, modules, assumed = tuple(walk.chain), tuple(walk.modules), tuple(walk.assumed)
+            resolution = Resolution(definition, "resolved", "", chain, modules, assumed)
+        self._resolved[module, name] = resolution
+        return resolution
 
     def resolve_expression(self, module: str, node: ast.expr) -> Resolution:
         """Follow a name or dotted expression as module `module` would see it at module level."""

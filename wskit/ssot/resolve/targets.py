@@ -12,6 +12,7 @@ import ast
 from dataclasses import dataclass, field
 
 from wskit.ssot.model import Finding, SymbolSpec
+from wskit.ssot.resolve.constructors import Constructor, Guard, constructor, guards
 from wskit.ssot.resolve.import_path import parse_import_path
 from wskit.ssot.resolve.static import Definition, StaticResolver
 
@@ -35,6 +36,12 @@ class Target:
     deprecated: bool = False
     runtime_checkable: bool = False
     returns_awaitable: bool = False
+    constructor: Constructor | None = None
+    """For a class: the signatures a call must fit (or why they are unknown)."""
+    guards: tuple[Guard, ...] = ()
+    """For a class: parameters without which its constructor raises."""
+    found_because: str = ""
+    """For a factory found by what it returns rather than configured: why it is one."""
 
     @property
     def identity(self) -> str:
@@ -54,6 +61,12 @@ class Symbol:
     def target_of(self, definition: Definition | None) -> Target | None:
         """The target `definition` is, or None."""
         return self.targets.get(definition.identity) if definition is not None else None
+
+    @property
+    def factories(self) -> set[str]:
+        """Identities of every function that creates the symbol: configured, declared in `factories`,
+        or found by what it returns."""
+        return {identity for identity, target in self.targets.items() if "factory" in target.kind}
 
     @property
     def factory_path(self) -> str:
@@ -85,7 +98,7 @@ class Symbol:
 def resolve_symbol(spec: SymbolSpec, resolver: StaticResolver) -> Symbol:
     """Resolve every path of `spec`; paths that do not resolve become findings."""
     symbol = Symbol(spec)
-    every = [spec.canonical, *spec.paths, *spec.deprecated, spec.preferred_path, *spec.interfaces]
+    every = [spec.canonical, *spec.paths, *spec.deprecated, spec.preferred_path, *spec.interfaces, *spec.factories]
     for path in dict.fromkeys(every):
         parsed = parse_import_path(path)
         resolution = resolver.resolve(parsed.module, parsed.name)
@@ -107,7 +120,13 @@ def _target(definition: Definition, resolver: StaticResolver) -> Target:
         if "interface" in traits:
             checkable = any(last_name(d) == "runtime_checkable" for d in node.decorator_list)
             return Target(definition, "interface", runtime_checkable=checkable)
-        return Target(definition, "class", factory_only=factory_only(node))
+        return Target(
+            definition,
+            "class",
+            factory_only=factory_only(node),
+            constructor=constructor(resolver, definition),
+            guards=tuple(guards(resolver, definition)),
+        )
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     kind = "async factory" if isinstance(node, ast.AsyncFunctionDef) else "factory"
     returns = {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node.returns or ast.Pass())
