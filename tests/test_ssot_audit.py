@@ -246,3 +246,77 @@ def test_local_names_follow_python_scoping(tmp_path: Path) -> None:
     ]
     (unknown,) = [row for row in report.rows if row.kind == "unknown"]
     assert unknown.detail == "make is a parameter (default get_manager): callers decide at run time"
+
+
+BACKEND = FIXTURES / "backend"
+
+
+@pytest.fixture(scope="module")
+def backend() -> AuditReport:
+    return audit_calls(BACKEND / "pyproject.toml", BACKEND)
+
+
+def test_the_shapes_of_a_real_back_end_are_found(backend: AuditReport) -> None:
+    """Each form the audit of a real 4,000-file back end missed, in a small fixture of its own."""
+    found = {(row.file.removeprefix("backend/"), row.line): (row.kind, row.raises) for row in backend.rows}
+    expected = {
+        ("app/routes/handlers.py", 12): ("direct-instantiation", True),  # guard: no token, under try/except
+        ("app/routes/handlers.py", 19): ("await-sync", True),  # the package __init__'s sync wrapper, awaited
+        ("app/routes/handlers.py", 24): ("bad-arguments", True),  # Manager(redis=client)
+        ("app/routes/handlers.py", 28): ("bad-arguments", True),  # a dataclass field misspelt
+        ("app/routes/handlers.py", 32): ("missing-await", False),  # the coroutine in a returned dict
+        ("app/routes/handlers.py", 40): ("missing-await", False),  # passed to a function that never awaits it
+        ("app/routes/handlers.py", 44): ("missing-await", False),  # a list comprehension never awaited
+        ("app/routes/handlers.py", 49): ("call", False),  # gather(*[...]): scheduled
+        ("app/routes/handlers.py", 54): ("missing-await", False),  # self.manager = ..., used in another method
+        ("app/routes/handlers.py", 61): ("missing-await", False),  # the async wrapper of a deprecated module
+        ("app/routes/handlers.py", 66): ("call", False),
+        ("tests/test_manager.py", 15): ("direct-instantiation", True),  # after Manager._instance = None
+        ("tests/test_manager.py", 19): ("await-sync", True),  # imported under try/except ImportError
+    }
+    assert {key: found.get(key) for key in expected} == expected
+
+
+def test_what_raises_in_product_code_comes_first_and_says_why(backend: AuditReport) -> None:
+    raising = [row for row in backend.rows if row.raises_in_product]
+    assert backend.rows[: len(raising)] == tuple(raising) and len(raising) == 4
+    guarded = next(row for row in backend.rows if row.line == 12 and row.file.endswith("handlers.py"))
+    assert guarded.detail.startswith(
+        "_UnifiedWebSocketManagerImplementation(...) without _ssot_authorization_token: it raises"
+        " FactoryBypassDetected when _ssot_authorization_token is missing (app/ws/unified_manager.py:21,"
+        " unless is_test_context); create it with app.ws.unified_manager:get_websocket_manager; the try at line 11"
+        " swallows it (except Exception: manager = None)"
+    )
+    summary = backend.summary()
+    assert "CALL ERRORS: 11 (4 raise at run time in product code)" in summary
+    assert summary.index("handlers.py:12 direct-instantiation RAISES") < summary.index("handlers.py:32 missing-await")
+    assert [row["where"] for row in backend.to_json()["rows"][:4]] == [row.where for row in raising]
+
+
+def test_a_wrapper_is_audited_as_the_factory_it_wraps(backend: AuditReport) -> None:
+    awaited = next(row for row in backend.rows if row.line == 19 and row.file.endswith("handlers.py"))
+    assert awaited.target == "app.ws.create_websocket_manager" and awaited.symbol == "WebSocket manager"
+    assert "create_websocket_manager is a factory: it returns WebSocketManager(" in awaited.detail
+    stored = next(row for row in backend.rows if row.line == 54)
+    assert stored.detail == (
+        "the coroutine is stored on self.manager and used as the object at line 57 (self.manager.send) without"
+        " await: await it where it is stored"
+    )
+
+
+def test_a_declared_factory_only_class_flags_constructions_outside_its_factories(tmp_path: Path) -> None:
+    (tmp_path / "svc.py").write_text(
+        "class Service:\n    def __init__(self, name=None):\n        self.name = name\n\n\n"
+        "def make_service(name):\n    return Service(name)\n\n\n"
+        "def build_pool():\n    return [Service('a'), Service('b')]\n\n\n"
+        "def elsewhere():\n    service = Service('x')\n    return service.name\n"
+    )
+    spec = SymbolSpec("service", "svc:Service", ("svc:Service", "svc:make_service"), factory_only=True,
+                      factories=("svc:build_pool",))  # fmt: skip
+    rows = audit_calls(spec, tmp_path).rows
+    assert sorted((row.line, row.kind, row.raises) for row in rows if row.via == "Service") == [
+        (7, "call", False),  # inside the factory
+        (11, "call", False),  # inside a declared factory
+        (11, "call", False),
+        (15, "direct-instantiation", False),  # not a factory (it returns no Service): a finding, not a raise
+    ]

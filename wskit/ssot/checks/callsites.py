@@ -264,6 +264,7 @@ class _FileAudit:
         detail: str = "",
         *,
         raises: bool = False,
+        column: int = 0,
     ) -> None:
         if self._lines is None:
             self._lines = self.file.data.splitlines()
@@ -281,6 +282,7 @@ class _FileAudit:
                 target=target.identity if target is not None else "",
                 detail=detail,
                 raises=raises,
+                column=column,
             )
         )
 
@@ -312,7 +314,7 @@ class _FileAudit:
             if self._is_builtin(func.id, scopes):
                 ref = self._getattr(node, scopes)
                 if ref is not None and ref.unknown:
-                    self._row(node.lineno, "unknown", ast.unparse(node), None, ref.unknown)
+                    self._row(node.lineno, "unknown", ast.unparse(node), None, ref.unknown, column=node.col_offset)
             return
         ref = self._resolve(func, scopes)
         via = ast.unparse(func)
@@ -320,7 +322,7 @@ class _FileAudit:
             return
         if ref.unknown is not None:
             if not isinstance(func, ast.Call):  # getattr(...)(...): the inner call has its row
-                self._row(node.lineno, "unknown", via, ref.found, ref.unknown)
+                self._row(node.lineno, "unknown", via, ref.found, ref.unknown, column=node.col_offset)
             return
         if ref.found is not None:
             self._classify(node, ref.found, parents, scopes, via)
@@ -331,7 +333,7 @@ class _FileAudit:
         """Exactly one row for a call of a symbol: its worst problem, the others said in its detail."""
         symbol, target = found
         if target.kind == "interface":
-            self._row(node.lineno, "call", via, found)
+            self._row(node.lineno, "call", via, found, column=node.col_offset)
             return
         problems: list[tuple[str, str, bool]] = []  # (kind, detail, raises), worst first
         status, detail = "ok", ""
@@ -358,13 +360,14 @@ class _FileAudit:
             kind, why, raises = problems[0]
             problems[0] = (kind, f"{why} ({target.definition.qualname} is a factory: {target.found_because})", raises)
         if not problems:
-            self._row(node.lineno, "unknown" if status == "unknown" else "call", via, found, detail)
+            kind = "unknown" if status == "unknown" else "call"
+            self._row(node.lineno, kind, via, found, detail, column=node.col_offset)
             return
         kind, why, raises = problems[0]
         also = "; ".join(f"also {k}: {d}" for k, d, _ in problems[1:])
         swallowed = self._swallowed(node, parents) if raises else ""
         text = "; ".join(filter(None, [why, also, swallowed]))
-        self._row(node.lineno, kind, via, found, text, raises=raises)
+        self._row(node.lineno, kind, via, found, text, raises=raises, column=node.col_offset)
 
     def _check_constructor(self, node: ast.Call, target: Target) -> tuple[str, str]:
         """("ok" | "error" | "unknown", detail) for a call of a class against what its construction takes."""
@@ -531,7 +534,10 @@ class _FileAudit:
                 detail = (
                     f"{target.definition.qualname} is a Protocol without @runtime_checkable: {check}() raises TypeError"
                 )
-                self._row(node.lineno, "isinstance-protocol", ast.unparse(element), ref.found, detail, raises=True)
+                self._row(
+                    node.lineno, "isinstance-protocol", ast.unparse(element), ref.found, detail, raises=True,
+                    column=node.col_offset,
+                )  # fmt: skip
 
     def _getattr(self, node: ast.Call, scopes: list[_Scope]) -> _Ref | None:
         holder = self._resolve(node.args[0], scopes)

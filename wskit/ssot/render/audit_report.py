@@ -54,6 +54,8 @@ class AuditRow(Sited):
     raises: bool = False
     """The call raises when it runs (a TypeError, a factory guard): unlike a coroutine left unawaited,
     which fails later and elsewhere, or an `unknown`."""
+    column: int = 0
+    """Where on its line a call starts (two calls on one line are two rows)."""
 
     @property
     def raises_in_product(self) -> bool:
