@@ -3,18 +3,22 @@ package with known answers (each kind present and absent), on wskit itself and o
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import websockets
+from call_walker import calls
 
 from wskit.ssot import AuditReport, SymbolSpec, audit_calls, load_config
 from wskit.ssot.checks.config import ConfigError
 from wskit.ssot.render.audit_report import CALL_ERRORS, COLUMNS, KINDS
+from wskit.ssot.resolve.static import StaticResolver
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ssot"
 AUDITPKG = FIXTURES / "auditpkg"
@@ -320,3 +324,50 @@ def test_a_declared_factory_only_class_flags_constructions_outside_its_factories
         (11, "call", False),
         (15, "direct-instantiation", False),  # not a factory (it returns no Service): a finding, not a raise
     ]
+
+
+CALL_KINDS = {"call", "unknown", *CALL_ERRORS}
+
+
+def assert_every_call_has_one_row(report: AuditReport, root: Path, base: Path, targets: set[str]) -> int:
+    """The completeness invariant, against `call_walker` (an independent AST pass)."""
+    resolver = StaticResolver([base])
+    rows = Counter((row.file, row.line, row.column) for row in report.rows if row.kind in CALL_KINDS)
+    walked = 0
+    for file in sorted(root.rglob("*.py")):
+        relative = file.relative_to(base).as_posix()
+        for line, column, callee in calls(file, base, resolver, targets):
+            walked += 1
+            count = rows[(relative, line, column)]
+            assert count == 1, f"{relative}:{line}:{column} {callee}: {count} rows"
+    return walked
+
+
+def test_every_call_of_a_symbol_has_exactly_one_row_in_the_back_end_fixture(backend: AuditReport) -> None:
+    catalog_targets = {
+        "app.ws.unified_manager._UnifiedWebSocketManagerImplementation",
+        "app.ws.unified_manager.get_websocket_manager",
+        "app.ws.unified_manager.get_websocket_manager_async",
+        "app.ws.unified_manager.ManagerConfig",
+        "app.ws.create_websocket_manager",
+        "app.ws.factory_compat.create_websocket_manager",
+    }
+    assert assert_every_call_has_one_row(backend, BACKEND, BACKEND, catalog_targets) >= 15
+
+
+@pytest.mark.parametrize(
+    ("package", "paths"),
+    [
+        ("starlette", ["responses:Response", "responses:JSONResponse", "routing:Route", "requests:Request",
+                       "datastructures:Headers", "datastructures:URL"]),
+        ("httpx", ["_models:Request", "_models:Response", "_urls:URL", "_models:Headers"]),
+        ("nbformat", ["notebooknode:NotebookNode", "notebooknode:from_dict"]),
+    ],
+)  # fmt: skip
+def test_every_call_of_a_symbol_has_exactly_one_row_in_installed_code(package: str, paths: list[str]) -> None:
+    """Real code: each path a symbol of its own, the whole installed package audited."""
+    root = Path(importlib.util.find_spec(package).origin).parent  # type: ignore[union-attr, arg-type]
+    specs = [SymbolSpec(path, f"{package}.{path}", (f"{package}.{path}",)) for path in paths]
+    report = audit_calls(specs, root)
+    targets = {f"{package}.{path}".replace(":", ".") for path in paths}
+    assert assert_every_call_has_one_row(report, root, root.parent, targets) >= 15

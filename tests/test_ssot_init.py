@@ -91,7 +91,8 @@ def test_families_bases_renamed_imports_and_what_says_deprecated(tmp_path: Path)
         ("pkg:BManager", "class", ""),  # star re-export from pkg.b
         ("pkg.b:BManager", "class", ""),
         ("pkg.b:make_b", "factory", "its docstring says 'Deprecated' (pkg/b.py:10)"),
-        ("pkg.legacy:OldManager", "class", "named like a legacy path (legacy)"),  # 'backward compatibility' alone is no deprecation
+        # 'backward compatibility' in a docstring is no deprecation; the module's name is
+        ("pkg.legacy:OldManager", "class", "named like a legacy path (legacy)"),
         ("pkg:make_b", "factory", "its docstring says 'Deprecated' (pkg/b.py:10)"),  # same object, same verdict
     ]
 
