@@ -458,10 +458,10 @@ class _FileAudit:
         where it ends: awaited, scheduled, returned, passed on, stored on `self`, or dropped.
         """
         index = len(parents) - 1
-        held = ""  # the container that holds it, if any
+        held = ""  # the container that holds it, if any (a dict if any of them is one)
         while index >= 0 and isinstance(parents[index], _HOLDERS):
             holder = parents[index]
-            if not held and not isinstance(holder, ast.Starred | ast.comprehension):
+            if isinstance(holder, ast.Dict) or (not held and not isinstance(holder, ast.Starred | ast.comprehension)):
                 held = _HOLDER_NAMES.get(type(holder), "container")
             index -= 1
         parent = parents[index] if index >= 0 else None
