@@ -371,3 +371,22 @@ def test_every_call_of_a_symbol_has_exactly_one_row_in_installed_code(package: s
     report = audit_calls(specs, root)
     targets = {f"{package}.{path}".replace(":", ".") for path in paths}
     assert assert_every_call_has_one_row(report, root, root.parent, targets) >= 15
+
+
+def test_awaiting_a_plain_function_that_returns_an_awaitable_object_is_fine(tmp_path: Path) -> None:
+    """A fix commit in a real back end removed `await create_redis()` although it worked: redis-py's
+    asyncio client defines `__await__`. Awaiting such a result is not a TypeError."""
+    (tmp_path / "cache.py").write_text(
+        "class Client:\n    def __await__(self):\n        return iter(())\n\n\n"
+        "class Plain:\n    pass\n\n\n"
+        "def create_client() -> Client:\n    return Client()\n\n\n"
+        "def create_plain():\n    return Plain()\n\n\n"
+        "async def use():\n    a = await create_client()\n    b = await create_plain()\n    return a, b\n"
+    )
+    specs = [
+        SymbolSpec("client", "cache:Client", ("cache:create_client",)),
+        SymbolSpec("plain", "cache:Plain", ("cache:Plain",)),
+    ]
+    rows = {(row.line, row.via): row.kind for row in audit_calls(specs, tmp_path).rows}
+    assert rows[(19, "create_client")] == "call"
+    assert rows[(20, "create_plain")] == "await-sync"  # found as a factory by what it returns

@@ -15,10 +15,12 @@ from pathlib import Path
 from wskit.ssot.checks.callsites import Catalog, audit_file
 from wskit.ssot.checks.config import SsotConfig, load_config
 from wskit.ssot.model import SymbolSpec
+from wskit.ssot.read.forked import map_forked
 from wskit.ssot.read.gcpause import gc_paused
 from wskit.ssot.read.textsearch import cover, mentions
 from wskit.ssot.render.audit_report import CALL_ERRORS, KINDS, AuditReport, AuditRow
 from wskit.ssot.resolve.aliases import find_aliases
+from wskit.ssot.resolve.constructors import defines
 from wskit.ssot.resolve.factories import Factory, find_factories
 from wskit.ssot.resolve.targets import Symbol, Target, resolve_symbol
 from wskit.ssot.resolve.tree import SourceTree
@@ -92,12 +94,19 @@ def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[Au
     names |= {path.rpartition(":")[2] for symbol in catalog.symbols for path in symbol.path_targets}
     catalog.names = find_aliases(tree, names, catalog.find).names
     pieces = cover(catalog.names)
+    candidates = [(file, seen) for file in tree.files if (seen := mentions(file.data, catalog.names, pieces))]
+
+    def work(index: int) -> tuple[list[AuditRow], bool, str | None]:
+        file, seen = candidates[index]
+        found: list[AuditRow] = []
+        with tree.reading(file):
+            found = audit_file(tree, file, catalog, seen)
+        return found, file.info is not None, tree.skipped.get(file.relative)
+
     rows: list[AuditRow] = []
-    for file in tree.files:
-        seen = mentions(file.data, catalog.names, pieces)
-        if seen:
-            with tree.reading(file):
-                rows += audit_file(tree, file, catalog, seen)
+    for (file, _), (found, read, skipped) in zip(candidates, map_forked(work, len(candidates)), strict=True):
+        rows += found
+        tree.note_read(file, read, skipped)  # what a forked worker read or skipped, as if read here
     return catalog, sorted(rows, key=lambda r: (not r.raises_in_product, r.file, r.line, KINDS.index(r.kind), r.via))
 
 
@@ -121,9 +130,12 @@ def _add_found_factories(tree: SourceTree, symbols: list[Symbol]) -> None:
     for factory in find_factories(tree, classes, known).values():
         symbol = owner[factory.target]
         deprecated = tree.resolver.is_deprecated(factory.definition)
+        awaitable = defines(tree.resolver, symbol.targets[factory.target].definition, "__await__")
         symbol.targets.setdefault(
-            factory.identity, Target(factory.definition, factory.kind, deprecated=deprecated, found_because=factory.why)
-        )
+            factory.identity,
+            Target(factory.definition, factory.kind, deprecated=deprecated, returns_awaitable=awaitable,
+                   found_because=factory.why),
+        )  # fmt: skip
 
 
 def _audit(tree: SourceTree, root: str, specs: list[SymbolSpec]) -> AuditReport:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from wskit.ssot.resolve.static import Definition, StaticResolver
 
-__all__ = ["Constructor", "Guard", "constructor", "guards"]
+__all__ = ["Constructor", "Guard", "constructor", "defines", "guards"]
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _MAX_BASES = 12
@@ -136,6 +136,18 @@ def _forwards(function: FunctionNode) -> bool:
 
 def _name(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
+
+
+def defines(resolver: StaticResolver, cls: Definition, method: str) -> bool:
+    """Whether the class or one of its statically resolved bases defines `method` (e.g. `__await__`)."""
+    for owner in _mro(resolver, cls):
+        if isinstance(owner, str):
+            return False
+        node = owner.node
+        assert isinstance(node, ast.ClassDef)
+        if any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == method for n in node.body):
+            return True
+    return False
 
 
 # -- the classes a call goes through ------------------------------------------------------------

@@ -12,7 +12,8 @@ import ast
 from dataclasses import dataclass, field
 
 from wskit.ssot.model import Finding, SymbolSpec
-from wskit.ssot.resolve.constructors import Constructor, Guard, constructor, guards
+from wskit.ssot.resolve.constructors import Constructor, Guard, constructor, defines, guards
+from wskit.ssot.resolve.factories import ReturnReader
 from wskit.ssot.resolve.import_path import parse_import_path
 from wskit.ssot.resolve.static import Definition, StaticResolver
 
@@ -135,12 +136,12 @@ def _target(definition: Definition, resolver: StaticResolver) -> Target:
         word for n in ast.walk(node.returns or ast.Pass()) if isinstance(n, ast.Constant) and isinstance(n.value, str)
         for word in n.value.replace("[", " ").replace(".", " ").split()
     }  # fmt: skip
-    return Target(
-        definition,
-        kind,
-        deprecated=resolver.is_deprecated(definition),
-        returns_awaitable=bool(returns & _AWAITABLE),
-    )
+    awaitable = bool(returns & _AWAITABLE)
+    if not awaitable and kind == "factory":
+        # A plain function may return something awaitable: an instance of a class with __await__.
+        made = ReturnReader(resolver).returned(definition)
+        awaitable = made is not None and (made.awaitable or defines(resolver, made.target, "__await__"))
+    return Target(definition, kind, deprecated=resolver.is_deprecated(definition), returns_awaitable=awaitable)
 
 
 def factory_only(node: ast.ClassDef) -> bool:

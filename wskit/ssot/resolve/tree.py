@@ -95,6 +95,7 @@ class SourceTree:
     skipped: dict[str, str] = field(init=False, default_factory=dict)
     resolver: StaticResolver = field(init=False)
     _index: dict[bytes, list[SourceFile]] | None = field(init=False, default=None)
+    _read_elsewhere: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -169,8 +170,15 @@ class SourceTree:
 
     @property
     def files_read(self) -> int:
-        """How many files had at least one statement parsed."""
-        return sum(1 for f in self.files if f.info is not None)
+        """How many files had at least one statement parsed (here or in a forked worker)."""
+        return sum(1 for f in self.files if f.info is not None or f.relative in self._read_elsewhere)
+
+    def note_read(self, file: SourceFile, read: bool, skipped: str | None) -> None:
+        """Record what happened to `file` in a forked worker: read, or skipped and why."""
+        if read and file.info is None:
+            self._read_elsewhere.add(file.relative)
+        if skipped is not None:
+            self.skipped[file.relative] = skipped
 
     def fail(self, file: SourceFile, exc: Exception) -> None:
         """Record that `file` could not be read: it does not parse, or (any other exception) the

@@ -1,0 +1,60 @@
+"""`map_forked(work, count)`: per-file work spread over the machine's cores, by fork, when it pays.
+
+A tree walk's per-file step (parse the statements that matter, classify them) is independent from
+one file to the next. Forked workers inherit everything read so far (the tree, the resolver's
+caches) without copying it, and send back only their results. It runs in order, in this process,
+when there is little to do, one core, no `fork`, other threads (a Jupyter kernel has some: forking
+them is unsafe), or `WSKIT_SSOT_WORKERS=1` in the environment.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["map_forked"]
+
+T = TypeVar("T")
+_MINIMUM = 150  # items below which starting workers costs more than it saves
+_work: Callable[[int], object] | None = None  # set before forking: workers find it in their copy
+
+
+def _call(indexes: list[int]) -> list[object]:
+    assert _work is not None
+    return [_work(index) for index in indexes]
+
+
+def workers(count: int) -> int:
+    """How many processes `map_forked` would use for `count` items."""
+    wanted = int(os.environ.get("WSKIT_SSOT_WORKERS", "0") or 0) or (os.cpu_count() or 1)
+    if (
+        wanted <= 1
+        or count < _MINIMUM
+        or threading.active_count() > 1
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return 1
+    return min(wanted, 8)
+
+
+def map_forked(work: Callable[[int], T], count: int) -> list[T]:
+    """`[work(0), ..., work(count - 1)]`, computed by forked workers when that pays (see above)."""
+    processes = workers(count)
+    if processes == 1:
+        return [work(index) for index in range(count)]
+    global _work
+    _work = work
+    try:
+        chunks = [list(range(start, count, processes * 4)) for start in range(processes * 4)]
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            parts = pool.map(_call, chunks)
+    finally:
+        _work = None
+    results: list[object] = [None] * count
+    for chunk, part in zip(chunks, parts, strict=True):
+        for index, result in zip(chunk, part, strict=True):
+            results[index] = result
+    return results  # type: ignore[return-value]
