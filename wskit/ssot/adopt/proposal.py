@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wskit.ssot.checks.scan import compile_role, scan_source_tree
+from wskit.ssot.read.bindings import absolute_module
 from wskit.ssot.read.gcpause import gc_paused
 from wskit.ssot.render.scan_report import ClassRecord, ScanReport
 from wskit.ssot.resolve.aliases import find_aliases
@@ -38,7 +39,6 @@ from wskit.ssot.resolve.tree import SourceFile, SourceTree
 __all__ = ["Family", "Probe", "Proposal", "ProposedPath", "find_root", "propose_config"]
 
 _DEPRECATED_TEXT = re.compile(r"\bdeprecated\b", re.IGNORECASE)
-_IMPORTED = re.compile(rb"from[ \t]+(?P<source>[A-Za-z_]\w*)[\w.]*[ \t]+import\b|import[ \t]+(?P<names>[^\n#;()\\]+)")
 _DEPRECATED_LINE = re.compile(r"^[ \t]*(?:\.\.[ \t]*)?deprecated\b", re.IGNORECASE | re.MULTILINE)
 _LEGACY_PARTS = ("legacy", "deprecated", "compat", "_compat")
 _MODULE_DOCSTRING = re.compile(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*[rRuU]?(\"\"\"|''')(.*?)\1", re.DOTALL)
@@ -225,7 +225,7 @@ class _Proposer:
             bases=tuple(bases),
             loose_interfaces=tuple(path for _, path in interfaces if path.path not in attached),
             outside=tuple(outside),
-            missing=tuple(missing_dependencies(self.tree)),
+            missing=tuple(missing_dependencies(self.tree, _modules_of(families))),
         )
 
     # -- classes -------------------------------------------------------------------------------
@@ -462,28 +462,48 @@ class _Proposer:
         return None
 
 
-def missing_dependencies(tree: SourceTree) -> list[str]:
-    """Top-level modules the tree's product code imports at module level that are neither in the
-    tree, nor on its search path, nor in the standard library, nor importable here (sorted)."""
-    imported: set[str] = set()
-    for file in tree.files:
-        if file.is_test:
+def missing_dependencies(tree: SourceTree, modules: set[str]) -> list[str]:
+    """Top-level modules that importing `modules` would import (module-level imports, followed
+    through the tree) and that are neither in the tree, nor on its search path, nor in the
+    standard library, nor importable here (sorted): runtime mode would fail on them."""
+    files = {file.module: file for file in tree.files if not file.is_test}
+    outside: set[str] = set()
+    pending, seen = sorted(modules), set(modules)
+    while pending:
+        file = files.get(pending.pop())
+        if file is None:
             continue
         for statement in file.skim.imports:
             if statement.indent:
                 continue  # inside a function or a block: not run on import, or optional
-            found = _IMPORTED.match(file.data, statement.start)
-            if found is None:
-                continue
-            if found["source"]:
-                imported.add(found["source"].decode())
-            else:
-                imported.update(name.strip().split(b".")[0].split()[0].decode() for name in found["names"].split(b","))
+            for node in file.skim.import_nodes(statement):
+                for name in _imported_modules(node, file):
+                    top = name.partition(".")[0]
+                    if name in files or top in files:
+                        for module in (name, top):
+                            if module in files and module not in seen:
+                                seen.add(module)
+                                pending.append(module)
+                    else:
+                        outside.add(top)
     local = {entry.stem for entry in tree.base.iterdir()} if tree.base.is_dir() else set()
     for directory in tree.search_path:
         local |= {entry.stem for entry in directory.iterdir()} if directory.is_dir() else set()
-    candidates = sorted(imported - local - set(sys.stdlib_module_names) - {"__future__"})
+    candidates = sorted(outside - local - set(sys.stdlib_module_names) - {"__future__"})
     return [name for name in candidates if name.isidentifier() and importlib.util.find_spec(name) is None]
+
+
+def _imported_modules(node: ast.Import | ast.ImportFrom, file: SourceFile) -> list[str]:
+    """The modules an import statement imports (`from pkg import sub` may import `pkg.sub`)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    source = absolute_module(file.module, file.is_package, node.level, node.module)
+    return [source, *(f"{source}.{alias.name}" for alias in node.names if alias.name != "*")]
+
+
+def _modules_of(families: list[Family]) -> set[str]:
+    """The modules runtime mode imports to check these families' paths."""
+    return {p.path.partition(":")[0] for family in families for p in (*family.paths, *family.interfaces)}
 
 
 def _says_deprecated(docstring: str) -> re.Match[str] | None:

@@ -155,8 +155,8 @@ def render_section(proposal: Proposal, *, config_dir: Path, command: str) -> str
         more = len(proposal.missing) - 8
         shown = ", ".join(proposal.missing[:8]) + (f" and {more} more" if more > 0 else "")
         lines += [
-            f"# Runtime mode imports the paths for real, and the product code imports {shown}, which cannot be",
-            "# imported where init ran: check statically, or install the project's dependencies and remove this line.",
+            f"# Runtime mode imports the paths for real; they import {shown}, which cannot be imported",
+            "# where init ran: check statically, or install the project's dependencies and remove this line.",
             'mode = "static"',
         ]
     for family in proposal.families:
