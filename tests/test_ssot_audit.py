@@ -390,3 +390,29 @@ def test_awaiting_a_plain_function_that_returns_an_awaitable_object_is_fine(tmp_
     rows = {(row.line, row.via): row.kind for row in audit_calls(specs, tmp_path).rows}
     assert rows[(19, "create_client")] == "call"
     assert rows[(20, "create_plain")] == "await-sync"  # found as a factory by what it returns
+
+
+def test_a_failure_on_one_file_is_named_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: the analyzer fails on one file; that file is skipped with the reason and
+    every other file is still audited (the CLI prints the skipped file, it does not crash)."""
+    import wskit.ssot.checks.audit as audit_module
+
+    real = audit_module.audit_file
+
+    def failing(tree: object, file: object, catalog: object, seen: set[str]) -> object:
+        if str(getattr(file, "relative", "")).endswith("app/bad.py"):
+            raise AssertionError("an internal invariant broke")
+        return real(tree, file, catalog, seen)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit_module, "audit_file", failing)
+    report = audit_calls(AUDITPKG / "pyproject.toml", AUDITPKG)
+    assert report.skipped == (
+        (
+            "auditpkg/app/bad.py",
+            "could not be analyzed (AssertionError: an internal invariant broke at test_ssot_audit.py:"
+            f"{failing.__code__.co_firstlineno + 2}): an analyzer error, please report it",
+        ),
+    )
+    assert not [row for row in report.rows if row.file == "auditpkg/app/bad.py"]
+    assert [row.line for row in report.rows if row.file == "auditpkg/tests/check_calls.py"] == [4, 9, 13]
+    assert "! skipped auditpkg/app/bad.py: could not be analyzed" in report.summary()

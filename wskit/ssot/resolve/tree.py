@@ -7,7 +7,6 @@ lazily (`SourceTree.module_info`: a `ModuleInfo` that parses statement by statem
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import traceback
@@ -193,11 +192,26 @@ class SourceTree:
             file.error = f"could not be analyzed ({message}{where}): an analyzer error, please report it"
         self.skipped[file.relative] = file.error
 
-    @contextlib.contextmanager
-    def reading(self, file: SourceFile) -> Iterator[None]:
-        """Run one file's part of an analysis: whatever goes wrong on it is recorded in `skipped`
-        (`fail`) and the analysis goes on with the next file."""
-        try:
-            yield
-        except Exception as exc:
-            self.fail(file, exc)
+    def reading(self, file: SourceFile) -> _Reading:
+        """`with tree.reading(file):` runs one file's part of an analysis; whatever goes wrong on it
+        is recorded in `skipped` (`fail`) and the analysis goes on with the next file."""
+        return _Reading(self, file)
+
+
+class _Reading:
+    """The context manager of `SourceTree.reading` (a class: it runs once per file on hot paths)."""
+
+    __slots__ = ("file", "tree")
+
+    def __init__(self, tree: SourceTree, file: SourceFile) -> None:
+        self.tree = tree
+        self.file = file
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, traceback: object) -> bool:
+        if isinstance(exc, Exception):
+            self.tree.fail(self.file, exc)
+            return True
+        return False
