@@ -277,8 +277,15 @@ def test_the_shapes_of_a_real_back_end_are_found(backend: AuditReport) -> None:
         ("app/routes/handlers.py", 66): ("call", False),
         ("tests/test_manager.py", 15): ("direct-instantiation", True),  # after Manager._instance = None
         ("tests/test_manager.py", 19): ("await-sync", True),  # imported under try/except ImportError
+        ("tests/test_manager.py", 28): ("await-sync", True),  # the same in a function, with a fallback
     }
     assert {key: found.get(key) for key in expected} == expected
+    by_line = {row.line: row.detail for row in backend.rows if row.file.endswith("test_manager.py")}
+    assert by_line[19].endswith(
+        "; assumes tests.test_manager:create_websocket_manager is taken from the try at line 1 of tests.test_manager,"
+        " not from its except branch (line 4: create_websocket_manager = None)"
+    )
+    assert by_line[28].endswith("; assumes make is the import in the try, not the except branch's fallback (line 27)")
 
 
 def test_what_raises_in_product_code_comes_first_and_says_why(backend: AuditReport) -> None:
@@ -292,7 +299,7 @@ def test_what_raises_in_product_code_comes_first_and_says_why(backend: AuditRepo
         " swallows it (except Exception: manager = None)"
     )
     summary = backend.summary()
-    assert "CALL ERRORS: 11 (4 raise at run time in product code)" in summary
+    assert "CALL ERRORS: 12 (4 raise at run time in product code)" in summary
     assert summary.index("handlers.py:12 direct-instantiation RAISES") < summary.index("handlers.py:32 missing-await")
     assert [row["where"] for row in backend.to_json()["rows"][:4]] == [row.where for row in raising]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -80,6 +81,7 @@ class _Ref:
     module: str | None = None
     unknown: str | None = None
     origin: int | None = None  # line of the import statement that bound a module
+    assumed: str = ""  # a choice run time makes, taken statically (the try branch of an import)
 
 
 class _Scope:
@@ -325,15 +327,22 @@ class _FileAudit:
                 self._row(node.lineno, "unknown", via, ref.found, ref.unknown, column=node.col_offset)
             return
         if ref.found is not None:
-            self._classify(node, ref.found, parents, scopes, via)
+            self._classify(node, ref.found, parents, scopes, via=via, assumed=ref.assumed)
 
     def _classify(
-        self, node: ast.Call, found: tuple[Symbol, Target], parents: list[ast.AST], scopes: list[_Scope], via: str
+        self,
+        node: ast.Call,
+        found: tuple[Symbol, Target],
+        parents: list[ast.AST],
+        scopes: list[_Scope],
+        *,
+        via: str,
+        assumed: str = "",
     ) -> None:
         """Exactly one row for a call of a symbol: its worst problem, the others said in its detail."""
         symbol, target = found
         if target.kind == "interface":
-            self._row(node.lineno, "call", via, found, column=node.col_offset)
+            self._row(node.lineno, "call", via, found, assumed, column=node.col_offset)
             return
         problems: list[tuple[str, str, bool]] = []  # (kind, detail, raises), worst first
         status, detail = "ok", ""
@@ -361,12 +370,12 @@ class _FileAudit:
             problems[0] = (kind, f"{why} ({target.definition.qualname} is a factory: {target.found_because})", raises)
         if not problems:
             kind = "unknown" if status == "unknown" else "call"
-            self._row(node.lineno, kind, via, found, detail, column=node.col_offset)
+            self._row(node.lineno, kind, via, found, "; ".join(filter(None, [detail, assumed])), column=node.col_offset)
             return
         kind, why, raises = problems[0]
         also = "; ".join(f"also {k}: {d}" for k, d, _ in problems[1:])
         swallowed = self._swallowed(node, parents) if raises else ""
-        text = "; ".join(filter(None, [why, also, swallowed]))
+        text = "; ".join(filter(None, [why, also, swallowed, assumed]))
         self._row(node.lineno, kind, via, found, text, raises=raises, column=node.col_offset)
 
     def _check_constructor(self, node: ast.Call, target: Target) -> tuple[str, str]:
@@ -627,6 +636,12 @@ class _FileAudit:
                 refs.append(None)
         if len({_identity(r) for r in refs}) == 1:
             return refs[0]
+        fallbacks = _fallback_ids(scope.node) if scope.node is not None else set()
+        tried = [r for r, (_, node, _) in zip(refs, scope.bindings[name], strict=True) if id(node) not in fallbacks]
+        if tried and len({_identity(r) for r in tried}) == 1 and tried[0] is not None and len(tried) < len(refs):
+            lines = ", ".join(str(getattr(n, "lineno", "?")) for _, n, _ in scope.bindings[name] if id(n) in fallbacks)
+            assumed = f"assumes {name} is the import in the try, not the except branch's fallback (line {lines})"
+            return dataclasses.replace(tried[0], assumed=assumed)
         if any(r is not None for r in refs):
             lines = ", ".join(str(getattr(node, "lineno", "?")) for _, node, _ in scope.bindings[name])
             return _Ref(unknown=f"{name} is bound to different values in this scope (lines {lines})")
@@ -648,7 +663,8 @@ class _FileAudit:
                 ref = _Ref(module=definition.module, origin=origin)
             elif definition is not None:
                 found = self.catalog.find(definition)
-                ref = _Ref(found=found) if found is not None else None
+                assumed = f"assumes {'; '.join(resolution.assumed)}" if resolution.assumed else ""
+                ref = _Ref(found=found, assumed=assumed) if found is not None else None
             elif resolution.status == "unresolved" and any(self._binding_mentions(b) for b in bindings):
                 ref = _Ref(unknown=resolution.reason)  # (a module not found at all is not a symbol's)
         self._module_refs[name] = ref
@@ -780,6 +796,17 @@ def _own_nodes(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.AST]:
         for name in ("body", "orelse", "finalbody", "handlers", "cases", "items"):
             children += getattr(node, name, None) or []
         stack.extend(reversed(children))
+
+
+def _fallback_ids(scope: ast.AST) -> set[int]:
+    """ids of the statements in the `except` handlers of a scope's `try` blocks (fallbacks)."""
+    found: set[int] = set()
+    body = getattr(scope, "body", [])
+    for node in _own_nodes(body if isinstance(body, list) else [body]):
+        if isinstance(node, ast.Try | ast.TryStar):
+            for handler in node.handlers:
+                found |= {id(n) for n in _own_nodes(handler.body)}
+    return found
 
 
 def _walrus_targets(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.NamedExpr]:
