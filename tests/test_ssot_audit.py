@@ -423,3 +423,34 @@ def test_a_failure_on_one_file_is_named_and_the_run_goes_on(monkeypatch: pytest.
     assert not [row for row in report.rows if row.file == "auditpkg/app/bad.py"]
     assert [row.line for row in report.rows if row.file == "auditpkg/tests/check_calls.py"] == [4, 9, 13]
     assert "! skipped auditpkg/app/bad.py: could not be analyzed" in report.summary()
+
+
+def test_a_classmethod_that_returns_the_class_is_a_factory_and_a_missing_optional_module_is_skipped(
+    tmp_path: Path,
+) -> None:
+    """letta's fix e93a0e80 added the await to `LettuceClient.create()`: an async classmethod factory,
+    imported from a package whose try imports a module the public tree lacks (its except imports
+    the base class, which is what runs)."""
+    package = tmp_path / "svc"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "try:\n    from .private_client import Client\nexcept ImportError:\n    from .client_base import Client\n"
+    )
+    (package / "client_base.py").write_text(
+        "class Client:\n    @classmethod\n    async def create(cls) -> 'Client':\n        return cls()\n\n"
+        "    @staticmethod\n    def default(name):\n        return Client()\n\n    def step(self):\n        return 1\n"
+    )
+    (tmp_path / "routes.py").write_text(
+        "from svc import Client\n\n\n"
+        "async def good():\n    client = await Client.create()\n    return client.step()\n\n\n"
+        "async def bad():\n    client = Client.create()\n    return client.step()\n\n\n"
+        "async def worse():\n    return await Client.default('x')\n"
+    )
+    spec = SymbolSpec("client", "svc.client_base:Client", ("svc.client_base:Client",))
+    rows = {row.line: row for row in audit_calls(spec, tmp_path).rows if row.file == "routes.py"}
+    assert (rows[5].kind, rows[10].kind, rows[15].kind) == ("call", "missing-await", "await-sync")
+    assert rows[10].target == "svc.client_base.Client.create"
+    assert rows[10].detail.endswith(
+        "assumes svc:Client is taken from the except branch at line 4 of svc: the try's"
+        " from svc.private_client import Client (line 2) finds no such module"
+    )

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from wskit.ssot.read.bindings import Binding, ModuleInfo, absolute_module
 from wskit.ssot.read.textsearch import cover, occurrences
 from wskit.ssot.render.audit_report import AuditRow
+from wskit.ssot.resolve.constructors import without_first as _without_first
 from wskit.ssot.resolve.signature import FunctionNode, check_call, describe, forwarded_to, rejects_extras
-from wskit.ssot.resolve.static import Definition
+from wskit.ssot.resolve.static import Definition, StaticResolver
 from wskit.ssot.resolve.targets import Symbol, Target
 from wskit.ssot.resolve.tree import SourceFile, SourceTree
 
@@ -60,6 +61,7 @@ class Catalog:
     targets: dict[str, tuple[Symbol, Target]] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)
+    _methods: dict[tuple[str, str], tuple[Symbol, Target] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for symbol in self.symbols:
@@ -71,6 +73,18 @@ class Catalog:
     def find(self, definition: Definition | None) -> tuple[Symbol, Target] | None:
         """The (symbol, target) `definition` is, or None."""
         return self.targets.get(definition.identity) if definition is not None else None
+
+    def method(self, found: tuple[Symbol, Target], name: str, resolver: StaticResolver) -> tuple[Symbol, Target] | None:
+        """A classmethod or staticmethod of a symbol's class that returns an instance of it
+        (`Client.create()`): a factory of the symbol, sync or async as written; None otherwise."""
+        symbol, target = found
+        key = (target.identity, name)
+        if key not in self._methods:
+            self._methods[key] = None
+            made = _factory_method(resolver, target, name)
+            if made is not None:
+                self._methods[key] = (symbol, made)
+        return self._methods[key]
 
 
 @dataclass(frozen=True)
@@ -197,7 +211,9 @@ class _FileAudit:
                             module = f"{base}.{value.name}"
                         relevant = value.name in self.catalog.names or module in self.catalog.modules
                     else:
-                        relevant = value is not None and self._mentions(value)
+                        # The text of the value names a symbol or a module holding one (a few
+                        # false friends on the same lines cost a little search, never a row).
+                        relevant = value is not None and _any_between(self.hits, *self._span(value))
                     if relevant:
                         scope.relevant.add(name)
         return scope.relevant
@@ -568,6 +584,9 @@ class _FileAudit:
             return self._lookup(node.id, scopes, depth)
         if isinstance(node, ast.Attribute):
             base = self._resolve(node.value, scopes, depth + 1)
+            if base is not None and base.found is not None and base.found[1].kind == "class":
+                method = self.catalog.method(base.found, node.attr, self.resolver)
+                return _Ref(found=method, assumed=base.assumed) if method is not None else None
             if base is None or base.module is None:
                 return None
             definition = self.resolver.resolve(base.module, node.attr).definition
@@ -707,6 +726,34 @@ class _FileAudit:
         if binding.attr in self.catalog.names:
             return True
         return binding.node is not None and binding.kind in ("alias", "dynamic") and self._mentions(binding.node)
+
+
+def _factory_method(resolver: StaticResolver, target: Target, name: str) -> Target | None:
+    """The classmethod or staticmethod `name` of a class target, as a factory target, when it returns
+    an instance of the class (its annotation names the class or `Self`, or it returns `cls(...)`)."""
+    cls = resolver.complete(target.definition)
+    node = cls.node
+    if not isinstance(node, ast.ClassDef):
+        return None
+    methods = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name]
+    method = methods[-1] if methods else None
+    if method is None:
+        return None
+    decorators = {_last_name(d) for d in method.decorator_list}
+    if not decorators & {"classmethod", "staticmethod"}:
+        return None
+    annotation = ast.unparse(method.returns) if method.returns is not None else ""
+    annotated = annotation.strip("'\"").rpartition(".")[2] in ("Self", node.name)
+    built = any(
+        isinstance(r, ast.Return) and isinstance(r.value, ast.Call) and _last_name(r.value.func) in ("cls", node.name)
+        for r in ast.walk(method)
+    )
+    if not (annotated or built):
+        return None
+    caller_view = _without_first(method) if "classmethod" in decorators else method
+    definition = Definition("function", cls.module, f"{cls.qualname}.{name}", cls.relative, method.lineno, caller_view)
+    kind = "async factory" if isinstance(method, ast.AsyncFunctionDef) else "factory"
+    return Target(definition, kind, deprecated=resolver.is_deprecated(definition))
 
 
 def _any_between(offsets: list[int], start: int, end: int) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from wskit.ssot.resolve.static import Definition, StaticResolver
 
-__all__ = ["Constructor", "Guard", "constructor", "defines", "guards"]
+__all__ = ["Constructor", "Guard", "constructor", "defines", "guards", "without_first"]
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _MAX_BASES = 12
@@ -85,11 +85,11 @@ def constructor(resolver: StaticResolver, cls: Definition) -> Constructor:
         methods = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
         if "__new__" in methods and not have_new:
             have_new = True
-            functions.append(_without_first(methods["__new__"]))
+            functions.append(without_first(methods["__new__"]))
             where.append(f"{owner.relative}:{methods['__new__'].lineno}")
         if "__init__" in methods and _forwards(methods["__init__"]):
             continue  # `def __init__(self, *args, **kwargs): super().__init__(*args, **kwargs)`: the base decides
-        init = _without_first(methods["__init__"]) if "__init__" in methods else _generated_init(resolver, owner)
+        init = without_first(methods["__init__"]) if "__init__" in methods else _generated_init(resolver, owner)
         if init is not None:
             functions.append(init)
             where.append(f"{owner.relative}:{init.lineno}")
@@ -109,7 +109,7 @@ def guards(resolver: StaticResolver, cls: Definition) -> list[Guard]:
         for name in ("__new__", "__init__"):
             if name in methods:
                 function = methods[name]
-                found += _guards_in(resolver, owner, function, _parameters(_without_first(function)), depth=0)
+                found += _guards_in(resolver, owner, function, _parameters(without_first(function)), depth=0)
         if "__init__" in methods and not _forwards(methods["__init__"]):
             return _unique(found)
         if found:
@@ -299,7 +299,7 @@ def _trailing_defaults(defaults: list[bool]) -> list[ast.expr]:
     return [ast.Constant(None) for _ in range(count)]
 
 
-def _without_first(function: FunctionNode) -> FunctionNode:
+def without_first(function: FunctionNode) -> FunctionNode:
     """The function with its first parameter (`self` or `cls`) left out, as a caller sees it."""
     copied = copy.copy(function)
     arguments = copy.copy(function.args)

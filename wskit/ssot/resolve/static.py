@@ -279,6 +279,12 @@ class StaticResolver:
         self._modules[info.name] = _Stop("unresolved", reason)
         raise _Stop("unresolved", reason)
 
+    def _importable(self, binding: Binding) -> bool:
+        """Whether an import binding's module can be found (other bindings: True)."""
+        if binding.kind not in ("import", "module") or binding.module is None:
+            return True
+        return self.finder.find(binding.module) is not None
+
     def _hop(self, info: ModuleInfo, line: int, text: str) -> str:
         return f"{relative_source_name(info.name, info.is_package)}:{line} {text}"
 
@@ -304,7 +310,14 @@ class StaticResolver:
                     " which binding wins depends on run time",
                 )
             winner, fallbacks = attempted
-            if fallbacks:
+            if fallbacks and not self._importable(winner):
+                # The try's import finds no module here, so the except branch is what runs.
+                tried, winner = winner, fallbacks[-1]
+                walk.assumed.append(
+                    f"{module}:{name} is taken from the except branch at line {winner.line} of {module}: the try's"
+                    f" {_describe(tried)} (line {tried.line}) finds no such module"
+                )
+            elif fallbacks:
                 walk.assumed.append(
                     f"{module}:{name} is taken from the try at line {winner.attempt} of {module}, not from its"
                     f" except branch ({'; '.join(f'line {b.line}: {_describe(b)}' for b in fallbacks)})"
