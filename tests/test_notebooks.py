@@ -13,15 +13,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from wskit.report.runner import (
-    REFERENCE_VERSIONS,
-    CheckCount,
-    Headline,
-    execute_notebook,
-    read_verdicts,
-    record_reference_versions,
-    write_reference_versions,
-)
+from wskit.report.runner import CheckCount, Headline, execute_notebook, read_verdicts
+from wskit.report.versions import REFERENCE_VERSIONS, record_reference_versions, write_reference_versions
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 SANITIZE = NOTEBOOKS / "sanitize.cfg"

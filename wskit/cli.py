@@ -185,13 +185,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_notebooks(args: argparse.Namespace) -> int:
-    from wskit.report.runner import (
-        execute_notebook,
-        find_notebooks,
-        record_reference_versions,
-        save_in_place,
-        write_reference_versions,
-    )
+    from wskit.report.runner import execute_notebook, find_notebooks, save_in_place
+    from wskit.report.versions import record_reference_versions, write_reference_versions
 
     try:
         paths = find_notebooks(args.notebooks)

@@ -7,8 +7,6 @@ which regenerates the outputs nbval compares against).
 from __future__ import annotations
 
 import ast
-import importlib.metadata
-import json
 import os
 import re
 import tempfile
@@ -25,20 +23,14 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat import NotebookNode
 
 __all__ = [
-    "REFERENCE_VERSIONS",
     "CheckCount",
     "Headline",
     "NotebookRun",
     "execute_notebook",
     "find_notebooks",
     "read_verdicts",
-    "record_reference_versions",
-    "write_reference_versions",
 ]
 
-REFERENCE_VERSIONS = "reference_versions.json"
-"""Beside the notebooks: the versions of the packages whose code their outputs show, as of the last
-`wskit notebooks`. A notebook compares them with its environment first, and says which differs."""
 
 VERDICT_PREFIXES = (("✅", True), ("❌", False), ("SUCCESS:", True), ("FAILURE:", False))
 """Printed lines starting with these are a notebook's headline verdicts (True: a pass)."""
@@ -280,34 +272,6 @@ def execute_notebook(
         headlines=headlines,
         checks=checks,
     )
-
-
-def record_reference_versions(directory: str | os.PathLike[str]) -> dict[str, str] | None:
-    """Set every package listed in `directory`'s reference_versions.json to its installed version.
-
-    Called before notebooks are re-executed to become nbval's reference. Returns the file's previous
-    contents (to put back if the run fails), or None when the directory has no such file. Raises
-    `ValueError` when the file cannot be read or lists a package that is not installed.
-    """
-    path = Path(directory) / REFERENCE_VERSIONS
-    if not path.exists():
-        return None
-    try:
-        previous = json.loads(path.read_text())
-        assert isinstance(previous, dict)
-    except (ValueError, AssertionError):
-        raise ValueError(f"{path} must hold a JSON object of package names and versions") from None
-    try:
-        current = {name: importlib.metadata.version(name) for name in previous}
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ValueError(f"{path} lists {exc.name}, which is not installed here: install it or remove it") from None
-    write_reference_versions(directory, current)
-    return {str(name): str(version) for name, version in previous.items()}
-
-
-def write_reference_versions(directory: str | os.PathLike[str], versions: dict[str, str]) -> None:
-    """Write `versions` (package name to version) as `directory`'s reference_versions.json."""
-    (Path(directory) / REFERENCE_VERSIONS).write_text(json.dumps(versions, indent=2, sort_keys=True) + "\n")
 
 
 def save_in_place(run: NotebookRun) -> None:
