@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,11 +17,17 @@ from wskit import AGENT_EVENTS, ManagerRegistry
 from wskit.backplane import InProcessBackplane, Published
 from wskit.core.envelope import Draft
 from wskit.core.errors import BackplaneUnavailable
-from wskit.session.auth import generate_secret, mint_token
+from wskit.session.auth import TokenClaims, generate_secret, mint_token, verify_claims
 from wskit.session.connection import Session, SessionHost, SessionLimits, _size_over
 from wskit.session.handshake import Handshake, HandshakeRefused
 
 SECRET = generate_secret()
+
+
+def verified(user: str, ttl: float = 3600.0, *, issued: float | None = None) -> Handshake:
+    """The handshake of a token of `user` that expires in `ttl` seconds (verified: no need to sign it)."""
+    now = time.time() if issued is None else issued
+    return Handshake(TokenClaims(user, now, now + ttl))
 
 
 def host(registry: ManagerRegistry | None = None, **limits: Any) -> SessionHost:
@@ -45,7 +52,7 @@ async def open_session(
     sessions: SessionHost, user: str = "alice", connection: MemoryConnection | None = None, last_seq: int | None = None
 ) -> tuple[Session, MemoryConnection]:
     connection = connection or MemoryConnection(user)
-    session = await sessions.open(connection, Handshake(user, last_seq))
+    session = await sessions.open(connection, Handshake(verified(user).claims, last_seq))
     assert session is not None
     return session, connection
 
@@ -99,17 +106,20 @@ def test_host_checks_its_parts() -> None:
 
 
 def test_handshakes_are_counted_when_refused() -> None:
-    sessions = host()
-    token = mint_token("alice", SECRET)
-    assert sessions.handshake(authorization=f"Bearer {token}", subprotocols=(), query="last_seq=3") == (
-        Handshake("alice", 3, None)
-    )
-    assert sessions.rejected_handshakes == 0
-    for query in ("", "token=nope", f"token={token}&last_seq=x"):
-        with pytest.raises(HandshakeRefused):
-            sessions.handshake(authorization=None, subprotocols=(), query=query)
-    assert sessions.rejected_handshakes == 3
-    assert sessions.registry.users() == []  # refusals create no manager
+    async def scenario() -> None:
+        sessions = host()
+        token = mint_token("alice", SECRET)
+        assert await sessions.handshake(authorization=f"Bearer {token}", subprotocols=(), query="last_seq=3") == (
+            Handshake(verify_claims(token, SECRET), 3, None)
+        )
+        assert sessions.rejected_handshakes == 0
+        for query in ("", "token=nope", f"token={token}&last_seq=x"):
+            with pytest.raises(HandshakeRefused):
+                await sessions.handshake(authorization=None, subprotocols=(), query=query)
+        assert sessions.rejected_handshakes == 3
+        assert sessions.registry.users() == []  # refusals create no manager
+
+    run(scenario)
 
 
 def test_open_joins_the_users_manager_and_health_counts_it() -> None:
@@ -137,7 +147,7 @@ def test_a_connection_over_the_per_user_limit_is_closed_1008() -> None:
         for _ in range(2):
             await open_session(sessions)
         third = MemoryConnection("third")
-        assert await sessions.open(third, Handshake("alice")) is None
+        assert await sessions.open(third, verified("alice")) is None
         assert third.closed_with == (1008, "too many connections for this user (limit 2)")
         await open_session(sessions, "bob")  # other users are not limited by alice
         assert len(sessions.sessions) == 3
@@ -151,7 +161,7 @@ def test_a_full_registry_closes_the_new_connection_1013() -> None:
         sessions = host(ManagerRegistry(max_managers=1))
         await open_session(sessions, "alice")
         refused = MemoryConnection("bob")
-        assert await sessions.open(refused, Handshake("bob")) is None
+        assert await sessions.open(refused, verified("bob")) is None
         assert refused.closed_with == (1013, "server full: try again later")
         await sessions.close()
 
@@ -401,7 +411,7 @@ def test_close_says_1001_to_every_session_and_refuses_new_handshakes() -> None:
             assert session.closing
         assert seqs(opened[0][1]) == [1]  # what was sent before the close was written first
         with pytest.raises(HandshakeRefused) as info:
-            sessions.handshake(authorization=f"Bearer {mint_token('carol', SECRET)}", subprotocols=(), query="")
+            await sessions.handshake(authorization=f"Bearer {mint_token('carol', SECRET)}", subprotocols=(), query="")
         assert (info.value.status, info.value.reason) == (503, "server shutting down: reconnect in a moment")
         assert sessions.rejected_handshakes == 1
 
@@ -519,7 +529,7 @@ def test_while_the_backplane_is_down_connections_are_refused_1013_and_health_is_
     async def scenario() -> None:
         sessions = host(ManagerRegistry(backplane=DownBackplane()))
         connection = MemoryConnection("ann")
-        assert await sessions.open(connection, Handshake("ann")) is None
+        assert await sessions.open(connection, verified("ann")) is None
         assert connection.closed_with == (1013, "backplane unavailable: try again later")
         manager = sessions.registry.get("ann")
         assert manager is not None and dict(manager.connections) == {}  # nothing half-joined
