@@ -313,10 +313,10 @@ def test_server_defaults_and_the_limits_it_was_given() -> None:
     assert (server.host, server.port, server.ping_interval, server.ping_timeout) == ("127.0.0.1", 0, 20.0, 20.0)
     assert server.sessions.limits == SessionLimits()
     given = WskitServer(max_message_bytes=1000, max_connections_per_user=2, max_frames_per_second=7.5, frame_burst=9,
-                        resume_grace=0.25, close_timeout=1.5)  # fmt: skip
+                        resume_grace=0.25, close_timeout=1.5, token_expiry_warning=0)  # fmt: skip
     assert given.sessions.limits == SessionLimits(max_message_bytes=1000, max_connections_per_user=2,
                                                   max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25,
-                                                  close_timeout=1.5)  # fmt: skip
+                                                  close_timeout=1.5, token_expiry_warning=0)  # fmt: skip
 
 
 def test_a_server_listens_on_the_port_it_was_given() -> None:
