@@ -14,6 +14,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import jwt
 import pytest
 
 from wskit import AGENT_EVENTS, ManagerRegistry, UserContext
@@ -559,3 +560,43 @@ def test_redact_server_logs_filters_every_server_logger_once(caplog: pytest.LogC
     assert [r.getMessage() for r in caplog.records] == ["< GET /ws?token=*** HTTP/1.1"]
     redact_server_logs(("wskit.test.only",))
     assert logging.getLogger("wskit.test.only").filters == [redact_tokens]
+
+
+def test_the_fastapi_example_checks_its_token_ttl_and_who_may_disconnect(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from wskit.session.auth import mint_token
+
+    monkeypatch.setenv("WSKIT_SECRET", generate_secret())  # the example's module-level app reads it
+    from examples.fastapi_app import create_app
+
+    secret = generate_secret()
+    endpoint = WskitEndpoint(secret=secret, registry=ManagerRegistry(max_token_lifetime=600))
+    for ttl in (0, 601, "soon"):
+        message = f"^WSKIT_TOKEN_TTL must be seconds, more than 0 and at most 600; got {ttl!r}$"
+        with pytest.raises(RuntimeError, match=message):
+            create_app(endpoint, token_ttl=ttl)  # type: ignore[arg-type]
+    monkeypatch.setenv("WSKIT_TOKEN_TTL", "30")
+    monkeypatch.setenv("WSKIT_ADMINS", " root, ,ops ")
+
+    def bearer(user: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {mint_token(user, secret, ttl_seconds=60)}"}
+
+    async def scenario() -> None:
+        app = httpx.ASGITransport(app=create_app(endpoint))
+        async with httpx.AsyncClient(transport=app, base_url="http://example") as client:
+            token = (await client.post("/token/refresh", headers=bearer("ann"))).json()["token"]
+            claims = jwt.decode(token, secret, algorithms=["HS256"])
+            assert (claims["sub"], claims["exp"] - claims["iat"]) == ("ann", 30)
+            refused = await client.post("/token/refresh", headers={"authorization": "Basic x"})
+            assert (refused.status_code, refused.json()) == (401, {"detail": "send 'Authorization: Bearer <token>'"})
+            for user, status in (("ann", 403), ("root", 200), ("ops", 200)):
+                answer = await client.post("/admin/users/bob/disconnect", json={}, headers=bearer(user))
+                assert answer.status_code == status, answer.json()
+            assert answer.json() == {"user_id": "bob", "processes": 0, "revoked": False}
+        nobody = httpx.ASGITransport(app=create_app(endpoint, admins=""))
+        async with httpx.AsyncClient(transport=nobody, base_url="http://example") as client:
+            answer = await client.post("/admin/users/bob/disconnect", json={}, headers=bearer("root"))
+            assert answer.json() == {"detail": "'root' is not an admin: admins are listed in WSKIT_ADMINS"}
+
+    asyncio.run(scenario())

@@ -115,3 +115,37 @@ def test_memory_budget_sizes_are_read_in_the_units_people_write() -> None:
     assert [_byte_size(t) for t in ("536870912", "512MiB", "512M", "2gib", "64 KiB")] == [
         536870912, 512 * 2**20, 512 * 10**6, 2 * 2**30, 64 * 1024,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (["alice"], {}, 2, "the servers are reached through their shared backplane: pass --backplane redis://"),
+        (["alice", "--backplane", "memory://"], {}, 2, "--backplane redis://HOST:PORT/DB (or set WSKIT_BACKPLANE)"),
+        (["alice", "--backplane", "http://cache:6379"], {}, 2, "bad backplane URL 'http://cache:6379'"),
+        (["bad id", "--backplane", "redis://127.0.0.1:1/0"], {}, 2, "user_id must be a non-empty str"),
+        (["alice", "--reason", "a\nb"], {"WSKIT_BACKPLANE": "redis://127.0.0.1:1/0"}, 2, "reason must be one line"),
+        (["alice"], {"WSKIT_BACKPLANE": "redis://:hunter2@127.0.0.1:1/0"}, 1,
+         "wskit disconnect: error: cannot connect to the backplane: Redis at redis://:***@127.0.0.1:1/0 failed"),
+    ],
+)  # fmt: skip
+def test_disconnect_errors_say_what_was_wrong_in_one_line(
+    args: list[str], env: dict[str, str], code: int, message: str
+) -> None:
+    result = run_cli("disconnect", *args, env=env)
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == "" and "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--token-expiry-warning", "-1"], "--token-expiry-warning: expected a positive number, got '-1'"),
+        (["serve", "--dev", "--max-token-lifetime", "x"], "--max-token-lifetime: expected a positive number, got 'x'"),
+        (["disconnect", "a", "--max-token-lifetime", "0"], "--max-token-lifetime: expected a positive number, got '0'"),
+    ],
+)
+def test_token_options_are_checked(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith(message), result.stderr

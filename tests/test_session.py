@@ -548,3 +548,42 @@ def test_while_the_backplane_is_down_connections_are_refused_1013_and_health_is_
     assert [r.getMessage() for r in caplog.records] == [
         "refused a connection of user 'ann': cannot subscribe: Redis pub/sub at 127.0.0.1:6379 is down (refused)"
     ]
+
+
+class ForgetfulBackplane(InProcessBackplane):
+    """Joins connections, then cannot read what they missed (a Redis stopped in between)."""
+
+    async def undelivered(self, user_id: str) -> list[Any]:
+        raise BackplaneUnavailable("cannot read the history: Redis at redis://127.0.0.1:6379/0 failed")
+
+    async def replay(self, user_id: str, last_seq: int, epoch: str | None) -> list[Any]:
+        return await self.undelivered(user_id)
+
+
+def test_a_held_connection_that_cannot_catch_up_is_closed_1013(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        sessions = host(ManagerRegistry(backplane=ForgetfulBackplane()), resume_grace=0.2)
+        first_frame, by_frame = await open_session(sessions, "ann")
+        resuming, by_resume = await open_session(sessions, "ann")
+        _, by_timer = await open_session(sessions, "ann")
+        await first_frame.receive('{"type": "ping"}')
+        await resuming.receive('{"type": "resume", "last_seq": 2}')
+        await asyncio.sleep(0.3)  # the third one's grace ran out
+        for connection in (by_frame, by_resume, by_timer):
+            assert connection.closed_with == (1013, "backplane unavailable: try again later")
+            assert connection.frames == []  # no pong, no replay
+        assert first_frame.closing and resuming.closing
+        refused = MemoryConnection("ann")
+        assert await sessions.open(refused, Handshake(verified("ann").claims, 3)) is None  # ?last_seq=3
+        assert refused.closed_with == (1013, "backplane unavailable: try again later")
+        manager = sessions.registry.get("ann")
+        assert manager is not None and len(manager.connections) == 0
+        await sessions.close()
+
+    with caplog.at_level(logging.ERROR, logger="wskit.session.connection"):
+        run(scenario)
+    history = "cannot read the history: Redis at redis://127.0.0.1:6379/0 failed"
+    assert [r.getMessage() for r in caplog.records] == [
+        *[f"closed a connection of user 'ann' that could not catch up: {history}"] * 3,
+        f"refused a connection of user 'ann': {history}",
+    ]

@@ -355,7 +355,7 @@ class Session:
         self._timer = asyncio.get_running_loop().call_later(limits.resume_grace, self._go_live) if held else None
         self._claims = claims
         self._warned: float | None = None  # the `exp` that `token_expiring` was sent for
-        self._deadline: int | None = None  # the second of the `_Deadlines` bucket it waits in
+        self._deadline: int | None = None  # the tick of the `_Deadlines` bucket it waits in
         host._deadlines.schedule(self, self._next_deadline())
 
     def __repr__(self) -> str:
@@ -389,10 +389,9 @@ class Session:
             self._waiting = False
             if self._timer is not None:
                 self._timer.cancel()
-            if isinstance(request, Resume):
-                await self._manager.resume(self.connection_id, request.last_seq, request.epoch)
+            resume = request if isinstance(request, Resume) else None
+            if not await self._catch_up(resume) or resume is not None:
                 return
-            await self._manager.go_live(self.connection_id)
         if not self._limiter.allow():
             rate = self._host.limits.max_frames_per_second
             await self._error("rate_limited", f"more than {rate:g} frames per second; slow down")
@@ -418,7 +417,21 @@ class Session:
     def _go_live(self) -> None:
         if self._waiting:
             self._waiting = False
-            self._host.spawn(self._manager.go_live(self.connection_id))
+            self._host.spawn(self._catch_up(None))
+
+    async def _catch_up(self, resume: Resume | None) -> bool:
+        """Leave the hold: replay after the resume point, else what no connection was written yet.
+        False when the backplane could not be read (the connection is then closed with 1013)."""
+        try:
+            if resume is not None:
+                await self._manager.resume(self.connection_id, resume.last_seq, resume.epoch)
+            else:
+                await self._manager.go_live(self.connection_id)
+        except BackplaneUnavailable as exc:
+            logger.error("closed a connection of user %r that could not catch up: %s", self.user_id, exc)
+            self._start_close(TRY_AGAIN_LATER, "backplane unavailable: try again later")
+            return False
+        return True
 
     def _start_close(self, code: int, reason: str) -> None:
         # The close runs beside the reader, which keeps reading so that the peer's reply is seen.
@@ -498,42 +511,47 @@ class Session:
             await self._error("agent_failed", f"agent run {run_id} failed: {exc}"[:200])
 
 
+_TICKS_PER_SECOND = 10
+"""Deadlines are kept to a tenth of a second: a token is warned and closed at most that late."""
+
+
 class _Deadlines:
     """When each session's token needs attention next (its warning, then its `exp`), for every
-    session of a host, without a task or timer per connection: sessions due within the same second
-    share a bucket, a heap orders the buckets, and one event-loop timer, set for the earliest,
-    hands what is due to `on_due` (wall-clock seconds, as tokens count them)."""
+    session of a host, without a task or timer per connection: sessions due within the same tick
+    (a tenth of a second) share a bucket, a heap orders the buckets, and one event-loop timer, set
+    for the earliest, hands what is due to `on_due` (wall-clock time, as tokens count it)."""
 
-    __slots__ = ("_buckets", "_on_due", "_seconds", "_timer", "_timer_at")
+    __slots__ = ("_buckets", "_on_due", "_ticks", "_timer", "_timer_at")
 
     def __init__(self, on_due: Callable[[list[Session]], object]) -> None:
         self._on_due = on_due
         self._buckets: dict[int, set[Session]] = {}
-        self._seconds: list[int] = []  # a heap of bucket seconds (one may stay after its bucket emptied)
+        self._ticks: list[int] = []  # a heap of bucket ticks (one may stay after its bucket emptied)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
 
     def schedule(self, session: Session, at: float) -> None:
-        """Hand `session` to `on_due` within a second after `at` (replacing what it waited for)."""
+        """Hand `session` to `on_due` within a tick after `at` (replacing what it waited for)."""
         self.cancel(session)
-        second = math.ceil(at)
-        bucket = self._buckets.get(second)
+        tick = math.ceil(at * _TICKS_PER_SECOND)
+        bucket = self._buckets.get(tick)
         if bucket is None:
-            bucket = self._buckets[second] = set()
-            heapq.heappush(self._seconds, second)
+            bucket = self._buckets[tick] = set()
+            heapq.heappush(self._ticks, tick)
         bucket.add(session)
-        session._deadline = second
-        if self._timer_at is None or second < self._timer_at:
-            self._arm(second)
+        session._deadline = tick
+        if self._timer_at is None or tick < self._timer_at:
+            self._arm(tick)
 
     def cancel(self, session: Session) -> None:
         """Forget `session` (its connection ended)."""
-        second, session._deadline = session._deadline, None
-        bucket = self._buckets.get(second) if second is not None else None
-        if bucket is not None:
-            bucket.discard(session)
-            if not bucket:
-                del self._buckets[second]  # type: ignore[arg-type]
+        tick, session._deadline = session._deadline, None
+        if tick is None:
+            return
+        bucket = self._buckets[tick]  # a session's tick always names its bucket
+        bucket.discard(session)
+        if not bucket:
+            del self._buckets[tick]
 
     def close(self) -> None:
         """Forget every session and stop the timer."""
@@ -544,29 +562,30 @@ class _Deadlines:
             for session in bucket:
                 session._deadline = None
         self._buckets.clear()
-        self._seconds.clear()
+        self._ticks.clear()
 
-    def _arm(self, second: int) -> None:
+    def _arm(self, tick: int) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer_at = second
-        self._timer = asyncio.get_running_loop().call_later(max(0.0, second - time.time()), self._fire)
+        self._timer_at = tick
+        delay = tick / _TICKS_PER_SECOND - time.time()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._fire)  # past: at once
 
     def _fire(self) -> None:
         self._timer = self._timer_at = None
-        now = time.time()
+        now = time.time() * _TICKS_PER_SECOND
         due: list[Session] = []
-        seconds = self._seconds
-        while seconds and seconds[0] <= now:
-            bucket = self._buckets.pop(heapq.heappop(seconds), None)
+        ticks = self._ticks
+        while ticks and ticks[0] <= now:
+            bucket = self._buckets.pop(heapq.heappop(ticks), None)
             if bucket:
                 for session in bucket:
                     session._deadline = None
                 due.extend(bucket)
-        while seconds and seconds[0] not in self._buckets:  # emptied buckets
-            heapq.heappop(seconds)
-        if seconds:  # also when the timer fired a little before the wall clock reached `second`
-            self._arm(seconds[0])
+        while ticks and ticks[0] not in self._buckets:  # emptied buckets
+            heapq.heappop(ticks)
+        if ticks:  # also when the timer fired a little before the wall clock reached the tick
+            self._arm(ticks[0])
         if due:
             self._on_due(due)
 
