@@ -569,6 +569,8 @@ def test_registry_max_token_lifetime_is_validated() -> None:
     for bad in (0, -1, True, "3600"):
         with pytest.raises(ValueError, match=f"max_token_lifetime must be a positive number; got {bad!r}"):
             ManagerRegistry(max_token_lifetime=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^max_token_lifetime must be a finite number of seconds; got inf$"):
+        ManagerRegistry(max_token_lifetime=math.inf)
     assert ManagerRegistry(max_token_lifetime=0.5).max_token_lifetime == 0.5
 
 

@@ -12,6 +12,7 @@ code 4003), and can revoke the user's tokens issued until now for `max_token_lif
 from __future__ import annotations
 
 import collections
+import math
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -90,6 +91,8 @@ class ManagerRegistry:
     ) -> None:
         _require_positive("idle_timeout", idle_timeout, integer=False)
         _require_positive("max_token_lifetime", max_token_lifetime, integer=False)
+        if max_token_lifetime == math.inf:  # a revocation must end: Redis keeps it with a TTL
+            raise ValueError("max_token_lifetime must be a finite number of seconds; got inf")
         _require_positive("max_managers", max_managers)
         _require_positive("max_buffered_messages", max_buffered_messages)
         _require_positive("max_buffered_bytes", max_buffered_bytes)
