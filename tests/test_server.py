@@ -355,9 +355,11 @@ def test_an_agent_client_refreshes_through_its_callback() -> None:
         assert await plain.receive() == {"type": "token_expiring", "exp": now + 60}
         await plain.send_json({"type": "ping"})
         assert await plain.receive() == {"type": "pong"}
-        for bad in (None, ""):
-            with pytest.raises(TypeError, match="a refresh needs the new token as a non-empty str; got "):
+        for bad, kind in ((None, "NoneType"), ("", "str")):
+            with pytest.raises(TypeError, match=f"^a refresh needs the new token as a non-empty str; got {kind}$"):
                 await client.send_refresh(bad)  # type: ignore[arg-type]
+        with pytest.raises(TimeoutError):
+            await plain.receive(timeout=0.05)  # nothing more is coming
         with pytest.raises(TypeError, match=r"^refresh must be an async callable returning a new token; got str$"):
             await AgentClient.connect(server.url, first, refresh="later")  # type: ignore[arg-type]
         assert server.registry.stats()["connections"] == 2  # refused before connecting

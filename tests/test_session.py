@@ -197,6 +197,27 @@ def test_first_frame_resume_replays_before_live_traffic() -> None:
     run(scenario)
 
 
+def test_a_first_frame_resume_is_read_in_its_epoch() -> None:
+    async def scenario() -> None:
+        sessions = host(resume_grace=30)
+        manager = sessions.registry.get_or_create(ctx("alice"))
+        for i in range(3):
+            await manager.send({"type": "n", "payload": i})
+        backplane = sessions.registry.backplane
+        assert isinstance(backplane, InProcessBackplane)
+        epoch = backplane.history("alice").epoch
+        same, right = await open_session(sessions)
+        await same.receive(json.dumps({"type": "resume", "last_seq": 1, "epoch": epoch}))
+        other, wrong = await open_session(sessions)
+        await other.receive(json.dumps({"type": "resume", "last_seq": 1, "epoch": "another-1"}))
+        await settle(sessions)
+        assert seqs(right) == [2, 3]
+        assert wrong.messages == [{"type": "resync_required", "epoch": epoch, "oldest_seq": 1, "latest_seq": 3}]
+        await sessions.close()
+
+    run(scenario)
+
+
 def test_a_first_frame_that_is_not_a_resume_goes_live_with_what_was_stored() -> None:
     async def scenario() -> None:
         sessions = host(resume_grace=30)

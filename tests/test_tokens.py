@@ -157,6 +157,43 @@ def test_an_already_expired_token_is_closed_at_once() -> None:
     run(scenario())
 
 
+def test_connections_expire_each_at_its_own_exp_whatever_the_order_they_came_in() -> None:
+    async def scenario() -> None:
+        sessions = host(token_expiry_warning=0, max_connections_per_user=10)
+        tokens = {name: claims("alice", ttl) for name, ttl in [("b", 0.6), ("a", 0.3), ("gone", 0.2), ("c", 0.45)]}
+        opened = {name: await open_session(sessions, token) for name, token in tokens.items()}
+        await opened["gone"][0].finish()  # its deadline, first in line, is dropped
+        for name in ("a", "c", "b"):
+            connection = opened[name][1]
+            await until_closed(connection)
+            assert connection.closed_at is not None
+            assert 0 <= connection.closed_at - tokens[name].expires_at < 0.25, name
+        assert opened["gone"][1].closed_with is None
+        await sessions.close()
+
+    run(scenario())
+
+
+def test_a_deadline_reached_after_a_refresh_moved_it_warns_no_one_early() -> None:
+    """The host's task runs what the timer found due; a refresh in between moved the deadline."""
+
+    async def scenario() -> None:
+        sessions = host(token_expiry_warning=60)
+        session, connection = await open_session(sessions, claims("alice", 600))
+        now = time.time()
+        await session._deadline_reached(now)
+        assert connection.messages == [] and not session.closing
+        assert session._deadline == math.ceil((session.expires_at - 60) * 10)  # waiting for its warning again
+        await session._deadline_reached(session.expires_at - 60)
+        assert connection.messages == [{"type": "token_expiring", "exp": session.expires_at}]
+        assert session._deadline == math.ceil(session.expires_at * 10)
+        await session._deadline_reached(session.expires_at - 1)  # warned once per exp
+        assert len(connection.messages) == 1 and not session.closing
+        await sessions.close()
+
+    run(scenario())
+
+
 def test_one_timer_serves_every_connection_whatever_their_count() -> None:
     async def scenario() -> None:
         sessions = host(max_connections_per_user=1000)
@@ -543,6 +580,10 @@ def test_a_revocation_lasts_its_ttl_and_the_later_one_wins() -> None:
         assert await backplane.revocation("alice") == Revocation(600.0, "later")
         clock.now += 59.9
         assert await backplane.revocation("alice") == Revocation(600.0, "later")  # 60 s from the later one
+        await backplane.disconnect("alice", "tie", revoke=Revocation(600.0, "tie"), ttl=60)
+        assert await backplane.revocation("alice") == Revocation(600.0, "tie")  # a tie: the newer one, anew
+        clock.now += 59.9
+        assert await backplane.revocation("alice") == Revocation(600.0, "tie")
         clock.now += 0.1
         assert await backplane.revocation("alice") is None
         assert await backplane.disconnect("bob", "no revoke", revoke=None, ttl=60) == 0
@@ -558,7 +599,7 @@ def test_lapsed_revocations_are_forgotten_without_being_asked_for() -> None:
         for i in range(3):
             await backplane.disconnect(f"u{i}", "r", revoke=Revocation(1.0, "r"), ttl=10)
             clock.now += 1
-        clock.now += 8.5  # u0 and u1 lapsed (at 1010 and 1011), u2 not (1012)
+        clock.now += 8  # u0 and u1 lapsed (at 1010 and, now, 1011), u2 not (1012)
         await backplane.disconnect("v", "r", revoke=Revocation(1.0, "r"), ttl=10)
         assert list(backplane._revocations) == ["u2", "v"]
 
@@ -581,7 +622,7 @@ def test_a_bad_token_expiry_warning_is_refused(bad: object) -> None:
         SessionLimits(token_expiry_warning=bad)  # type: ignore[arg-type]
 
 
-def test_a_released_manager_still_held_is_disconnected_too() -> None:
+def test_a_released_manager_that_got_a_connection_again_is_disconnected_too() -> None:
     async def scenario() -> None:
         registry = ManagerRegistry(idle_timeout=0.01)
         manager = registry.get_or_create(ctx("alice"))

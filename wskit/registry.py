@@ -225,7 +225,7 @@ class ManagerRegistry:
 
     def close_user(self, user_id: str, reason: str) -> int:
         """Close the user's connections here with 4003 and `reason` (the backplane calls this); return how many."""
-        manager = self._managers.get(user_id) or self._released.get(user_id)
+        manager = self._managers.get(user_id)  # a manager with connections is never a released one
         return 0 if manager is None else manager._close_all(USER_DISCONNECTED, reason)
 
     def deliver(self, user_id: str, entries: Sequence[Entry]) -> int:
