@@ -551,8 +551,11 @@ def test_redact_server_logs_filters_every_server_logger_once(caplog: pytest.LogC
 
     assert SERVER_LOGGERS == ("uvicorn.access", "uvicorn.error", "hypercorn.access", "hypercorn.error",
                               "websockets.server")  # fmt: skip
+    for name in SERVER_LOGGERS:
+        logging.getLogger(name).removeFilter(redact_tokens)  # whatever an earlier test installed
     redact_server_logs()
     redact_server_logs()
+    assert redact_tokens not in logging.getLogger().filters  # the servers' loggers, not the root
     for name in SERVER_LOGGERS:
         assert logging.getLogger(name).filters.count(redact_tokens) == 1
     with caplog.at_level(logging.INFO):

@@ -181,6 +181,13 @@ def test_disconnect_in_process_says_what_it_did(
         "wskit disconnect: error: the servers are reached through their shared backplane: pass --backplane"
         " redis://HOST:PORT/DB (or set WSKIT_BACKPLANE)\n"
     )
+    for nowhere in (["--backplane", "memory://"], ["--backplane", ""]):
+        assert main(["disconnect", "zoe", *nowhere]) == 2
+        assert "through their shared backplane" in capsys.readouterr().err
+    assert main(["disconnect", "zoe", "--backplane", "http://cache:6379"]) == 2
+    assert capsys.readouterr().err == (
+        "wskit disconnect: error: bad backplane URL 'http://cache:6379': expected redis://HOST:PORT/DB (or memory://)\n"
+    )
     assert main(["disconnect", "bad id", "--backplane", "redis://127.0.0.1:1/0"]) == 2
     assert "user_id must be" in capsys.readouterr().err
 

@@ -369,6 +369,8 @@ def test_disconnect_user_closes_every_connection_of_the_user_4003_and_nobody_els
             await until_closed(connection)
             assert connection.closed_with == (USER_DISCONNECTED, "account blocked") == (4003, "account blocked")
         assert bob.closed_with is None
+        manager = registry.get("alice")
+        assert manager is not None and not manager._background  # the closing tasks are gone once done
         assert await registry.disconnect_user("alice", "again") == 0  # nobody left here
         assert await registry.disconnect_user("carol", "never here") == 0
         # Without revoke, a token of before still opens a connection.
@@ -636,3 +638,25 @@ def test_a_released_manager_that_got_a_connection_again_is_disconnected_too() ->
         assert connection.closed_with == (4003, "bye")
 
     run(scenario())
+
+
+class Unclosable(MemoryConnection):
+    """A peer that went away first: closing it fails."""
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        raise ConnectionResetError("peer went away")
+
+
+def test_a_connection_that_cannot_be_closed_is_let_go_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        registry = ManagerRegistry()
+        manager = registry.get_or_create(ctx("alice"))
+        await manager.add_connection(Unclosable("alice"), user_id="alice")
+        assert registry.close_user("alice", "bye") == 1
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert dict(manager.connections) == {} and not manager._background
+
+    with caplog.at_level(logging.DEBUG, logger="wskit.unified_manager"):
+        run(scenario())
+    assert [r.getMessage() for r in caplog.records] == ["close failed: ConnectionResetError('peer went away')"]
