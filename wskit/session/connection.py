@@ -1,7 +1,7 @@
 """One connection's protocol, the same for every adapter: no sockets, no server, no backplane in sight.
 
 An adapter (`wskit.serve.server` for `websockets`, `wskit.serve.asgi` for Starlette/FastAPI) only translates:
-it asks `SessionHost.handshake()` whether to accept an upgrade request, hands the accepted
+it awaits `SessionHost.handshake()` to accept or refuse an upgrade request, hands the accepted
 connection (anything with async `send(text)` and `close(code, reason)`) to `SessionHost.open()`,
 feeds every received frame to `Session.receive()` and calls `Session.finish()` when the
 connection ends. Everything else is decided here:
