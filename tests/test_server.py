@@ -358,8 +358,10 @@ def test_an_agent_client_refreshes_through_its_callback() -> None:
         for bad, kind in ((None, "NoneType"), ("", "str")):
             with pytest.raises(TypeError, match=f"^a refresh needs the new token as a non-empty str; got {kind}$"):
                 await client.send_refresh(bad)  # type: ignore[arg-type]
+        started = time.monotonic()
         with pytest.raises(TimeoutError):
-            await plain.receive(timeout=0.05)  # nothing more is coming
+            await asyncio.wait_for(plain.receive(timeout=0.05), 2)  # nothing more is coming
+        assert time.monotonic() - started < 1  # the receive's own timeout, not the guard's
         with pytest.raises(TypeError, match=r"^refresh must be an async callable returning a new token; got str$"):
             await AgentClient.connect(server.url, first, refresh="later")  # type: ignore[arg-type]
         assert server.registry.stats()["connections"] == 2  # refused before connecting
