@@ -5,7 +5,8 @@
 Opens one connection per token (a list in the JSON file; repeat a token for several connections
 of one user), spread round-robin over the URLs, prints `connected N`, then obeys commands on
 stdin, one per line: `expect M` (each connection must receive M more text frames; prints `done`
-when all have), `quit`. Frames are only counted, never parsed, to keep the client side cheap;
+when all have), `closes` (prints `closes {"CODE": N, ...}`: how the server closed connections so
+far), `quit`. Frames are only counted, never parsed, to keep the client side cheap;
 with `latency`, the envelope's `ts` is read from each frame and `done` is followed by the p50
 and p99 of receipt time minus `ts`, in milliseconds.
 """
@@ -21,6 +22,7 @@ import time
 
 from _common import raise_file_limit  # the benchmarks directory is on sys.path when run as a script
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 
 class Counter:
@@ -52,13 +54,21 @@ class Counter:
 TS = re.compile(rb'"ts":([0-9.e+-]+)')
 
 
+CLOSES: dict[str, int] = {}
+
+
 async def read_forever(ws: ClientConnection, counter: Counter, index: int, latencies: list[float] | None) -> None:
-    async for frame in ws:
-        if latencies is not None:
-            found = TS.search(frame if isinstance(frame, bytes) else frame.encode())
-            if found:
-                latencies.append(time.time() - float(found.group(1)))
-        counter.hit(index)
+    try:
+        async for frame in ws:
+            if latencies is not None:
+                found = TS.search(frame if isinstance(frame, bytes) else frame.encode())
+                if found:
+                    latencies.append(time.time() - float(found.group(1)))
+            counter.hit(index)
+    except ConnectionClosed:  # a close code other than 1000 or 1001
+        pass
+    code = str(ws.close_code)
+    CLOSES[code] = CLOSES.get(code, 0) + 1
 
 
 async def main(urls: list[str], tokens: list[str], measure: bool) -> None:
@@ -89,6 +99,8 @@ async def main(urls: list[str], tokens: list[str], measure: bool) -> None:
                 latencies.clear()
             else:
                 print("done", flush=True)
+        elif line == "closes":
+            print(f"closes {json.dumps(CLOSES, sort_keys=True)}", flush=True)
         elif line in ("quit", ""):
             break
     for ws in connections:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ class MemoryConnection:
         self.fail = fail
         self.stalled: asyncio.Event | None = None
         self.closed_with: tuple[int, str] | None = None
+        self.closed_at: float | None = None  # wall-clock time of the close
 
     def stall(self) -> None:
         """Make every send block until `resume()` (a peer that stopped reading)."""
@@ -40,6 +42,7 @@ class MemoryConnection:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self.closed_with = (code, reason)
+        self.closed_at = time.time()
 
     @property
     def messages(self) -> list[dict[str, Any]]:

@@ -35,7 +35,11 @@ _CLI_FLAGS = {
     "max_buffered_bytes": "--max-buffered-bytes",
     "send_timeout": "--send-timeout",
     "backplane": "--backplane",
+    "token_expiry_warning": "--token-expiry-warning",
+    "max_token_lifetime": "--max-token-lifetime",
 }
+# Options of the FastAPI example only (tests/contract_app.py): who may disconnect users, refreshed tokens' ttl.
+_APP_OPTIONS = {"admins", "token_ttl"}
 
 
 def free_port() -> int:
@@ -67,9 +71,9 @@ class ServerProcess:
     def __init__(self, adapter: str, log_path: Path, *, secret: str | None = None, **options: Any) -> None:
         if adapter not in ADAPTERS:
             raise ValueError(f"adapter must be one of {ADAPTERS}; got {adapter!r}")
-        unknown = set(options) - set(_CLI_FLAGS)
+        unknown = set(options) - set(_CLI_FLAGS) - (_APP_OPTIONS if adapter != "websockets" else set())
         if unknown:
-            raise ValueError(f"unknown options {sorted(unknown)}")
+            raise ValueError(f"unknown options {sorted(unknown)} for {adapter}")
         self.adapter = adapter
         self.options = options
         self.log_path = log_path
@@ -84,8 +88,8 @@ class ServerProcess:
     def http_url(self, path: str = "/healthz") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def mint_token(self, user_id: str) -> str:
-        return mint_token(user_id, self.secret)
+    def mint_token(self, user_id: str, ttl_seconds: float = 3600.0) -> str:
+        return mint_token(user_id, self.secret, ttl_seconds=ttl_seconds)
 
     def command(self) -> list[str]:
         port = str(self.port)

@@ -21,7 +21,8 @@ from wskit import AGENT_EVENTS
 from wskit.core.errors import ConnectionRejected
 from wskit.serve.client import AgentClient
 
-OPTIONS: dict[str, Any] = {"max_connections_per_user": 3, "max_message_bytes": 8192, "frame_burst": 30}
+OPTIONS: dict[str, Any] = {"max_connections_per_user": 3, "max_message_bytes": 8192, "frame_burst": 30,
+                           "token_expiry_warning": 2}  # fmt: skip
 # What a server may log without it being a problem we left unhandled.
 UNHANDLED = ("Traceback", "ERROR", "Exception in", "exception was never retrieved")
 
@@ -87,6 +88,8 @@ def test_every_bad_token_is_refused_before_accept_and_never_logged(server: Serve
     foreign = jwt.encode({"sub": "eve", "exp": 9999999999}, "x" * 32, algorithm="HS256")
     no_exp = jwt.encode({"sub": "eve"}, server.secret, algorithm="HS256")
     bad_sub = jwt.encode({"sub": "eve smith", "exp": 9999999999}, server.secret, algorithm="HS256")
+    no_iat = jwt.encode({"sub": "eve", "exp": int(time.time()) + 60}, server.secret, algorithm="HS256")
+    too_long = server.mint_token("eve", ttl_seconds=86_401)
     cases: list[tuple[dict[str, Any], str]] = [
         ({}, "missing token"),
         ({"additional_headers": {"Authorization": "Bearer not.a.jwt"}}, "malformed token"),
@@ -96,6 +99,8 @@ def test_every_bad_token_is_refused_before_accept_and_never_logged(server: Serve
         ({"additional_headers": {"Authorization": f"Bearer {no_exp}"}}, "token lacks the required 'exp' claim"),
         ({"subprotocols": ["wskit", bad_sub]}, "token subject is not a valid user id"),
         ({"subprotocols": ["wskit"]}, "offer exactly two subprotocols"),
+        ({"additional_headers": {"Authorization": f"Bearer {no_iat}"}}, "token lacks the required 'iat' claim"),
+        ({"subprotocols": ["wskit", too_long]}, "token lasts 86401 s (exp - iat), longer than this server's limit"),
     ]
 
     async def scenario() -> None:
@@ -118,7 +123,7 @@ def test_every_bad_token_is_refused_before_accept_and_never_logged(server: Serve
 
     run(scenario())
     log = server.log()
-    for token in (expired, foreign, no_exp, bad_sub):
+    for token in (expired, foreign, no_exp, bad_sub, no_iat, too_long):
         assert token not in log and token.split(".")[2] not in log
 
 
@@ -227,6 +232,116 @@ def test_resume_without_loss_with_last_seq_and_first_frame(server: ServerProcess
             await client.close()
 
     run(scenario())
+
+
+def exp_of(token: str) -> float:
+    exp: float = jwt.decode(token, options={"verify_signature": False})["exp"]
+    return exp
+
+
+def test_a_connection_is_warned_then_closed_4001_within_a_second_of_its_tokens_exp(server: ServerProcess) -> None:
+    async def scenario() -> None:
+        token = server.mint_token("kai", ttl_seconds=3)
+        client = await AgentClient.connect(server.url, token)
+        other = await connect_client(server, "lee")
+        # 3 s long, shorter than twice the 2 s warning: warned halfway, 1.5 s before exp.
+        assert await client.receive(timeout=5) == {"type": "token_expiring", "exp": exp_of(token)}
+        assert exp_of(token) - 1.5 - 0.05 <= time.time() < exp_of(token)
+        with pytest.raises(ConnectionClosed):
+            await client.receive(timeout=5)
+        closed = time.time()
+        assert (client.connection.close_code, client.connection.close_reason) == (4001, "token expired")
+        assert exp_of(token) <= closed < exp_of(token) + 1.0, closed - exp_of(token)
+        events = await other.run_agent("still here", thread_id="l")
+        assert [e["type"] for e in events] == list(AGENT_EVENTS)
+        await other.close()
+
+    run(scenario())
+
+
+def test_a_refreshed_connection_outlives_its_tokens_and_gets_every_envelope_once(server: ServerProcess) -> None:
+    async def scenario() -> None:
+        issued: list[str] = []
+
+        async def new_token() -> str:
+            issued.append(server.mint_token("mia", ttl_seconds=3))
+            return issued[-1]
+
+        first = server.mint_token("mia", ttl_seconds=3)
+        client = await AgentClient.connect(server.url, first, refresh=new_token)
+        feeder = await connect_client(server, "mia")
+        runs = 16  # one every 0.5 s: across the first token's exp and at least one refreshed token's
+
+        async def feed() -> None:
+            for n in range(runs):
+                await feeder.send_user_message(f"m{n}", thread_id=f"t{n}")
+                await asyncio.sleep(0.5)
+
+        async def read() -> None:
+            while len(seqs(client)) < 5 * runs:
+                await client.receive(timeout=5)
+
+        await asyncio.gather(feed(), read())
+        assert time.time() > exp_of(issued[0]) > exp_of(first), "the stream did not outlive two tokens"
+        assert seqs(client) == list(range(1, 5 * runs + 1))  # nothing lost, nothing twice
+        replies = [m for m in client.received if m["type"] in ("token_expiring", "token_refreshed")]
+        assert replies[:2] == [{"type": "token_expiring", "exp": exp_of(first)},
+                               {"type": "token_refreshed", "exp": exp_of(issued[0])}]  # fmt: skip
+        assert [m["exp"] for m in replies if m["type"] == "token_refreshed"] == [exp_of(t) for t in issued]
+        assert client.connection.close_code is None
+        await client.close()
+        await feeder.close()
+
+    run(scenario())
+
+
+def test_a_refresh_with_a_bad_token_is_refused_and_with_another_users_closes_1008(server: ServerProcess) -> None:
+    async def scenario() -> None:
+        client = await connect_client(server, "noa")
+        expired = jwt.encode({"sub": "noa", "iat": int(time.time()) - 20, "exp": int(time.time()) - 10},
+                             server.secret, algorithm="HS256")  # fmt: skip
+        foreign = jwt.encode({"sub": "noa", "iat": int(time.time()), "exp": int(time.time()) + 60}, "x" * 32)
+        for token, detail in [
+            (expired, "token expired: mint a new one"),
+            (foreign, "bad token signature: the token was not signed with this server's secret"),
+            (server.mint_token("noa", ttl_seconds=86_401), "token lasts 86401 s (exp - iat)"),
+        ]:
+            await client.send_refresh(token)
+            reply = await client.receive()
+            assert (reply["type"], reply["code"]) == ("error", "refresh_refused")
+            assert reply["detail"].startswith(detail)
+        await client.send_json({"type": "ping"})
+        assert await client.receive() == {"type": "pong"}
+        await client.send_refresh(server.mint_token("eve"))
+        assert await client.receive() == {
+            "type": "error", "code": "refresh_refused",
+            "detail": "the token is another user's; a connection keeps its user",
+        }  # fmt: skip
+        with pytest.raises(ConnectionClosed):
+            await client.receive()
+        assert (client.connection.close_code, client.connection.close_reason) == (
+            1008, "refresh with another user's token",
+        )  # fmt: skip
+
+    run(scenario())
+
+
+def test_a_query_token_never_reaches_the_servers_log(server: ServerProcess) -> None:
+    async def scenario() -> None:
+        token = server.mint_token("oli")
+        client = await AgentClient.connect(server.url, token, token_in="query", last_seq=0)
+        await client.run_agent("from the query", thread_id="q")
+        await client.close()
+        with pytest.raises(ConnectionRejected):
+            await AgentClient.connect(server.url, server.mint_token("oli", ttl_seconds=86_401), token_in="query")
+        return token
+
+    token = run(scenario())
+    time.sleep(0.2)  # the server's log lines are written
+    log = server.log()
+    assert token not in log and token.split(".")[2] not in log
+    if server.adapter.startswith("uvicorn"):  # it logs every WebSocket's path with its query
+        assert '"WebSocket /ws?token=***&last_seq=0" [accepted]' in log, log[-2000:]
 
 
 def stalled_reader_scenario(adapter: str, tmp_path: Path, **extra: Any) -> tuple[int, int]:

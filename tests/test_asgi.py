@@ -14,6 +14,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import jwt
 import pytest
 
 from wskit import AGENT_EVENTS, ManagerRegistry, UserContext
@@ -470,10 +471,11 @@ def test_the_endpoint_applies_the_limits_it_was_given_and_the_default_registry()
     from wskit.session.connection import SessionLimits
 
     app = WskitEndpoint(secret=generate_secret(), max_message_bytes=1000, max_connections_per_user=2,
-                        max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25, close_timeout=1.5)  # fmt: skip
+                        max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25, close_timeout=1.5,
+                        token_expiry_warning=12)  # fmt: skip
     assert app.sessions.limits == SessionLimits(max_message_bytes=1000, max_connections_per_user=2,
                                                 max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25,
-                                                close_timeout=1.5)  # fmt: skip
+                                                close_timeout=1.5, token_expiry_warning=12)  # fmt: skip
     assert app.registry is default_registry()
     assert WskitEndpoint(secret=generate_secret()).sessions.limits == SessionLimits()
 
@@ -515,3 +517,89 @@ def test_a_connection_is_marked_gone_once_the_client_disconnected() -> None:
             await connection.send("late")
 
     run(scenario)
+
+
+def test_redact_tokens_masks_a_query_token_in_messages_and_arguments() -> None:
+    import logging
+
+    from wskit import asgi
+    from wskit.serve.asgi import redact_tokens
+
+    assert asgi.redact_tokens is redact_tokens  # the public path
+    token = "eyJhbGciOi.eyJzdWIiOiJh.c2lnbmF0dXJl"
+    uvicorn_line = logging.LogRecord("uvicorn.error", logging.INFO, "p", 1, '%s - "WebSocket %s" [accepted]',
+                                     ("127.0.0.1:5000", f"/ws?token={token}&last_seq=3"), None)  # fmt: skip
+    assert redact_tokens(uvicorn_line) is True
+    assert uvicorn_line.getMessage() == '127.0.0.1:5000 - "WebSocket /ws?token=***&last_seq=3" [accepted]'
+    atoms = {"q": f"token={token}", "s": 101, "r": f"GET /ws?a=1&token={token} HTTP/1.1"}
+    hypercorn_line = logging.LogRecord("hypercorn.access", logging.INFO, "p", 1, "%(r)s %(q)s %(s)s", (atoms,), None)
+    redact_tokens(hypercorn_line)
+    assert hypercorn_line.args is atoms  # changed in place: a mapping of its own kind keeps its lookups
+    assert hypercorn_line.getMessage() == "GET /ws?a=1&token=*** HTTP/1.1 token=*** 101"
+    plain = logging.LogRecord("x", logging.INFO, "p", 1, f"GET /ws?token={token}#frag, access_token=kept", None, None)
+    redact_tokens(plain)
+    assert plain.getMessage() == "GET /ws?token=***#frag, access_token=kept"
+    other = logging.LogRecord("x", logging.INFO, "p", 1, "%d connections, %s", (3, None), None)
+    redact_tokens(other)
+    assert other.getMessage() == "3 connections, None"
+
+
+def test_redact_server_logs_filters_every_server_logger_once(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from wskit.serve.asgi import SERVER_LOGGERS, redact_server_logs, redact_tokens
+
+    assert SERVER_LOGGERS == ("uvicorn.access", "uvicorn.error", "hypercorn.access", "hypercorn.error",
+                              "websockets.server")  # fmt: skip
+    for name in SERVER_LOGGERS:
+        logging.getLogger(name).removeFilter(redact_tokens)  # whatever an earlier test installed
+    redact_server_logs()
+    redact_server_logs()
+    assert redact_tokens not in logging.getLogger().filters  # the servers' loggers, not the root
+    for name in SERVER_LOGGERS:
+        assert logging.getLogger(name).filters.count(redact_tokens) == 1
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("websockets.server").info("< GET %s HTTP/1.1", "/ws?token=secret.jwt.value")
+    assert [r.getMessage() for r in caplog.records] == ["< GET /ws?token=*** HTTP/1.1"]
+    redact_server_logs(("wskit.test.only",))
+    assert logging.getLogger("wskit.test.only").filters == [redact_tokens]
+
+
+def test_the_fastapi_example_checks_its_token_ttl_and_who_may_disconnect(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from wskit.session.auth import mint_token
+
+    monkeypatch.setenv("WSKIT_SECRET", generate_secret())  # the example's module-level app reads it
+    from examples.fastapi_app import create_app
+
+    secret = generate_secret()
+    endpoint = WskitEndpoint(secret=secret, registry=ManagerRegistry(max_token_lifetime=600))
+    for ttl in (0, 601, "soon"):
+        message = f"^WSKIT_TOKEN_TTL must be seconds, more than 0 and at most 600; got {ttl!r}$"
+        with pytest.raises(RuntimeError, match=message):
+            create_app(endpoint, token_ttl=ttl)  # type: ignore[arg-type]
+    monkeypatch.setenv("WSKIT_TOKEN_TTL", "30")
+    monkeypatch.setenv("WSKIT_ADMINS", " root, ,ops ")
+
+    def bearer(user: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {mint_token(user, secret, ttl_seconds=60)}"}
+
+    async def scenario() -> None:
+        app = httpx.ASGITransport(app=create_app(endpoint))
+        async with httpx.AsyncClient(transport=app, base_url="http://example") as client:
+            token = (await client.post("/token/refresh", headers=bearer("ann"))).json()["token"]
+            claims = jwt.decode(token, secret, algorithms=["HS256"])
+            assert (claims["sub"], claims["exp"] - claims["iat"]) == ("ann", 30)
+            refused = await client.post("/token/refresh", headers={"authorization": "Basic x"})
+            assert (refused.status_code, refused.json()) == (401, {"detail": "send 'Authorization: Bearer <token>'"})
+            for user, status in (("ann", 403), ("root", 200), ("ops", 200)):
+                answer = await client.post("/admin/users/bob/disconnect", json={}, headers=bearer(user))
+                assert answer.status_code == status, answer.json()
+            assert answer.json() == {"user_id": "bob", "processes": 0, "revoked": False}
+        nobody = httpx.ASGITransport(app=create_app(endpoint, admins=""))
+        async with httpx.AsyncClient(transport=nobody, base_url="http://example") as client:
+            answer = await client.post("/admin/users/bob/disconnect", json={}, headers=bearer("root"))
+            assert answer.json() == {"detail": "'root' is not an admin: admins are listed in WSKIT_ADMINS"}
+
+    asyncio.run(scenario())

@@ -42,3 +42,32 @@ def test_chromium_runs_the_agent_and_receives_a_rest_notice(browser: Any, tmp_pa
         page.screenshot(path=str(tmp_path / "demo.png"))
         page.close()
     assert token not in server.log()
+
+
+@pytest.mark.browser
+def test_the_demo_page_refreshes_its_token_and_keeps_its_stream(browser: Any, tmp_path: Path) -> None:
+    # Tokens of 4 s, warned 2 s before exp: the page refreshes about every 2 s.
+    with ServerProcess("uvicorn", tmp_path / "server.log", token_ttl=4, token_expiry_warning=2) as server:
+        token = server.mint_token("refresher", ttl_seconds=4)
+        page = browser.new_page()
+        page.goto(f"{server.http_url('/')}#token={token}", wait_until="load")
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('connected')")
+        page.wait_for_function("window.refreshes >= 3", timeout=15_000)  # 3 tokens later, past the first's exp
+        assert page.text_content("#status") == "connected (wskit)"
+        assert page.text_content("#token").startswith("token refreshed, valid until ")
+        request = urllib.request.Request(
+            server.http_url("/users/refresher/notify"),
+            data=json.dumps({"text": "still there?"}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.load(response)["delivered"] == 1
+        page.wait_for_function("window.events.some(e => e.type === 'notice')")
+        events = page.evaluate("window.events")
+        assert [e["seq"] for e in events if "seq" in e] == [1]
+        kinds = [e["type"] for e in events if "seq" not in e]
+        assert kinds[:2] == ["token_expiring", "token_refreshed"]
+        assert set(kinds) == {"token_expiring", "token_refreshed"}
+        assert page.locator("#events li").count() == 1  # only the stream is listed
+        page.close()
+    assert token not in server.log()

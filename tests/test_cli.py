@@ -115,3 +115,87 @@ def test_memory_budget_sizes_are_read_in_the_units_people_write() -> None:
     assert [_byte_size(t) for t in ("536870912", "512MiB", "512M", "2gib", "64 KiB")] == [
         536870912, 512 * 2**20, 512 * 10**6, 2 * 2**30, 64 * 1024,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (["alice"], {}, 2, "the servers are reached through their shared backplane: pass --backplane redis://"),
+        (["alice", "--backplane", "memory://"], {}, 2, "--backplane redis://HOST:PORT/DB (or set WSKIT_BACKPLANE)"),
+        (["alice", "--backplane", "http://cache:6379"], {}, 2, "bad backplane URL 'http://cache:6379'"),
+        (["bad id", "--backplane", "redis://127.0.0.1:1/0"], {}, 2, "user_id must be a non-empty str"),
+        (["alice", "--reason", "a\nb"], {"WSKIT_BACKPLANE": "redis://127.0.0.1:1/0"}, 2, "reason must be one line"),
+        (["alice"], {"WSKIT_BACKPLANE": "redis://:hunter2@127.0.0.1:1/0"}, 1,
+         "wskit disconnect: error: cannot connect to the backplane: Redis at redis://:***@127.0.0.1:1/0 failed"),
+    ],
+)  # fmt: skip
+def test_disconnect_errors_say_what_was_wrong_in_one_line(
+    args: list[str], env: dict[str, str], code: int, message: str
+) -> None:
+    result = run_cli("disconnect", *args, env=env)
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == "" and "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--token-expiry-warning", "-1"], "--token-expiry-warning: expected a positive number, got '-1'"),
+        (["serve", "--dev", "--max-token-lifetime", "x"], "--max-token-lifetime: expected a positive number, got 'x'"),
+        (["disconnect", "a", "--max-token-lifetime", "0"], "--max-token-lifetime: expected a positive number, got '0'"),
+    ],
+)
+def test_token_options_are_checked(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith(message), result.stderr
+
+
+def test_disconnect_in_process_says_what_it_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis_servers import RedisServer
+
+    from wskit.cli import main
+
+    monkeypatch.delenv("WSKIT_BACKPLANE", raising=False)
+    with RedisServer(tmp_path / "redis") as redis_server:
+        revoke = ["disconnect", "zoe", "--backplane", redis_server.url, "--revoke", "--max-token-lifetime", "120"]
+        assert main(revoke) == 0
+        assert capsys.readouterr().out.splitlines() == [
+            "disconnected 'zoe': 0 server processes held connections (close 4003: disconnected by an administrator)",
+            "revoked: tokens of 'zoe' issued until now are refused for 120 s",
+        ]
+        kept = redis_server.client().get("wskit:{u:zoe}:revoked")
+        assert kept is not None and kept.endswith(b" disconnected by an administrator")
+        assert 110 < redis_server.client().ttl("wskit:{u:zoe}:revoked") <= 120
+        monkeypatch.setenv("WSKIT_BACKPLANE", redis_server.url)
+        assert main(["disconnect", "zoe", "--reason", "later"]) == 0
+        assert capsys.readouterr().out.endswith("held connections (close 4003: later)\n")
+        assert redis_server.client().get("wskit:{u:zoe}:revoked") == kept  # no --revoke: it stays as it was
+    assert main(["disconnect", "zoe"]) == 1  # $WSKIT_BACKPLANE, now stopped
+    assert capsys.readouterr().err.startswith("wskit disconnect: error: cannot connect to the backplane: Redis at ")
+    monkeypatch.delenv("WSKIT_BACKPLANE")
+    assert main(["disconnect", "zoe"]) == 2
+    assert capsys.readouterr().err == (
+        "wskit disconnect: error: the servers are reached through their shared backplane: pass --backplane"
+        " redis://HOST:PORT/DB (or set WSKIT_BACKPLANE)\n"
+    )
+    for nowhere in (["--backplane", "memory://"], ["--backplane", ""]):
+        assert main(["disconnect", "zoe", *nowhere]) == 2
+        assert "through their shared backplane" in capsys.readouterr().err
+    assert main(["disconnect", "zoe", "--backplane", "http://cache:6379"]) == 2
+    assert capsys.readouterr().err == (
+        "wskit disconnect: error: bad backplane URL 'http://cache:6379': expected redis://HOST:PORT/DB (or memory://)\n"
+    )
+    assert main(["disconnect", "bad id", "--backplane", "redis://127.0.0.1:1/0"]) == 2
+    assert "user_id must be" in capsys.readouterr().err
+
+
+def test_serve_token_options_reach_the_registry() -> None:
+    from wskit.cli import _registry, build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.max_token_lifetime, args.token_expiry_warning) == (86_400, 60.0)
+    args = build_parser().parse_args(["serve", "--max-token-lifetime", "600", "--token-expiry-warning", "0"])
+    assert (_registry(args, None).max_token_lifetime, args.token_expiry_warning) == (600, 0.0)

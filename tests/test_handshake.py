@@ -7,12 +7,13 @@ import time
 import jwt
 import pytest
 
-from wskit.session.auth import generate_secret, mint_token
+from wskit.session.auth import generate_secret, mint_token, verify_claims
 from wskit.session.handshake import SUBPROTOCOL, Handshake, HandshakeRefused, accept_handshake, select_subprotocol
 
 SECRET = generate_secret()
 ALICE = mint_token("alice", SECRET)
 BOB = mint_token("bob", SECRET)
+ALICE_CLAIMS = verify_claims(ALICE, SECRET)
 
 
 def accept(
@@ -29,11 +30,11 @@ def refusal(**request: object) -> tuple[int, str]:
 
 
 def test_token_from_each_place() -> None:
-    assert accept(f"Bearer {ALICE}") == Handshake("alice", None, None)
-    assert accept(f"bearer   {ALICE}  ") == Handshake("alice", None, None)
-    assert accept(subprotocols=(SUBPROTOCOL, ALICE)) == Handshake("alice", None, "wskit")
-    assert accept(subprotocols=(ALICE, SUBPROTOCOL)) == Handshake("alice", None, "wskit")
-    assert accept(query=f"token={ALICE}") == Handshake("alice", None, None)
+    assert accept(f"Bearer {ALICE}") == Handshake(ALICE_CLAIMS, None, None)
+    assert accept(f"bearer   {ALICE}  ") == Handshake(ALICE_CLAIMS, None, None)
+    assert accept(subprotocols=(SUBPROTOCOL, ALICE)) == Handshake(ALICE_CLAIMS, None, "wskit")
+    assert accept(subprotocols=(ALICE, SUBPROTOCOL)) == Handshake(ALICE_CLAIMS, None, "wskit")
+    assert accept(query=f"token={ALICE}") == Handshake(ALICE_CLAIMS, None, None)
 
 
 def test_the_header_wins_over_the_subprotocol_and_the_query() -> None:
@@ -83,7 +84,7 @@ def test_expired_and_foreign_tokens_are_refused() -> None:
 
 @pytest.mark.parametrize(("value", "expected"), [("0", 0), ("17", 17), ("007", 7)])
 def test_last_seq_is_the_resume_point(value: str, expected: int) -> None:
-    assert accept(f"Bearer {ALICE}", query=f"last_seq={value}") == Handshake("alice", expected, None)
+    assert accept(f"Bearer {ALICE}", query=f"last_seq={value}") == Handshake(ALICE_CLAIMS, expected, None)
     assert accept(query=f"token={ALICE}&last_seq={value}").last_seq == expected
 
 
@@ -99,7 +100,7 @@ def test_the_token_is_checked_before_last_seq() -> None:
 
 
 def test_epoch_goes_with_last_seq() -> None:
-    assert accept(f"Bearer {ALICE}", query="last_seq=4&epoch=ab12-3") == Handshake("alice", 4, None, "ab12-3")
+    assert accept(f"Bearer {ALICE}", query="last_seq=4&epoch=ab12-3") == Handshake(ALICE_CLAIMS, 4, None, "ab12-3")
     assert refusal(authorization=f"Bearer {ALICE}", query="epoch=ab12") == (
         400, "epoch only means something with last_seq; send both or neither",
     )  # fmt: skip

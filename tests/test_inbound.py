@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from wskit.session.inbound import FrameError, FrameRateLimiter, Ping, Resume, UserMessage, parse_frame
+from wskit.session.inbound import FrameError, FrameRateLimiter, Ping, Refresh, Resume, UserMessage, parse_frame
 
 
 def test_valid_frames() -> None:
@@ -13,6 +13,8 @@ def test_valid_frames() -> None:
     assert parse_frame('{"type": "user_message", "payload": {"a": 1}, "thread_id": "t1", "run_id": "r"}') == (
         UserMessage({"a": 1}, "t1", "r")
     )
+    assert parse_frame('{"type": "refresh", "token": "a.b.c"}') == Refresh("a.b.c")
+    assert "a.b.c" not in repr(Refresh("a.b.c"))  # a token never reaches a log line through a repr
 
 
 @pytest.mark.parametrize(
@@ -36,6 +38,10 @@ def test_valid_frames() -> None:
         ('{"type": "user_message", "payload": "x"}', "missing_field"),
         ('{"type": "user_message", "payload": "x", "thread_id": "bad id"}', "invalid_field"),
         ('{"type": "user_message", "payload": "x", "thread_id": 5}', "invalid_field"),
+        ('{"type": "refresh"}', "invalid_field"),
+        ('{"type": "refresh", "token": ""}', "invalid_field"),
+        ('{"type": "refresh", "token": 5}', "invalid_field"),
+        ('{"type": "refresh", "token": "t", "user": "bob"}', "unknown_field"),
     ],
 )
 def test_bad_frames_get_a_code_and_a_detail(frame: str | bytes, code: str) -> None:

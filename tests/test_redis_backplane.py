@@ -20,6 +20,7 @@ from conftest import MemoryConnection
 from redis_servers import RedisClusterServers, RedisServer, StallingProxy
 
 from wskit import ManagerRegistry, UserContext
+from wskit.backplane import Revocation
 from wskit.backplane.redis import RedisBackplane, redact
 from wskit.core.errors import BackplaneUnavailable
 from wskit.core.history import ResyncRequired
@@ -291,6 +292,11 @@ def test_a_three_master_redis_cluster(tmp_path: Path) -> None:
                 for connection in pair:
                     assert seqs(connection) == list(range(1, 23))
                     assert [m["payload"] for m in connection.messages[-2:]] == ["from the worker", "from a"]
+            for user in users[:3]:  # a disconnect travels on the user's own shard
+                assert await worker.disconnect_user(user, "bye", revoke=True) == 2
+                assert (await a.backplane.revocation(user)) is not None
+            await until(lambda: all(c.closed_with == (4003, "bye") for u in users[:3] for c in connections[u]))
+            assert all(c.closed_with is None for u in users[3:] for c in connections[u])
 
     with RedisClusterServers(tmp_path / "cluster") as cluster:
         run(lambda: scenario(cluster))
@@ -575,5 +581,54 @@ def test_a_position_that_cannot_be_read_refuses_the_connection_and_unsubscribes(
             await until(lambda: wake_subscribers(redis_server, "ann") == 0)
             assert server.stats()["connections"] == 0
         await proxy.close()
+
+    run(scenario)
+
+
+def test_a_disconnect_closes_the_user_on_every_process_holding_it_and_keeps_the_later_revocation(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 3) as (a, b, worker):
+            alices = [await connect(a, "alice"), await connect(b, "alice")]
+            bob = await connect(b, "bob")
+            await send(worker, "alice", "before")  # the stream's order: delivered, then closed
+            assert await worker.disconnect_user("alice", "account blocked ✋") == 2
+            await until(lambda: all(c.closed_with is not None for c in alices))
+            for connection in alices:
+                assert connection.closed_with == (4003, "account blocked ✋")
+                assert seqs(connection) == [1]
+            assert bob.closed_with is None
+            assert await worker.backplane.revocation("alice") is None  # no revoke: nothing kept
+            assert await worker.disconnect_user("alice", "nobody left") == 0
+            backplane = worker.backplane
+            await backplane.disconnect("alice", "r", revoke=Revocation(1000.5, "first ✋"), ttl=90.2)
+            assert await a.backplane.revocation("alice") == Revocation(1000.5, "first ✋")
+            assert redis_server.client().ttl("wskit:{u:alice}:revoked") == 91  # whole seconds, never shorter
+            await backplane.disconnect("alice", "r", revoke=Revocation(999.0, "older"), ttl=30)
+            assert await b.backplane.revocation("alice") == Revocation(1000.5, "first ✋")  # the later one stays
+            assert redis_server.client().ttl("wskit:{u:alice}:revoked") > 30
+            await backplane.disconnect("alice", "r", revoke=Revocation(2000.25, "later"), ttl=30)
+            assert await a.backplane.revocation("alice") == Revocation(2000.25, "later")
+            assert redis_server.client().ttl("wskit:{u:alice}:revoked") <= 30
+            assert await a.backplane.revocation("bob") is None
+
+    run(scenario)
+
+
+def test_a_disconnect_or_a_revocation_check_without_redis_raises_with_the_reason(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 1) as (worker,):
+            await worker.backplane.start()
+            redis_server.stop()
+            with pytest.raises(BackplaneUnavailable, match=r"^cannot disconnect the user: Redis at redis://127\.0\.0\.1"):
+                await worker.disconnect_user("alice", "bye", revoke=True)
+            with pytest.raises(BackplaneUnavailable, match=r"^cannot check whether the token was revoked: Redis at "):
+                await worker.backplane.revocation("alice")
+            assert worker.health() is not None  # said there too, until Redis answers again
+            redis_server.start()
+            await until(lambda: worker.health() is None, timeout=10)
+            assert await worker.disconnect_user("alice", "bye", revoke=True) == 0
+            assert (await worker.backplane.revocation("alice")) is not None
 
     run(scenario)

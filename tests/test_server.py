@@ -313,10 +313,10 @@ def test_server_defaults_and_the_limits_it_was_given() -> None:
     assert (server.host, server.port, server.ping_interval, server.ping_timeout) == ("127.0.0.1", 0, 20.0, 20.0)
     assert server.sessions.limits == SessionLimits()
     given = WskitServer(max_message_bytes=1000, max_connections_per_user=2, max_frames_per_second=7.5, frame_burst=9,
-                        resume_grace=0.25, close_timeout=1.5)  # fmt: skip
+                        resume_grace=0.25, close_timeout=1.5, token_expiry_warning=0)  # fmt: skip
     assert given.sessions.limits == SessionLimits(max_message_bytes=1000, max_connections_per_user=2,
                                                   max_frames_per_second=7.5, frame_burst=9, resume_grace=0.25,
-                                                  close_timeout=1.5)  # fmt: skip
+                                                  close_timeout=1.5, token_expiry_warning=0)  # fmt: skip
 
 
 def test_a_server_listens_on_the_port_it_was_given() -> None:
@@ -332,3 +332,40 @@ def test_a_server_listens_on_the_port_it_was_given() -> None:
         assert status == 200
 
     run_with_server(scenario, port=port)
+
+
+def test_an_agent_client_refreshes_through_its_callback() -> None:
+    async def scenario(server: WskitServer) -> None:
+        now = int(time.time())
+        # 160 s long, warned 60 s before exp: at once.
+        first = jwt.encode({"sub": "ada", "iat": now - 100, "exp": now + 60}, server.secret, algorithm="HS256")
+        given: list[str] = []
+
+        async def refresh() -> str:
+            given.append(server.mint_token("ada"))
+            return given[-1]
+
+        client = await AgentClient.connect(server.url, first, refresh=refresh)
+        assert client.refresh is refresh
+        assert await client.receive() == {"type": "token_expiring", "exp": now + 60}
+        assert len(given) == 1  # asked for while receiving the warning
+        new_exp = jwt.decode(given[0], options={"verify_signature": False})["exp"]
+        assert await client.receive() == {"type": "token_refreshed", "exp": new_exp}
+        plain = await AgentClient.connect(server.url, first)  # no callback: the warning is only received
+        assert await plain.receive() == {"type": "token_expiring", "exp": now + 60}
+        await plain.send_json({"type": "ping"})
+        assert await plain.receive() == {"type": "pong"}
+        for bad, kind in ((None, "NoneType"), ("", "str")):
+            with pytest.raises(TypeError, match=f"^a refresh needs the new token as a non-empty str; got {kind}$"):
+                await client.send_refresh(bad)  # type: ignore[arg-type]
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(plain.receive(timeout=0.05), 2)  # nothing more is coming
+        assert time.monotonic() - started < 1  # the receive's own timeout, not the guard's
+        with pytest.raises(TypeError, match=r"^refresh must be an async callable returning a new token; got str$"):
+            await AgentClient.connect(server.url, first, refresh="later")  # type: ignore[arg-type]
+        assert server.registry.stats()["connections"] == 2  # refused before connecting
+        await client.close()
+        await plain.close()
+
+    run_with_server(scenario, token_expiry_warning=60)

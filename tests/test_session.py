@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,11 +17,17 @@ from wskit import AGENT_EVENTS, ManagerRegistry
 from wskit.backplane import InProcessBackplane, Published
 from wskit.core.envelope import Draft
 from wskit.core.errors import BackplaneUnavailable
-from wskit.session.auth import generate_secret, mint_token
+from wskit.session.auth import TokenClaims, generate_secret, mint_token, verify_claims
 from wskit.session.connection import Session, SessionHost, SessionLimits, _size_over
 from wskit.session.handshake import Handshake, HandshakeRefused
 
 SECRET = generate_secret()
+
+
+def verified(user: str, ttl: float = 3600.0, *, issued: float | None = None) -> Handshake:
+    """The handshake of a token of `user` that expires in `ttl` seconds (verified: no need to sign it)."""
+    now = time.time() if issued is None else issued
+    return Handshake(TokenClaims(user, now, now + ttl))
 
 
 def host(registry: ManagerRegistry | None = None, **limits: Any) -> SessionHost:
@@ -45,7 +52,7 @@ async def open_session(
     sessions: SessionHost, user: str = "alice", connection: MemoryConnection | None = None, last_seq: int | None = None
 ) -> tuple[Session, MemoryConnection]:
     connection = connection or MemoryConnection(user)
-    session = await sessions.open(connection, Handshake(user, last_seq))
+    session = await sessions.open(connection, Handshake(verified(user).claims, last_seq))
     assert session is not None
     return session, connection
 
@@ -99,17 +106,20 @@ def test_host_checks_its_parts() -> None:
 
 
 def test_handshakes_are_counted_when_refused() -> None:
-    sessions = host()
-    token = mint_token("alice", SECRET)
-    assert sessions.handshake(authorization=f"Bearer {token}", subprotocols=(), query="last_seq=3") == (
-        Handshake("alice", 3, None)
-    )
-    assert sessions.rejected_handshakes == 0
-    for query in ("", "token=nope", f"token={token}&last_seq=x"):
-        with pytest.raises(HandshakeRefused):
-            sessions.handshake(authorization=None, subprotocols=(), query=query)
-    assert sessions.rejected_handshakes == 3
-    assert sessions.registry.users() == []  # refusals create no manager
+    async def scenario() -> None:
+        sessions = host()
+        token = mint_token("alice", SECRET)
+        assert await sessions.handshake(authorization=f"Bearer {token}", subprotocols=(), query="last_seq=3") == (
+            Handshake(verify_claims(token, SECRET), 3, None)
+        )
+        assert sessions.rejected_handshakes == 0
+        for query in ("", "token=nope", f"token={token}&last_seq=x"):
+            with pytest.raises(HandshakeRefused):
+                await sessions.handshake(authorization=None, subprotocols=(), query=query)
+        assert sessions.rejected_handshakes == 3
+        assert sessions.registry.users() == []  # refusals create no manager
+
+    run(scenario)
 
 
 def test_open_joins_the_users_manager_and_health_counts_it() -> None:
@@ -137,7 +147,7 @@ def test_a_connection_over_the_per_user_limit_is_closed_1008() -> None:
         for _ in range(2):
             await open_session(sessions)
         third = MemoryConnection("third")
-        assert await sessions.open(third, Handshake("alice")) is None
+        assert await sessions.open(third, verified("alice")) is None
         assert third.closed_with == (1008, "too many connections for this user (limit 2)")
         await open_session(sessions, "bob")  # other users are not limited by alice
         assert len(sessions.sessions) == 3
@@ -151,7 +161,7 @@ def test_a_full_registry_closes_the_new_connection_1013() -> None:
         sessions = host(ManagerRegistry(max_managers=1))
         await open_session(sessions, "alice")
         refused = MemoryConnection("bob")
-        assert await sessions.open(refused, Handshake("bob")) is None
+        assert await sessions.open(refused, verified("bob")) is None
         assert refused.closed_with == (1013, "server full: try again later")
         await sessions.close()
 
@@ -182,6 +192,27 @@ def test_first_frame_resume_replays_before_live_traffic() -> None:
             "code": "resume_too_late",
             "detail": "resume must be the first frame; or reconnect with ?last_seq=N",
         }
+        await sessions.close()
+
+    run(scenario)
+
+
+def test_a_first_frame_resume_is_read_in_its_epoch() -> None:
+    async def scenario() -> None:
+        sessions = host(resume_grace=30)
+        manager = sessions.registry.get_or_create(ctx("alice"))
+        for i in range(3):
+            await manager.send({"type": "n", "payload": i})
+        backplane = sessions.registry.backplane
+        assert isinstance(backplane, InProcessBackplane)
+        epoch = backplane.history("alice").epoch
+        same, right = await open_session(sessions)
+        await same.receive(json.dumps({"type": "resume", "last_seq": 1, "epoch": epoch}))
+        other, wrong = await open_session(sessions)
+        await other.receive(json.dumps({"type": "resume", "last_seq": 1, "epoch": "another-1"}))
+        await settle(sessions)
+        assert seqs(right) == [2, 3]
+        assert wrong.messages == [{"type": "resync_required", "epoch": epoch, "oldest_seq": 1, "latest_seq": 3}]
         await sessions.close()
 
     run(scenario)
@@ -401,7 +432,7 @@ def test_close_says_1001_to_every_session_and_refuses_new_handshakes() -> None:
             assert session.closing
         assert seqs(opened[0][1]) == [1]  # what was sent before the close was written first
         with pytest.raises(HandshakeRefused) as info:
-            sessions.handshake(authorization=f"Bearer {mint_token('carol', SECRET)}", subprotocols=(), query="")
+            await sessions.handshake(authorization=f"Bearer {mint_token('carol', SECRET)}", subprotocols=(), query="")
         assert (info.value.status, info.value.reason) == (503, "server shutting down: reconnect in a moment")
         assert sessions.rejected_handshakes == 1
 
@@ -519,7 +550,7 @@ def test_while_the_backplane_is_down_connections_are_refused_1013_and_health_is_
     async def scenario() -> None:
         sessions = host(ManagerRegistry(backplane=DownBackplane()))
         connection = MemoryConnection("ann")
-        assert await sessions.open(connection, Handshake("ann")) is None
+        assert await sessions.open(connection, verified("ann")) is None
         assert connection.closed_with == (1013, "backplane unavailable: try again later")
         manager = sessions.registry.get("ann")
         assert manager is not None and dict(manager.connections) == {}  # nothing half-joined
@@ -537,4 +568,43 @@ def test_while_the_backplane_is_down_connections_are_refused_1013_and_health_is_
         run(scenario)
     assert [r.getMessage() for r in caplog.records] == [
         "refused a connection of user 'ann': cannot subscribe: Redis pub/sub at 127.0.0.1:6379 is down (refused)"
+    ]
+
+
+class ForgetfulBackplane(InProcessBackplane):
+    """Joins connections, then cannot read what they missed (a Redis stopped in between)."""
+
+    async def undelivered(self, user_id: str) -> list[Any]:
+        raise BackplaneUnavailable("cannot read the history: Redis at redis://127.0.0.1:6379/0 failed")
+
+    async def replay(self, user_id: str, last_seq: int, epoch: str | None) -> list[Any]:
+        return await self.undelivered(user_id)
+
+
+def test_a_held_connection_that_cannot_catch_up_is_closed_1013(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        sessions = host(ManagerRegistry(backplane=ForgetfulBackplane()), resume_grace=0.2)
+        first_frame, by_frame = await open_session(sessions, "ann")
+        resuming, by_resume = await open_session(sessions, "ann")
+        _, by_timer = await open_session(sessions, "ann")
+        await first_frame.receive('{"type": "ping"}')
+        await resuming.receive('{"type": "resume", "last_seq": 2}')
+        await asyncio.sleep(0.3)  # the third one's grace ran out
+        for connection in (by_frame, by_resume, by_timer):
+            assert connection.closed_with == (1013, "backplane unavailable: try again later")
+            assert connection.frames == []  # no pong, no replay
+        assert first_frame.closing and resuming.closing
+        refused = MemoryConnection("ann")
+        assert await sessions.open(refused, Handshake(verified("ann").claims, 3)) is None  # ?last_seq=3
+        assert refused.closed_with == (1013, "backplane unavailable: try again later")
+        manager = sessions.registry.get("ann")
+        assert manager is not None and len(manager.connections) == 0
+        await sessions.close()
+
+    with caplog.at_level(logging.ERROR, logger="wskit.session.connection"):
+        run(scenario)
+    history = "cannot read the history: Redis at redis://127.0.0.1:6379/0 failed"
+    assert [r.getMessage() for r in caplog.records] == [
+        *[f"closed a connection of user 'ann' that could not catch up: {history}"] * 3,
+        f"refused a connection of user 'ann': {history}",
     ]

@@ -1,7 +1,7 @@
-"""The `wskit` command: `serve`, `token` (and the analyzer and report commands).
+"""The `wskit` command: `serve`, `token`, `disconnect` (and the analyzer and report commands).
 
-Exit codes: 0 success, 1 a check found a problem, 2 usage or configuration error (one line on
-stderr naming what was wrong).
+Exit codes: 0 success, 1 a check found a problem (`disconnect`: the backplane could not be
+reached), 2 usage or configuration error (one line on stderr naming what was wrong).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -18,7 +19,8 @@ from wskit.backplane import Backplane, backplane_from_url
 from wskit.core.errors import BackplaneUnavailable
 from wskit.core.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
 from wskit.core.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_TIMEOUT
-from wskit.registry import ManagerRegistry
+from wskit.registry import DEFAULT_MAX_TOKEN_LIFETIME, USER_DISCONNECTED, ManagerRegistry
+from wskit.serve.asgi import redact_server_logs
 from wskit.serve.server import (
     DEFAULT_MAX_CONNECTIONS_PER_USER,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -26,6 +28,7 @@ from wskit.serve.server import (
     WskitServer,
 )
 from wskit.session.auth import generate_secret, load_secret, mint_token
+from wskit.session.connection import DEFAULT_TOKEN_EXPIRY_WARNING
 from wskit.session.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
 from wskit.usage import UsageError
 
@@ -100,6 +103,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    redact_server_logs()  # websockets logs request paths (?token=) at DEBUG
     server = WskitServer(
         secret=secret,
         host=args.host,
@@ -112,6 +116,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_frames_per_second=args.max_frames_per_second,
         frame_burst=args.frame_burst,
         resume_grace=args.resume_grace,
+        token_expiry_warning=args.token_expiry_warning,
     )
     return asyncio.run(_serve_until_signal(server, dev=args.dev))
 
@@ -130,6 +135,7 @@ def _registry(args: argparse.Namespace, backplane: Backplane | None) -> ManagerR
             max_buffered_bytes=args.max_buffered_bytes,
             send_timeout=args.send_timeout,
             memory_budget=args.memory_budget,
+            max_token_lifetime=args.max_token_lifetime,
             **history,
         )
     except ValueError as exc:
@@ -167,6 +173,36 @@ def _cmd_token(args: argparse.Namespace) -> int:
         print(mint_token(args.user_id, secret, ttl_seconds=args.ttl))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    return 0
+
+
+def _cmd_disconnect(args: argparse.Namespace) -> int:
+    url = args.backplane or os.environ.get("WSKIT_BACKPLANE")
+    if url is None or url in ("", "memory://"):
+        raise UsageError(
+            "the servers are reached through their shared backplane: pass --backplane redis://HOST:PORT/DB"
+            " (or set WSKIT_BACKPLANE)"
+        )
+    try:
+        registry = ManagerRegistry(backplane=backplane_from_url(url), max_token_lifetime=args.max_token_lifetime)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return asyncio.run(_disconnect(registry, args.user_id, args.reason, revoke=args.revoke))
+
+
+async def _disconnect(registry: ManagerRegistry, user_id: str, reason: str, *, revoke: bool) -> int:
+    try:
+        told = await registry.disconnect_user(user_id, reason, revoke=revoke)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except BackplaneUnavailable as exc:
+        print(f"wskit disconnect: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await registry.backplane.close()
+    print(f"disconnected {user_id!r}: {told} server processes held connections (close {USER_DISCONNECTED}: {reason})")
+    if revoke:
+        print(f"revoked: tokens of {user_id!r} issued until now are refused for {registry.max_token_lifetime:g} s")
     return 0
 
 
@@ -243,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds a write may wait before closing 1013 (default %(default)s)")  # fmt: skip
     serve.add_argument("--resume-grace", type=_non_negative_float, default=DEFAULT_RESUME_GRACE,
                        help="seconds a new connection waits for a first-frame resume (0: none)")  # fmt: skip
+    serve.add_argument("--token-expiry-warning", type=_non_negative_float, default=DEFAULT_TOKEN_EXPIRY_WARNING,
+                       help="seconds before exp a connection is sent token_expiring (default %(default)s)")  # fmt: skip
+    _max_token_lifetime_option(serve)
     serve.set_defaults(func=_cmd_serve)
 
     token = commands.add_parser("token", help="print a token for USER_ID")
@@ -250,6 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--secret-file", help="file holding the token secret (default: $WSKIT_SECRET)")
     token.set_defaults(func=_cmd_token)
+
+    disconnect = commands.add_parser("disconnect", help="close every connection of USER_ID on every server process")
+    disconnect.add_argument("user_id")
+    disconnect.add_argument("--reason", default="disconnected by an administrator",
+                            help="the close reason the user's clients get (default: %(default)s)")  # fmt: skip
+    disconnect.add_argument("--revoke", action="store_true",
+                            help="also refuse the user's tokens issued until now, on every process")  # fmt: skip
+    disconnect.add_argument("--backplane", metavar="URL",
+                            help="redis://HOST:PORT/DB the servers share (default: $WSKIT_BACKPLANE)")  # fmt: skip
+    _max_token_lifetime_option(disconnect)
+    disconnect.set_defaults(func=_cmd_disconnect)
 
     report = commands.add_parser("report", help="execute the notebooks and write HTML reports")
     report.add_argument("--notebooks", default="notebooks", help="directory of .ipynb files (default notebooks/)")
@@ -266,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _extra_commands():
         register(commands)
     return parser
+
+
+def _max_token_lifetime_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-token-lifetime", type=_positive_float, default=DEFAULT_MAX_TOKEN_LIFETIME,
+                        metavar="SECONDS", help="longest token lifetime (exp - iat) servers accept, and how long a"
+                        " revocation is kept: the same for every process (default %(default)s)")  # fmt: skip
 
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:

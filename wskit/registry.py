@@ -4,19 +4,23 @@ A server owns one registry; notebooks and scripts share the process default
 (`default_registry()`). The registry is also where isolation is enforced across managers:
 a connection belongs to exactly one user at a time, and where its backplane hands envelopes
 to this process's connections (it is the backplane's `DeliverySink`).
+
+`disconnect_user()` closes a user's connections in every process that shares the backplane (close
+code 4003), and can revoke the user's tokens issued until now for `max_token_lifetime` seconds.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from wskit.backplane import Backplane, InProcessBackplane
+from wskit.backplane import Backplane, InProcessBackplane, Revocation
 from wskit.core.budget import MemoryBudget
-from wskit.core.context import UserContext
+from wskit.core.context import UserContext, validate_id
 from wskit.core.envelope import SharedDraft, encode_json
 from wskit.core.errors import IsolationError, RegistryFullError
 from wskit.core.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES, Entry
@@ -25,7 +29,16 @@ from wskit.core.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_M
 from wskit.protocols import WebSocketProtocol
 from wskit.unified_manager import _UnifiedWebSocketManagerImplementation as _Manager
 
-__all__ = ["ManagerRegistry", "default_registry"]
+__all__ = ["DEFAULT_MAX_TOKEN_LIFETIME", "USER_DISCONNECTED", "ManagerRegistry", "default_registry"]
+
+DEFAULT_MAX_TOKEN_LIFETIME = 86_400
+"""Longest token lifetime (`exp - iat`, seconds) servers accept, and how long a revocation is kept."""
+
+USER_DISCONNECTED = 4003
+"""Close code of `disconnect_user()` (an application code, RFC 6455 7.4.2; 403-like: not your session
+any more), with the caller's reason."""
+
+_MAX_REASON_BYTES = 120  # a close frame's reason holds at most 123 bytes
 
 
 def _require_positive(name: str, value: object, *, integer: bool = True) -> None:
@@ -54,6 +67,9 @@ class ManagerRegistry:
         memory_budget: bytes this process may hold in histories and outbound buffers together
             (None: no process-wide bound, only the per-user and per-connection ones); see
             `wskit.core.budget`. It must hold at least one user's history and one connection's buffer.
+        max_token_lifetime: seconds a token may last (`exp - iat`) for servers using this
+            registry, and how long `disconnect_user(..., revoke=True)` keeps its revocation; use
+            the same value in every process that shares a backplane.
         clock: monotonic seconds, injectable for tests of idle release.
     """
 
@@ -70,9 +86,13 @@ class ManagerRegistry:
         history_max_bytes: int = DEFAULT_HISTORY_MAX_BYTES,
         history_max_age: float = DEFAULT_HISTORY_MAX_AGE,
         memory_budget: int | None = None,
+        max_token_lifetime: float = DEFAULT_MAX_TOKEN_LIFETIME,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _require_positive("idle_timeout", idle_timeout, integer=False)
+        _require_positive("max_token_lifetime", max_token_lifetime, integer=False)
+        if max_token_lifetime == math.inf:  # a revocation must end: Redis keeps it with a TTL
+            raise ValueError("max_token_lifetime must be a finite number of seconds; got inf")
         _require_positive("max_managers", max_managers)
         _require_positive("max_buffered_messages", max_buffered_messages)
         _require_positive("max_buffered_bytes", max_buffered_bytes)
@@ -105,6 +125,7 @@ class ManagerRegistry:
         self.max_buffered_messages = max_buffered_messages
         self.max_buffered_bytes = max_buffered_bytes
         self.send_timeout = float(send_timeout)
+        self.max_token_lifetime = max_token_lifetime
         self._clock = clock
         self._backplane: Backplane = backplane
         backplane.attach(self)
@@ -179,6 +200,33 @@ class ManagerRegistry:
         delivered = await self._backplane.publish_many(drafts)
         self._messages_sent += len(managers)
         return delivered
+
+    async def disconnect_user(self, user_id: str, reason: str, *, revoke: bool = False) -> int:
+        """Close every connection of `user_id`, in every process sharing the backplane, with close
+        code 4003 (`USER_DISCONNECTED`) and `reason`; return how many processes were told.
+
+        With `revoke=True`, tokens of the user issued (`iat`) before now are also refused, at the
+        handshake (401 with `reason`) and at refresh, in every process, for `max_token_lifetime`
+        seconds. Raises `ValueError` for a bad user id or reason, `BackplaneUnavailable` when the
+        backplane cannot be reached (then nothing was done).
+        """
+        validate_id("user_id", user_id)
+        if not isinstance(reason, str) or not reason.isprintable() or not reason.strip() or (
+            len(reason.encode()) > _MAX_REASON_BYTES
+        ):
+            raise ValueError(
+                f"reason must be one line of 1 to {_MAX_REASON_BYTES} UTF-8 bytes (it is the close frame's reason);"
+                f" got {reason!r:.60}"
+            )
+        if not isinstance(revoke, bool):
+            raise TypeError(f"revoke must be True or False; got {type(revoke).__name__}")
+        revocation = Revocation(time.time(), reason) if revoke else None
+        return await self._backplane.disconnect(user_id, reason, revoke=revocation, ttl=self.max_token_lifetime)
+
+    def close_user(self, user_id: str, reason: str) -> int:
+        """Close the user's connections here with 4003 and `reason` (the backplane calls this); return how many."""
+        manager = self._managers.get(user_id)  # a manager with connections is never a released one
+        return 0 if manager is None else manager._close_all(USER_DISCONNECTED, reason)
 
     def deliver(self, user_id: str, entries: Sequence[Entry]) -> int:
         """Hand published envelopes to the user's connections here (the backplane calls this)."""

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, NoReturn, Protocol, final
 
 from wskit.backplane.base import Backplane
@@ -150,7 +150,7 @@ class _UnifiedWebSocketManagerImplementation:
         self._connections = {}
         self._view = types.MappingProxyType(self._connections)
         self._outboxes = {}
-        self._background = None  # made when a slow consumer is first closed
+        self._background = None  # made when a connection is first closed in the background
         self._sent = 0
         self._failed = 0
         self._dropped = 0
@@ -309,6 +309,19 @@ class _UnifiedWebSocketManagerImplementation:
         await connection.close(code, reason)
         return True
 
+    def _close_all(self, code: int, reason: str) -> int:
+        """Start closing every connection of this user here (as `close_connection`); return how many."""
+        connection_ids = list(self._connections)
+        for connection_id in connection_ids:
+            self._spawn(self._close_quietly(connection_id, code, reason))
+        return len(connection_ids)
+
+    async def _close_quietly(self, connection_id: str, code: int, reason: str) -> None:
+        try:
+            await self.close_connection(connection_id, code, reason)
+        except Exception as exc:  # the peer may already be gone; nothing left to clean up
+            logger.debug("close failed: %r", exc)
+
     async def flush(self) -> None:
         """Wait until every accepted frame was written to its connection (or the connection dropped)."""
         await asyncio.gather(*(outbox.flush() for outbox in tuple(self._outboxes.values())))
@@ -397,13 +410,14 @@ class _UnifiedWebSocketManagerImplementation:
         self._drop(connection_id)
         if connection is not None and isinstance(exc, OutboxOverflow):
             # Closing awaits the peer, so it runs beside the sender instead of inside it.
-            task = asyncio.get_running_loop().create_task(
-                _close_quietly(connection, SLOW_CONSUMER_CLOSE_CODE, f"slow consumer: {exc}"[:120])
-            )
-            if self._background is None:
-                self._background = set()
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(_close_quietly(connection, SLOW_CONSUMER_CLOSE_CODE, f"slow consumer: {exc}"[:120]))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        if self._background is None:
+            self._background = set()
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _drop(self, connection_id: str) -> bool:
         connection = self._connections.pop(connection_id, None)

@@ -6,6 +6,10 @@ process holding a connection of that user; the registry of each such process del
 local connections (`DeliverySink`), once and in `seq` order. "Accepted" means `publish()`
 returned; a backplane that cannot store an envelope raises `BackplaneUnavailable`.
 
+It also carries the control of a user's connections: `disconnect()` reaches every process holding
+a connection of the user (each closes them through its sink), and keeps a `Revocation` (tokens
+of the user issued before a moment are refused) for as long as such a token could be valid.
+
 `InProcessBackplane` (`wskit.backplane.memory`) does it all in this process, the embedded
 default; `RedisBackplane` (`wskit.backplane.redis`) across processes and machines.
 """
@@ -18,7 +22,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from wskit.core.envelope import Draft
 from wskit.core.history import Entry
 
-__all__ = ["Backplane", "DeliverySink", "Published"]
+__all__ = ["Backplane", "DeliverySink", "Published", "Revocation"]
 
 
 class Published(NamedTuple):
@@ -27,6 +31,13 @@ class Published(NamedTuple):
     seq: int
     epoch: str
     delivered: int
+
+
+class Revocation(NamedTuple):
+    """Tokens of a user issued (`iat`) before `before` (seconds since the epoch) are refused, for `reason`."""
+
+    before: float
+    reason: str
 
 
 class DeliverySink(Protocol):
@@ -40,6 +51,10 @@ class DeliverySink(Protocol):
 
     def restart(self, user_id: str, notice: dict[str, object]) -> None:
         """The user's history was lost (a new epoch): tell the local connections, then start over at seq 1."""
+        ...
+
+    def close_user(self, user_id: str, reason: str) -> int:
+        """Close every local connection of the user (a `disconnect()`); return how many."""
         ...
 
 
@@ -81,6 +96,15 @@ class Backplane(Protocol):
 
     def unsubscribe(self, user_id: str) -> None:
         """The user's last connection in this process is gone."""
+        ...
+
+    async def disconnect(self, user_id: str, reason: str, *, revoke: Revocation | None, ttl: float) -> int:
+        """Close the user's connections in every process; with `revoke`, keep it for `ttl` seconds (the
+        later of two revocations wins). Returns the processes told; raises `BackplaneUnavailable`."""
+        ...
+
+    async def revocation(self, user_id: str) -> Revocation | None:
+        """The user's revocation in force, if any; raises `BackplaneUnavailable` when it cannot be read."""
         ...
 
     def health(self) -> str | None:

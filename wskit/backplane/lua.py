@@ -3,12 +3,15 @@
 Keys of one user share the hash tag `{u:<user_id>}`, so a Redis Cluster keeps them, and the
 user's sharded pub/sub channel, on one shard: `<prefix>:{u:<id>}:meta` (a hash: `epoch`, `seq`,
 `seen`), `<prefix>:{u:<id>}:log` (a stream whose entry ids are `<seq>-0`, fields `d` = the
-envelope, `t` = Redis time in seconds) and the channel `<prefix>:{u:<id>}:wake`.
+envelope, `t` = Redis time in seconds), `<prefix>:{u:<id>}:revoked` (a string: `<before> <reason>`,
+tokens issued before `before` are refused; it expires with the longest token lifetime) and the
+channel `<prefix>:{u:<id>}:wake` (`<seq> <epoch> <envelope>`, or `!<reason>`: close the user's
+connections).
 """
 
 from __future__ import annotations
 
-__all__ = ["HISTORY", "PUBLISH", "SEEN"]
+__all__ = ["DISCONNECT", "HISTORY", "PUBLISH", "SEEN"]
 
 PUBLISH = """
 -- KEYS: meta, log, wake. ARGV: head, tail, new epoch, limits ("max entries max bytes log-ttl meta-ttl").
@@ -51,4 +54,18 @@ if redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then
   if tonumber(ARGV[1]) > seen then redis.call('HSET', KEYS[1], 'seen', ARGV[1]) end
 end
 return 0
+"""
+
+DISCONNECT = """
+-- KEYS: revoked, wake. ARGV: revocation ('<before> <reason>', or '' for none), its ttl in seconds, reason.
+-- Keeps the later of the stored and the new revocation, then tells every process holding the
+-- user's connections to close them; returns how many processes were told.
+if ARGV[1] ~= '' then
+  local kept = redis.call('GET', KEYS[1])
+  local kept_before = kept and tonumber(string.match(kept, '^(%S+)'))
+  if not kept_before or tonumber(string.match(ARGV[1], '^(%S+)')) >= kept_before then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  end
+end
+return redis.call('SPUBLISH', KEYS[2], '!' .. ARGV[3])
 """

@@ -3,7 +3,8 @@
 Each user's envelopes live in a `History` with its own epoch. The epoch is new for every history
 this object creates (a random prefix per backplane, then a counter), so a client that resumes
 after a server restart, or after its idle history was dropped, is told to resync instead of
-being given envelopes of another stream under the same numbers.
+being given envelopes of another stream under the same numbers. A disconnect reaches this
+process's connections only; revocations are kept here until their time is up.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 
-from wskit.backplane.base import DeliverySink, Published
+from wskit.backplane.base import DeliverySink, Published, Revocation
 from wskit.core.budget import MemoryBudget
 from wskit.core.envelope import Draft
 from wskit.core.history import (
@@ -64,6 +65,8 @@ class InProcessBackplane:
         # Users with no connection here, oldest first: their histories go once nothing is kept.
         self._unheld: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._sink: DeliverySink | None = None
+        # Revocations and when each lapses (clock seconds), in the order they were last written.
+        self._revocations: collections.OrderedDict[str, tuple[Revocation, float]] = collections.OrderedDict()
 
     def attach(self, sink: DeliverySink) -> None:
         """Register the local delivery sink (one per backplane)."""
@@ -153,6 +156,21 @@ class InProcessBackplane:
             self._unheld[user_id] = self._clock()
             self._unheld.move_to_end(user_id)
 
+    async def disconnect(self, user_id: str, reason: str, *, revoke: Revocation | None, ttl: float) -> int:
+        """Close the user's connections here; keep `revoke` for `ttl` seconds. Returns 1 if any were open, else 0."""
+        if revoke is not None:
+            kept = self._revocation(user_id)
+            if kept is None or revoke.before >= kept.before:
+                self._revocations[user_id] = (revoke, self._clock() + ttl)
+                self._revocations.move_to_end(user_id)
+            self._forget_lapsed()
+        closed = 0 if self._sink is None else self._sink.close_user(user_id, reason)
+        return 1 if closed else 0
+
+    async def revocation(self, user_id: str) -> Revocation | None:
+        """The user's revocation, until its time is up."""
+        return self._revocation(user_id)
+
     def health(self) -> str | None:
         """Always healthy: nothing here can be unreachable."""
         return None
@@ -163,6 +181,24 @@ class InProcessBackplane:
     def __len__(self) -> int:
         """Users with a history here."""
         return len(self._histories)
+
+    def _revocation(self, user_id: str) -> Revocation | None:
+        kept = self._revocations.get(user_id)
+        if kept is None:
+            return None
+        if kept[1] <= self._clock():
+            del self._revocations[user_id]
+            return None
+        return kept[0]
+
+    def _forget_lapsed(self) -> None:
+        """Drop revocations whose time is up, oldest written first (they lapse in that order for one ttl)."""
+        now = self._clock()
+        while self._revocations:
+            user_id, (_, lapses) = next(iter(self._revocations.items()))
+            if lapses > now:
+                return
+            del self._revocations[user_id]
 
     def _sweep(self) -> None:
         """Forget histories of users gone for longer than the history age (nothing of them is kept)."""

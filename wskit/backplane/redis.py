@@ -12,6 +12,9 @@ silently and loses those). The subscriber connection is our own: a PING every `p
 seconds that is not answered within the next one means it is dead or wedged, and it is replaced;
 reconnects back off up to `reconnect_max` seconds and reset after a success. While it is down,
 `health()` says why (`/healthz` answers 503) and new connections are refused.
+
+A disconnect is one script (`wskit.backplane.lua.DISCONNECT`): keep the revocation, if any, then
+wake the processes holding the user with a `!<reason>` message, which closes their connections.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
-from wskit.backplane.base import DeliverySink, Published
+from wskit.backplane.base import DeliverySink, Published, Revocation
 from wskit.backplane.cursor import Cursor, EpochChanged, Lost
-from wskit.backplane.lua import HISTORY, PUBLISH, SEEN
+from wskit.backplane.lua import DISCONNECT, HISTORY, PUBLISH, SEEN
 from wskit.core.envelope import Draft
 from wskit.core.errors import BackplaneUnavailable
 from wskit.core.history import (
@@ -295,6 +298,36 @@ class RedisBackplane:
         if subscriber is not None:
             subscriber.unsubscribe(self._key(user_id, "wake"))
 
+    async def disconnect(self, user_id: str, reason: str, *, revoke: Revocation | None, ttl: float) -> int:
+        """Keep `revoke` (for `ttl` seconds) and wake every process holding the user to close its
+        connections, in one script; returns the processes told."""
+        client = await self._ready()
+        revocation = "" if revoke is None else f"{revoke.before!r} {revoke.reason}"
+        try:
+            told = await self._disconnect_script(
+                keys=[self._key(user_id, "revoked"), self._key(user_id, "wake")],
+                args=[revocation, math.ceil(ttl), reason],
+                client=client,
+            )
+        except _FAILURES as exc:
+            raise self._unavailable("disconnect the user", exc) from exc
+        self._command_failure = None
+        return int(told)
+
+    async def revocation(self, user_id: str) -> Revocation | None:
+        """The user's revocation kept in Redis, if any (read on every call: every process sees it at once)."""
+        client = await self._ready()
+        try:
+            kept = await client.get(self._key(user_id, "revoked"))
+        except _FAILURES as exc:
+            raise self._unavailable("check whether the token was revoked", exc) from exc
+        self._command_failure = None
+        if kept is None:
+            return None
+        text = kept.decode("utf-8", "replace") if isinstance(kept, bytes) else kept
+        before, _, reason = text.partition(" ")
+        return Revocation(float(before), reason)
+
     def health(self) -> str | None:
         """None when Redis answers and every subscriber connection is up, else why not."""
         if self._closed:
@@ -341,6 +374,7 @@ class RedisBackplane:
             self._publish = client.register_script(PUBLISH)
             self._history = client.register_script(HISTORY)
             self._seen_script = client.register_script(SEEN)
+            self._disconnect_script = client.register_script(DISCONNECT)
             await client.script_load(PUBLISH)
             return client
         except _FAILURES as exc:
@@ -489,6 +523,10 @@ class RedisBackplane:
         return {**kwargs, "host": host, "port": int(port), "socket_connect_timeout": timeout, "protocol": 2}
 
     def _on_wake(self, user_id: str, message: bytes) -> None:
+        if message.startswith(b"!"):  # not an envelope: close the user's connections here
+            if self._sink is not None:
+                self._sink.close_user(user_id, message[1:].decode("utf-8", "replace"))
+            return
         seq, epoch, data = message.split(b" ", 2)
         self._accept(user_id, epoch.decode("ascii"), int(seq), data, ordered=True)
 

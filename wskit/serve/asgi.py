@@ -11,11 +11,15 @@ wskit.running():`` inside an existing lifespan). The lifespan closes every conne
 on SIGTERM/SIGINT, before the server's own shutdown, and runs the endpoint's background work.
 
 The upgrade request is authenticated before it is accepted: a refused one gets HTTP 401 (400 for
-a bad `last_seq`, 503 while shutting down) with a one-line reason when the server offers the ASGI
-`websocket.http.response` extension (uvicorn, hypercorn and granian do), else it is closed
-before the accept, which the server answers with 403. Frames go to the connection's `Session`;
+a bad `last_seq`, 503 while shutting down or while the backplane cannot say whether the token was
+revoked) with a one-line reason when the server offers the ASGI `websocket.http.response`
+extension (uvicorn, hypercorn and granian do), else it is closed before the accept, which the
+server answers with 403. Frames go to the connection's `Session`;
 writes go through the connection's bounded outbox with a send timeout, so a client that cannot
 keep up is closed with 1013 whether or not the server's `send` waits for the socket.
+
+Servers log request paths with their query (uvicorn prints `/ws?token=...` for every connection):
+`redact_server_logs()` installs `redact_tokens`, a logging filter that masks them as `token=***`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -38,6 +43,7 @@ from wskit.session.connection import (
     DEFAULT_MAX_CONNECTIONS_PER_USER,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_RESUME_GRACE,
+    DEFAULT_TOKEN_EXPIRY_WARNING,
     GOING_AWAY,
     SessionHost,
     SessionLimits,
@@ -45,7 +51,7 @@ from wskit.session.connection import (
 from wskit.session.handshake import Handshake, HandshakeRefused
 from wskit.session.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
 
-__all__ = ["WskitEndpoint"]
+__all__ = ["SERVER_LOGGERS", "WskitEndpoint", "redact_server_logs", "redact_tokens"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +62,11 @@ Send = Callable[[Message], Awaitable[None]]
 
 _HTTP_RESPONSE = "websocket.http.response"
 
+SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error", "hypercorn.access", "hypercorn.error", "websockets.server")
+"""The loggers that print request paths: uvicorn logs each WebSocket's path to `uvicorn.error`."""
+
+_TOKEN = re.compile(r"(?<![\w%-])(token=)[^&#\s\"']+")
+
 
 class WskitEndpoint:
     """The wskit WebSocket endpoint as an ASGI application, bound to a registry and a secret.
@@ -65,7 +76,8 @@ class WskitEndpoint:
         registry: where the managers live (default: the process-wide `default_registry()`, the
             one `get_websocket_manager(ctx)` uses, so REST handlers reach the same managers).
         max_message_bytes, max_connections_per_user, max_frames_per_second, frame_burst,
-        resume_grace, close_timeout: the same limits as `WskitServer` (see `SessionLimits`).
+        resume_grace, close_timeout, token_expiry_warning: the same limits as `WskitServer` (see
+            `SessionLimits`); the longest token lifetime accepted is the registry's `max_token_lifetime`.
     """
 
     def __init__(
@@ -79,6 +91,7 @@ class WskitEndpoint:
         frame_burst: int = DEFAULT_FRAME_BURST,
         resume_grace: float = DEFAULT_RESUME_GRACE,
         close_timeout: float = 5.0,
+        token_expiry_warning: float = DEFAULT_TOKEN_EXPIRY_WARNING,
     ) -> None:
         limits = SessionLimits(
             max_message_bytes=max_message_bytes,
@@ -87,6 +100,7 @@ class WskitEndpoint:
             frame_burst=frame_burst,
             resume_grace=resume_grace,
             close_timeout=close_timeout,
+            token_expiry_warning=token_expiry_warning,
         )
         self.sessions = SessionHost(
             registry=default_registry() if registry is None else registry, secret=secret, limits=limits
@@ -115,7 +129,7 @@ class WskitEndpoint:
         if (await receive())["type"] != "websocket.connect":
             return
         try:
-            handshake = self.sessions.handshake(
+            handshake = await self.sessions.handshake(
                 authorization=_header(scope, b"authorization"),
                 subprotocols=scope.get("subprotocols") or (),
                 query=scope.get("query_string", b"").decode("latin-1"),
@@ -242,3 +256,25 @@ async def _plain_response(send: Send, status: int, text: str) -> None:
 async def _until_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "websocket.disconnect":
         pass
+
+
+def redact_tokens(record: logging.LogRecord) -> bool:
+    """A logging filter that masks `token=<value>` (a query parameter) as `token=***` in a record's
+    message and arguments; it drops nothing. Install it with `redact_server_logs()`, or on a logger
+    or handler (`addFilter(redact_tokens)`)."""
+    if isinstance(record.msg, str):
+        record.msg = _TOKEN.sub(r"\1***", record.msg)
+    args = record.args
+    if isinstance(args, tuple):
+        record.args = tuple(_TOKEN.sub(r"\1***", arg) if isinstance(arg, str) else arg for arg in args)
+    elif isinstance(args, dict):  # in place: a mapping of its own kind keeps its lookups (hypercorn's atoms)
+        for key, value in args.items():
+            if isinstance(value, str):
+                args[key] = _TOKEN.sub(r"\1***", value)
+    return True
+
+
+def redact_server_logs(names: tuple[str, ...] = SERVER_LOGGERS) -> None:
+    """Install `redact_tokens` on the loggers `names` (the servers wskit runs under, by default); idempotent."""
+    for name in names:
+        logging.getLogger(name).addFilter(redact_tokens)

@@ -2,6 +2,9 @@
 
 async with await AgentClient.connect(server.url, token) as client:
     events = await client.run_agent("hello world", thread_id="t1")
+
+With `refresh=` (an async callable returning a new token), the client answers the server's
+`token_expiring` with a `refresh` frame while it receives, so the connection outlives its token.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -22,11 +26,15 @@ __all__ = ["AgentClient"]
 
 
 class AgentClient:
-    """One client connection; every JSON message received is kept in `received`, in order."""
+    """One client connection; every JSON message received is kept in `received`, in order.
 
-    def __init__(self, connection: ClientConnection) -> None:
+    `refresh`: called for a new token when the server says `token_expiring` (see `connect`).
+    """
+
+    def __init__(self, connection: ClientConnection, *, refresh: Callable[[], Awaitable[str]] | None = None) -> None:
         self.connection = connection
         self.received: list[dict[str, Any]] = []
+        self.refresh = _check_refresh(refresh)
 
     @property
     def last_seq(self) -> int:
@@ -50,6 +58,7 @@ class AgentClient:
         last_seq: int | None = None,
         epoch: str | None = None,
         open_timeout: float = 5.0,
+        refresh: Callable[[], Awaitable[str]] | None = None,
         **options: Any,
     ) -> Self:
         """Open a connection authenticated by `token`: a Bearer header, subprotocols `["wskit", token]`
@@ -57,11 +66,14 @@ class AgentClient:
 
         With `last_seq` (and its `epoch`), the server first replays every envelope after it
         (`?last_seq=&epoch=`), or says `resync_required` when it no longer can.
+        With `refresh`, an async callable returning a new token of the same user, each
+        `token_expiring` the client receives is answered with `{"type": "refresh", "token": ...}`.
         Other keyword arguments go to `websockets.asyncio.client.connect` (e.g. `max_queue`).
         Raises `ConnectionRejected` (with the HTTP status and the server's reason) on refusal.
         """
         if token_in not in ("header", "subprotocol", "query"):
             raise ValueError(f"token_in must be 'header', 'subprotocol' or 'query'; got {token_in!r}")
+        _check_refresh(refresh)  # before connecting
         headers = {"Authorization": f"Bearer {token}"} if token_in == "header" else None
         if token_in == "subprotocol":
             options["subprotocols"] = [SUBPROTOCOL, token]
@@ -77,7 +89,7 @@ class AgentClient:
         except InvalidStatus as exc:
             response = exc.response
             raise ConnectionRejected(response.status_code, response.body.decode(errors="replace").strip()) from None
-        return cls(connection)
+        return cls(connection, refresh=refresh)
 
     async def send_json(self, message: Any) -> None:
         """Send any JSON value as one text frame."""
@@ -98,12 +110,24 @@ class AgentClient:
         await self.send_json(message)
 
     async def receive(self, timeout: float = 5.0) -> dict[str, Any]:
-        """The next message from the server (also appended to `received`)."""
+        """The next message from the server (also appended to `received`).
+
+        A `token_expiring` is first answered with a new token from `refresh`, if given (a
+        `TypeError` if it returns anything but a non-empty str; its own errors propagate).
+        """
         async with asyncio.timeout(timeout):
             data = await self.connection.recv()
         message: dict[str, Any] = json.loads(data)
         self.received.append(message)
+        if message.get("type") == "token_expiring" and self.refresh is not None:
+            await self.send_refresh(await self.refresh())
         return message
+
+    async def send_refresh(self, token: str) -> None:
+        """Go on with `token`, a new token of the same user (the server answers `token_refreshed` or an error)."""
+        if not isinstance(token, str) or not token:
+            raise TypeError(f"a refresh needs the new token as a non-empty str; got {type(token).__name__}")
+        await self.send_json({"type": "refresh", "token": token})
 
     async def receive_until(
         self, event_type: str, *, thread_id: str | None = None, timeout: float = 5.0
@@ -133,3 +157,9 @@ class AgentClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+def _check_refresh(refresh: Callable[[], Awaitable[str]] | None) -> Callable[[], Awaitable[str]] | None:
+    if refresh is not None and not callable(refresh):
+        raise TypeError(f"refresh must be an async callable returning a new token; got {type(refresh).__name__}")
+    return refresh

@@ -36,6 +36,7 @@ from wskit.session.connection import (
     DEFAULT_MAX_CONNECTIONS_PER_USER,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_RESUME_GRACE,
+    DEFAULT_TOKEN_EXPIRY_WARNING,
     GOING_AWAY,
     SessionHost,
     SessionLimits,
@@ -67,6 +68,8 @@ class WskitServer:
         resume_grace: seconds a connection without `?last_seq` is held for a first-frame resume
             (0 disables first-frame resume: such connections go live at once).
         close_timeout: seconds to wait for a peer's closing handshake (bounds shutdown).
+        token_expiry_warning: seconds before its token's `exp` a connection is sent `token_expiring`.
+        The longest token lifetime accepted is the registry's `max_token_lifetime`.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class WskitServer:
         frame_burst: int = DEFAULT_FRAME_BURST,
         resume_grace: float = DEFAULT_RESUME_GRACE,
         close_timeout: float = 5.0,
+        token_expiry_warning: float = DEFAULT_TOKEN_EXPIRY_WARNING,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int from 0 to 65535 (0 picks a free one); got {port!r}")
@@ -94,6 +98,7 @@ class WskitServer:
             frame_burst=frame_burst,
             resume_grace=resume_grace,
             close_timeout=close_timeout,
+            token_expiry_warning=token_expiry_warning,
         )
         self.sessions = SessionHost(
             registry=registry if registry is not None else ManagerRegistry(),
@@ -196,7 +201,7 @@ class WskitServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urllib.parse.urlsplit(request.path)
         if url.path == "/healthz":
             status, document = self.sessions.health()
@@ -208,7 +213,7 @@ class WskitServer:
             return connection.respond(404, f"unknown path {url.path!r}; connect to /ws\n")
         offered = [p for value in request.headers.get_all("Sec-WebSocket-Protocol") for p in parse_subprotocol(value)]
         try:
-            self._handshakes[connection] = self.sessions.handshake(
+            self._handshakes[connection] = await self.sessions.handshake(
                 authorization=request.headers.get("Authorization"), subprotocols=offered, query=url.query
             )
         except HandshakeRefused as refused:

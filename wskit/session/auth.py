@@ -1,10 +1,15 @@
-"""Token authentication: HS256 JWTs whose `sub` is the user id and whose `exp` is required."""
+"""Token authentication: HS256 JWTs whose `sub` is the user id and whose `exp` is required.
+
+A server also bounds how long a token may last (`exp - iat`, so `iat` is then required): a
+revocation is kept for that long, which covers every token issued before it.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
@@ -12,7 +17,15 @@ import jwt
 from wskit.core.context import validate_id
 from wskit.core.errors import AuthenticationError, InvalidUserContext
 
-__all__ = ["MIN_SECRET_BYTES", "generate_secret", "load_secret", "mint_token", "verify_token"]
+__all__ = [
+    "MIN_SECRET_BYTES",
+    "TokenClaims",
+    "generate_secret",
+    "load_secret",
+    "mint_token",
+    "verify_claims",
+    "verify_token",
+]
 
 MIN_SECRET_BYTES = 32
 """HS256 keys shorter than the hash output (32 bytes) weaken the signature (RFC 7518 3.2)."""
@@ -63,8 +76,26 @@ def mint_token(user_id: str, secret: str | bytes, *, ttl_seconds: float = 3600.0
     return jwt.encode(claims, _check_secret(secret), algorithm=_ALGORITHM)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a verified token says: the user (`sub`), when it was issued (`iat`, None if absent) and
+    when it expires (`exp`), in seconds since the epoch as the token states them."""
+
+    user_id: str
+    issued_at: float | None
+    expires_at: float
+
+
 def verify_token(token: object, secret: str | bytes) -> str:
     """Return the user id a valid token was issued for; raise `AuthenticationError` saying why not."""
+    return verify_claims(token, secret).user_id
+
+
+def verify_claims(token: object, secret: str | bytes, *, max_lifetime: float | None = None) -> TokenClaims:
+    """Return the claims of a valid token; raise `AuthenticationError` saying why not.
+
+    With `max_lifetime` (seconds), the token must also carry `iat` and last at most that long.
+    """
     key = _check_secret(secret)
     if not isinstance(token, str) or not token:
         raise AuthenticationError(
@@ -81,6 +112,21 @@ def verify_token(token: object, secret: str | bytes) -> str:
     except jwt.InvalidTokenError as exc:
         raise AuthenticationError(f"malformed token: {exc}") from None
     try:
-        return validate_id("sub", claims["sub"])
+        user_id = validate_id("sub", claims["sub"])
     except InvalidUserContext as exc:
         raise AuthenticationError(f"token subject is not a valid user id: {exc}") from None
+    for name in ("exp", "iat"):
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float):  # PyJWT also takes "123" and true
+            raise AuthenticationError(f"malformed token: {name} must be a number of seconds; got {value!r:.40}")
+    verified = TokenClaims(user_id, claims.get("iat"), claims["exp"])
+    if max_lifetime is not None:
+        if verified.issued_at is None:
+            raise AuthenticationError("token lacks the required 'iat' claim (when it was issued)")
+        lifetime = verified.expires_at - verified.issued_at
+        if lifetime > max_lifetime:
+            raise AuthenticationError(
+                f"token lasts {lifetime:g} s (exp - iat), longer than this server's limit of {max_lifetime:g} s:"
+                " mint a shorter-lived token"
+            )
+    return verified

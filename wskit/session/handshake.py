@@ -10,6 +10,7 @@ A client proves who it is with an HS256 JWT in one of three places, looked up in
 ``?last_seq=N`` (with ``&epoch=E``, the epoch of envelope ``N``) asks for a replay of everything
 after envelope ``N``. A refusal is a
 `HandshakeRefused` with an HTTP status and a one-line reason; nothing here logs a token.
+Whether the token was revoked is asked of the backplane by `wskit.session.connection.SessionHost`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from wskit.core.envelope import validate_epoch
 from wskit.core.errors import AuthenticationError
-from wskit.session.auth import verify_token
+from wskit.session.auth import TokenClaims, verify_claims
 
 __all__ = ["SUBPROTOCOL", "Handshake", "HandshakeRefused", "accept_handshake", "select_subprotocol"]
 
@@ -30,12 +31,17 @@ SUBPROTOCOL = "wskit"
 
 @dataclass(frozen=True, slots=True)
 class Handshake:
-    """An accepted handshake: the authenticated user, the resume point, the subprotocol to select."""
+    """An accepted handshake: the verified token, the resume point, the subprotocol to select."""
 
-    user_id: str
+    claims: TokenClaims
     last_seq: int | None = None
     subprotocol: str | None = None
     epoch: str | None = None
+
+    @property
+    def user_id(self) -> str:
+        """The authenticated user (the token's `sub`)."""
+        return self.claims.user_id
 
 
 class HandshakeRefused(Exception):
@@ -53,7 +59,12 @@ def select_subprotocol(offered: Sequence[str]) -> str | None:
 
 
 def accept_handshake(
-    *, secret: str | bytes, authorization: str | None, subprotocols: Sequence[str], query: str
+    *,
+    secret: str | bytes,
+    authorization: str | None,
+    subprotocols: Sequence[str],
+    query: str,
+    max_token_lifetime: float | None = None,
 ) -> Handshake:
     """Authenticate a WebSocket upgrade request; raise `HandshakeRefused` saying why not.
 
@@ -62,10 +73,12 @@ def accept_handshake(
         authorization: the `Authorization` header, if sent.
         subprotocols: the subprotocols the client offered, in order.
         query: the raw query string of the request URL (without `?`).
+        max_token_lifetime: if given, the longest `exp - iat` accepted, in seconds (`iat` required).
     """
     params = urllib.parse.parse_qs(query)
     try:
-        user_id = verify_token(_token_from(authorization, subprotocols, params), secret)
+        token = _token_from(authorization, subprotocols, params)
+        claims = verify_claims(token, secret, max_lifetime=max_token_lifetime)
     except AuthenticationError as exc:
         raise HandshakeRefused(401, str(exc)) from None
     last_seq = None
@@ -84,7 +97,7 @@ def accept_handshake(
             raise HandshakeRefused(400, str(exc)) from None
         if last_seq is None:
             raise HandshakeRefused(400, "epoch only means something with last_seq; send both or neither")
-    return Handshake(user_id, last_seq, select_subprotocol(subprotocols), epoch)
+    return Handshake(claims, last_seq, select_subprotocol(subprotocols), epoch)
 
 
 def _token_from(authorization: str | None, subprotocols: Sequence[str], params: dict[str, list[str]]) -> str | None:

@@ -1,8 +1,9 @@
 """Parsing and validation of frames clients send; no I/O, so every rule is unit-testable.
 
 Accepted frames (JSON text): `{"type": "ping"}`, `{"type": "user_message", "payload": ...,
-"thread_id": ...}` (optional `run_id`) and, as a connection's first frame only,
-`{"type": "resume", "last_seq": N}` (optionally `"epoch"`, the epoch of envelope `N`).
+"thread_id": ...}` (optional `run_id`), `{"type": "refresh", "token": "<new token>"}` and, as a
+connection's first frame only, `{"type": "resume", "last_seq": N}` (optionally `"epoch"`, the
+epoch of envelope `N`).
 Anything else becomes a `FrameError` whose `code` and `detail` are sent back as
 `{"type": "error", "code": ..., "detail": ...}`.
 
@@ -11,6 +12,7 @@ Frames are also rate-limited per connection (`FrameRateLimiter`, a token bucket)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ __all__ = [
     "FrameError",
     "FrameRateLimiter",
     "Ping",
+    "Refresh",
     "Resume",
     "UserMessage",
     "parse_frame",
@@ -62,6 +65,13 @@ class Resume:
 
 
 @dataclass(frozen=True, slots=True)
+class Refresh:
+    """`{"type": "refresh", "token": T}`: the connection goes on with a new token of the same user."""
+
+    token: str = dataclasses.field(repr=False)  # never in a log line
+
+
+@dataclass(frozen=True, slots=True)
 class FrameError:
     """Why a frame was refused: a stable machine `code` and a one-line human `detail`."""
 
@@ -73,12 +83,13 @@ class FrameError:
         return {"type": "error", "code": self.code, "detail": self.detail}
 
 
-Inbound = Ping | UserMessage | Resume | FrameError
+Inbound = Ping | UserMessage | Resume | Refresh | FrameError
 
 _FIELDS = {
     "ping": {"type"},
     "user_message": {"type", "payload", "thread_id", "run_id"},
     "resume": {"type", "last_seq", "epoch"},
+    "refresh": {"type", "token"},
 }
 
 
@@ -111,6 +122,11 @@ def parse_frame(data: str | bytes) -> Inbound:
             except ValueError as exc:
                 return FrameError("invalid_field", str(exc))
         return Resume(last_seq, epoch)
+    if kind == "refresh":
+        token = obj.get("token")
+        if not isinstance(token, str) or not token:
+            return FrameError("invalid_field", f"refresh needs 'token', the new token as a string; got {token!r:.40}")
+        return Refresh(token)
     for field in ("payload", "thread_id"):
         if field not in obj:
             return FrameError("missing_field", f"user_message needs {field!r}")
