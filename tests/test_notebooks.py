@@ -195,6 +195,12 @@ def test_reference_versions_are_the_installed_ones_after_a_rerun(tmp_path: Path)
         record_reference_versions(tmp_path)
 
 
+def test_the_versions_file_is_written_the_same_way_every_time(tmp_path: Path) -> None:
+    """Committed beside the notebooks: sorted, indented, ending in a newline, so a rerun diffs by line."""
+    write_reference_versions(tmp_path, {"redis": "7.0.0", "pandas": "1.0"})
+    assert (tmp_path / REFERENCE_VERSIONS).read_text() == '{\n  "pandas": "1.0",\n  "redis": "7.0.0"\n}\n'
+
+
 def test_a_failed_rerun_keeps_the_versions_the_reference_was_made_with(tmp_path: Path) -> None:
     notebook = new_notebook(cells=[new_code_cell("1 / 0")])
     nbformat.write(notebook, tmp_path / "failing.ipynb")
