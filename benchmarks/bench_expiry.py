@@ -1,7 +1,7 @@
 """Token expiry at scale: 10,000 idle connections whose tokens expire across a minute, against the same
 connections with tokens that outlast the run, in the same run.
 
-    python benchmarks/expiry_bench.py [--connections 10000] [--window 60] [--warning 10] [--json PATH]
+    python benchmarks/bench_expiry.py [--connections 10000] [--window 60] [--warning 10] [--json PATH]
 
 1. "lasting": a wskit server process (one user per connection, no resume grace, no keepalive
    pings) holds --connections idle connections from a client process, each with a token valid

@@ -13,6 +13,9 @@ import pytest
 
 from wskit import ManagerRegistry, UserContext
 
+# The analyzer's fixture trees hold messy code (test files included) to be read, never run.
+collect_ignore = ["fixtures"]
+
 
 class MemoryConnection:
     """A `WebSocketProtocol` that records frames in memory; it can be told to fail or stall."""

@@ -135,7 +135,8 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
         except (SyntaxError, ValueError) as exc:
             tree.fail(file, exc)
             return []
-    walker.words = words | catalog.names | {module.rpartition(".")[2] for module in catalog.modules}
+    # The catalog's other names do not occur in the file (`mentioned` is what its text holds of them).
+    walker.words = words | {module.rpartition(".")[2] for module in catalog.modules}
     walker.hits = occurrences(file.data, walker.words, cover(walker.words))
     for statement in statements:
         walker.visit(statement, [], [_Scope(None, "module")])
@@ -190,10 +191,13 @@ class _FileAudit:
     def _local_hits(self, scope: _Scope) -> list[int]:
         """Offsets, in the function's text, of the local names bound to something about a symbol."""
         if scope.hits is None:
-            relevant = self._relevant_locals(scope)
             scope.hits = []
-            if relevant and scope.node is not None:
-                start, end = self._span(scope.node)
+            if scope.node is None:
+                return scope.hits
+            start, end = self._span(scope.node)
+            # A local is relevant only when its import or value mentions a word of the file's hits.
+            relevant = self._relevant_locals(scope) if _any_between(self.hits, start, end) else set()
+            if relevant:
                 found = occurrences(self.file.data[start:end], relevant, cover(relevant))
                 scope.hits = [start + offset for offset in found]
         return scope.hits
