@@ -399,6 +399,26 @@ def test_awaiting_a_plain_function_that_returns_an_awaitable_object_is_fine(tmp_
     assert rows[(20, "create_plain")] == "await-sync"  # found as a factory by what it returns
 
 
+def test_a_coroutine_held_in_a_local_and_handed_on_by_an_async_function_is_not_awaited(tmp_path: Path) -> None:
+    """A real back end's async pytest fixture did `handler = get_handler()` (an async factory) and
+    `yield handler`: the test received a coroutine. Returned or yielded by a plain function, the
+    coroutine reaches a caller that awaits it; by an async function, it does not."""
+    (tmp_path / "handlers.py").write_text(
+        "class Handler:\n    pass\n\n\n"
+        "async def get_handler() -> Handler:\n    return Handler()\n\n\n"
+        "async def fixture():\n    handler = get_handler()\n    yield handler\n\n\n"
+        "async def returned():\n    handler = get_handler()\n    return handler\n\n\n"
+        "def plain():\n    handler = get_handler()\n    return handler\n\n\n"
+        "async def awaited():\n    handler = get_handler()\n    return await handler\n"
+    )
+    specs = [SymbolSpec("handler", "handlers:Handler", ("handlers:get_handler",))]
+    rows = {row.line: row for row in audit_calls(specs, tmp_path).rows if row.via == "get_handler"}
+    assert {line: row.kind for line, row in rows.items()} == {
+        10: "missing-await", 15: "missing-await", 20: "call", 25: "call"
+    }
+    assert "yielded at line 11 by the async function fixture" in rows[10].detail
+
+
 def test_a_failure_on_one_file_is_named_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: the analyzer fails on one file; that file is skipped with the reason and
     every other file is still audited (the CLI prints the skipped file, it does not crash)."""

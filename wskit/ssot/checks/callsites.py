@@ -920,7 +920,18 @@ def _awaited_later(scope: ast.AST, name: str, *, keep_returned: bool = True) -> 
 
 
 def _followed(scope: ast.AST, name: str, inside: str) -> tuple[str, str]:
-    """A coroutine assigned to a local `name`: fine if awaited, returned or scheduled later."""
+    """A coroutine assigned to a local `name`: fine if awaited, returned or scheduled later
+    (returned or yielded by an async function, it reaches a caller that awaits the function, not it)."""
+    if isinstance(scope, ast.AsyncFunctionDef) and not _awaited_later(scope, name, keep_returned=False):
+        handed = next(
+            (n for n in ast.walk(scope) if isinstance(n, ast.Return | ast.Yield) and _is_name(n.value, name)), None
+        )
+        if handed is not None:
+            how = "yielded" if isinstance(handed, ast.Yield) else "returned"
+            return "missing-await", (
+                f"the coroutine is {inside}assigned to {name} and {how} at line {handed.lineno} by the async"
+                f" function {scope.name}: what reaches the caller is a coroutine, not the object; await it here"
+            )
     if _awaited_later(scope, name):
         return "", ""
     used = next(
