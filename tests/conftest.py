@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from wskit import ManagerRegistry, UserContext
+from wskit.session.connection import SessionHost
 
 # The analyzer's fixture trees hold messy code (test files included) to be read, never run.
 collect_ignore = ["fixtures"]
@@ -87,3 +88,12 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+async def settle(sessions: SessionHost, user: str = "alice") -> None:
+    """Let background work (agent runs, closes) finish and every outbox drain."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+    manager = sessions.registry.get(user)
+    if manager is not None:
+        await manager.flush()

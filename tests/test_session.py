@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from conftest import MemoryConnection, ctx
+from conftest import MemoryConnection, ctx, settle
 
 from wskit import AGENT_EVENTS, ManagerRegistry
 from wskit.backplane import InProcessBackplane, Published
@@ -37,15 +37,6 @@ def host(registry: ManagerRegistry | None = None, **limits: Any) -> SessionHost:
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(scenario())  # type: ignore[arg-type]
-
-
-async def settle(sessions: SessionHost, user: str = "alice") -> None:
-    """Let background work (agent runs, closes) finish and every outbox drain."""
-    for _ in range(20):
-        await asyncio.sleep(0)
-    manager = sessions.registry.get(user)
-    if manager is not None:
-        await manager.flush()
 
 
 async def open_session(

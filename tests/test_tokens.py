@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import MemoryConnection, ctx
+from conftest import MemoryConnection, ctx, settle
 
 from wskit import ManagerRegistry
 from wskit.backplane import InProcessBackplane, Revocation
@@ -52,14 +52,6 @@ async def open_session(
     session = await sessions.open(connection, Handshake(token))
     assert session is not None
     return session, connection
-
-
-async def settle(sessions: SessionHost, user: str = "alice") -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
-    manager = sessions.registry.get(user)
-    if manager is not None:
-        await manager.flush()
 
 
 async def until_closed(connection: MemoryConnection, timeout: float = 3.0) -> None:
