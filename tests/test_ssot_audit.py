@@ -419,6 +419,58 @@ def test_a_coroutine_held_in_a_local_and_handed_on_by_an_async_function_is_not_a
     assert "yielded at line 11 by the async function fixture" in rows[10].detail
 
 
+def test_a_guard_counts_only_when_leaving_the_parameter_out_trips_it(tmp_path: Path) -> None:
+    """tornado's `Queue.__init__(self, maxsize=0)` raises when `maxsize is None`: `Queue()` is fine
+    (the signature oracle on installed code caught 25 such sites called factory-only)."""
+    (tmp_path / "q.py").write_text(
+        "_SENTINEL = object()\n\n\n"
+        "class Queue:\n    def __init__(self, maxsize: int = 0) -> None:\n"
+        "        if maxsize is None:\n            raise TypeError('maxsize')\n\n\n"
+        "class Named:\n    def __init__(self, name: str = '') -> None:\n"
+        "        if not name:\n            raise ValueError('name')\n\n\n"
+        "class Guarded:\n    def __init__(self, *, _token=None) -> None:\n"
+        "        if _token is None:\n            raise RuntimeError('use the factory')\n\n\n"
+        "class Sentinel:\n    def __init__(self, token=_SENTINEL) -> None:\n"
+        "        if token is None:\n            raise RuntimeError('token')\n\n\n"
+        "def use():\n    return Queue(), Named(), Guarded(), Sentinel(), Queue(None), Named('n')\n"
+    )
+    names = ("Queue", "Named", "Guarded", "Sentinel")
+    specs = [SymbolSpec(name, f"q:{name}", (f"q:{name}",)) for name in names]
+    rows = [(row.via, row.kind) for row in audit_calls(specs, tmp_path).rows if row.line == 29]
+    assert rows == [
+        ("Guarded", "direct-instantiation"), ("Named", "direct-instantiation"),
+        ("Named", "call"), ("Queue", "call"), ("Queue", "call"), ("Sentinel", "call"),
+    ]  # fmt: skip
+
+
+def test_constructors_behind_module_aliases_and_builtin_exception_bases_are_read(tmp_path: Path) -> None:
+    """Shapes the signature oracle found called `unknown` in installed code: `@dc.dataclass` after
+    `import dataclasses as dc` (markdown_it, pydantic), and an exception whose mixin base defines
+    `__init__` before the builtin base (pydantic's errors); a builtin exception takes positional
+    arguments only; a `str` subclass stays unknown."""
+    (tmp_path / "e.py").write_text(
+        "import dataclasses as dc\n\n\n"
+        "class Mixin:\n    def __init__(self, message, *, code):\n        self.code = code\n\n\n"
+        "class UserError(Mixin, TypeError):\n    pass\n\n\n"
+        "class Plain(RuntimeError):\n    pass\n\n\n"
+        "class Text(str):\n    pass\n\n\n"
+        "@dc.dataclass(slots=True)\nclass Token:\n    type: str\n    tag: str = ''\n\n\n"
+        "def use():\n    return (UserError('m', code='c'), UserError('m'), Plain('a', 'b'), Plain(x=1), Text('a'),\n"
+        "            Token(type='t'), Token(kind='k'))\n"
+    )
+    specs = [SymbolSpec(name, f"e:{name}", (f"e:{name}",)) for name in ("UserError", "Plain", "Text", "Token")]
+    rows = sorted((row.via, row.kind, row.detail) for row in audit_calls(specs, tmp_path).rows if row.line in (28, 29))
+    assert [(via, kind) for via, kind, _ in rows] == [
+        ("Plain", "bad-arguments"), ("Plain", "call"), ("Text", "unknown"), ("Token", "bad-arguments"),
+        ("Token", "call"), ("UserError", "bad-arguments"), ("UserError", "call"),
+    ]  # fmt: skip
+    details = [detail for _, kind, detail in rows if kind != "call"]
+    assert details[0].startswith("unexpected keyword x=: it takes Plain(*args)")
+    assert details[1].endswith("Text's base str is a builtin class")
+    assert details[2].startswith("unexpected keyword kind=; missing type: it takes Token(type, tag=...)")
+    assert details[3].startswith("missing code: it takes UserError(message, *, code)")
+
+
 def test_a_failure_on_one_file_is_named_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: the analyzer fails on one file; that file is skipped with the reason and
     every other file is still audited (the CLI prints the skipped file, it does not crash)."""

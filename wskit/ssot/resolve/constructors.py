@@ -14,6 +14,7 @@ for the constructions that do not pass such a parameter.
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +32,19 @@ _ATTRS = {"attr.s", "attr.attrs", "attrs.define", "attrs.frozen", "attrs.mutable
 _HARMLESS = {"final", "total_ordering", "runtime_checkable", "unique", "dataclass_transform", "deprecated",
              "add_metaclass", "six.add_metaclass"}  # fmt: skip
 _HARMLESS_METACLASSES = {"ABCMeta", "abc.ABCMeta", "type", "EnumMeta", "enum.EnumMeta", "EnumType"}
+# Builtin exceptions whose construction takes any positional arguments and no keyword (not
+# ImportError's name=/path=, the Unicode errors' five arguments, or an exception group's two).
+_BUILTIN_EXCEPTIONS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type)
+    and issubclass(value, BaseException)
+    and not issubclass(value, ImportError | BaseExceptionGroup | UnicodeDecodeError | UnicodeEncodeError)
+    and value is not UnicodeTranslateError
+)
+# What the MRO walk yields for a builtin exception base: its `__init__(*args)` takes positional arguments only.
+BUILTIN_EXCEPTION = "a builtin exception"
+_EXCEPTION_INIT = ast.parse("def __init__(*args): pass").body[0]
 
 
 @dataclass(frozen=True)
@@ -75,11 +89,16 @@ def constructor(resolver: StaticResolver, cls: Definition) -> Constructor:
     where: list[str] = []
     have_new = False
     for owner in _mro(resolver, cls):
+        if owner == BUILTIN_EXCEPTION:
+            assert isinstance(_EXCEPTION_INIT, ast.FunctionDef)
+            functions.append(_EXCEPTION_INIT)
+            where.append("builtins")
+            break
         if isinstance(owner, str):
             return Constructor(unknown=owner)
         node = owner.node
         assert isinstance(node, ast.ClassDef)
-        reason = _opaque(node)
+        reason = _opaque(resolver, owner)
         if reason:
             return Constructor(unknown=f"{owner.qualname} {reason}")
         methods = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
@@ -109,12 +128,33 @@ def guards(resolver: StaticResolver, cls: Definition) -> list[Guard]:
         for name in ("__new__", "__init__"):
             if name in methods:
                 function = methods[name]
-                found += _guards_in(resolver, owner, function, _parameters(without_first(function)), depth=0)
+                inside = _guards_in(resolver, owner, function, _parameters(without_first(function)), depth=0)
+                found += [guard for guard in inside if _raises_when_left_out(guard, function)]
         if "__init__" in methods and not _forwards(methods["__init__"]):
             return _unique(found)
         if found:
             return _unique(found)
     return []
+
+
+def _raises_when_left_out(guard: Guard, function: FunctionNode) -> bool:
+    """Whether leaving the guarded parameter out trips the guard: its default is `None` (or falsy,
+    for a `not p` test). `def __init__(self, maxsize=0)` testing `maxsize is None` does not raise
+    when maxsize is left out; a default that is not a literal is not known here, so no guard."""
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: dict[str, ast.expr | None] = dict.fromkeys(a.arg for a in [*positional, *args.kwonlyargs])
+    with_default = [a.arg for a in positional][len(positional) - len(args.defaults) :]
+    defaults.update(zip(with_default, args.defaults, strict=True))
+    defaults.update((a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True))
+    default = defaults.get(guard.parameter)
+    if default is None:
+        return True  # no default: leaving it out is a TypeError, and the guard is what the class requires
+    if isinstance(default, ast.Tuple | ast.List | ast.Set | ast.Dict):
+        return guard.how != "missing" and not (default.keys if isinstance(default, ast.Dict) else default.elts)
+    if not isinstance(default, ast.Constant):
+        return False
+    return default.value is None if guard.how == "missing" else not default.value
 
 
 def _forwards(function: FunctionNode) -> bool:
@@ -157,9 +197,13 @@ def _mro(resolver: StaticResolver, cls: Definition) -> Iterator[Definition | str
     """The class, then its bases depth first, left to right, each once; a string says where
     reading stops (a base that does not resolve)."""
     seen: set[str] = set()
-    stack = [cls]
+    stack: list[Definition | str] = [cls]
     while stack and len(seen) < _MAX_BASES:
-        current = resolver.complete(stack.pop())
+        popped = stack.pop()
+        if isinstance(popped, str):
+            yield popped
+            return
+        current = resolver.complete(popped)
         if current.identity in seen:
             continue
         seen.add(current.identity)
@@ -168,7 +212,7 @@ def _mro(resolver: StaticResolver, cls: Definition) -> Iterator[Definition | str
             yield f"the base {current.identity} is not a class statement"
             return
         yield current
-        bases: list[Definition] = []
+        bases: list[Definition | str] = []
         for written in node.bases:
             base = written.value if isinstance(written, ast.Subscript) else written  # Generic[T]: Generic
             resolution = resolver.resolve_expression(current.module, base)
@@ -178,9 +222,10 @@ def _mro(resolver: StaticResolver, cls: Definition) -> Iterator[Definition | str
                 yield f"{current.qualname}'s base {ast.unparse(base)} is not resolved statically ({reason})"
                 return
             if parent.module == "builtins":
-                if parent.qualname != "object":
-                    yield f"{current.qualname}'s base {parent.qualname} is a builtin class"
-                    return
+                if parent.qualname in _BUILTIN_EXCEPTIONS:
+                    bases.append(BUILTIN_EXCEPTION)  # reached in its place: a base before it may define __init__
+                elif parent.qualname != "object":
+                    bases.append(f"{current.qualname}'s base {parent.qualname} is a builtin class")
                 continue
             if parent.node is None:
                 yield f"{current.qualname}'s base {parent.identity} has no source here"
@@ -191,22 +236,42 @@ def _mro(resolver: StaticResolver, cls: Definition) -> Iterator[Definition | str
         stack.extend(reversed(bases))
 
 
-def _opaque(node: ast.ClassDef) -> str:
+def _opaque(resolver: StaticResolver, owner: Definition) -> str:
     """Why a metaclass or a class decorator may change what calling the class does ("" if none)."""
+    node = owner.node
+    assert isinstance(node, ast.ClassDef)
     for keyword in node.keywords:
         if keyword.arg == "metaclass" and _dotted(keyword.value) not in _HARMLESS_METACLASSES:
             return f"has the metaclass {ast.unparse(keyword.value)}, which decides what a call does"
-    for decorator in node.decorator_list:
-        name = _dotted(decorator.func if isinstance(decorator, ast.Call) else decorator)
-        if name in _DATACLASS or name in _ATTRS or _last(name) in _HARMLESS:
+    for decorator, names in _decorators(resolver, owner):
+        if names & (_DATACLASS | _ATTRS) or any(_last(name) in _HARMLESS for name in names):
             continue
         return f"is decorated @{ast.unparse(decorator)}, which may replace it"
     return ""
 
 
-def _field_kind(node: ast.ClassDef) -> str | None:
+def _decorators(resolver: StaticResolver, owner: Definition) -> list[tuple[ast.expr, set[str]]]:
+    """Each class decorator with the names it goes by: as written, and what it resolves to
+    (`import dataclasses as dc` then `@dc.dataclass` is `dataclasses.dataclass`)."""
+    node = owner.node
+    assert isinstance(node, ast.ClassDef)
+    found: list[tuple[ast.expr, set[str]]] = []
+    for decorator in node.decorator_list:
+        called = decorator.func if isinstance(decorator, ast.Call) else decorator
+        names = {_dotted(called)}
+        if names - _DATACLASS - _ATTRS and not any(_last(name) in _HARMLESS for name in names):
+            resolved = resolver.resolve_expression(owner.module, called).definition
+            if resolved is not None:
+                names.add(resolved.identity)
+        found.append((decorator, names))
+    return found
+
+
+def _field_kind(resolver: StaticResolver, owner: Definition) -> str | None:
     """"dataclass", "attrs" or "namedtuple" when the class's fields make its `__init__`."""
-    names = {_dotted(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list}
+    node = owner.node
+    assert isinstance(node, ast.ClassDef)
+    names = {name for _, written in _decorators(resolver, owner) for name in written}
     if names & _DATACLASS:
         return "dataclass"
     if names & _ATTRS:
@@ -220,7 +285,7 @@ def _generated_init(resolver: StaticResolver, owner: Definition) -> FunctionNode
     """An `__init__` with the fields of a dataclass, an attrs class or a NamedTuple (and of such bases)."""
     node = owner.node
     assert isinstance(node, ast.ClassDef)
-    kind = _field_kind(node)
+    kind = _field_kind(resolver, owner)
     if kind is None:
         return None
     options = next((d for d in node.decorator_list if isinstance(d, ast.Call)), None)
@@ -256,7 +321,7 @@ def _inherited_fields(resolver: StaticResolver, owner: Definition, depth: int = 
             continue
         parent = resolver.complete(parent)
         assert isinstance(parent.node, ast.ClassDef)
-        kind = _field_kind(parent.node)
+        kind = _field_kind(resolver, parent)
         if kind is not None:
             fields += _inherited_fields(resolver, parent, depth + 1) + _fields(parent.node, kind)
     return fields
