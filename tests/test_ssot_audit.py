@@ -471,6 +471,22 @@ def test_constructors_behind_module_aliases_and_builtin_exception_bases_are_read
     assert details[3].startswith("missing code: it takes UserError(message, *, code)")
 
 
+def test_calls_bound_by_a_try_with_a_fallback_or_in_a_main_block_have_their_row(tmp_path: Path) -> None:
+    """ipykernel binds `now` by `from jupyter_client.session import utcnow as now` under `try:` with
+    `now = datetime.now` in the `except`; rich imports `print` inside `if __name__ == "__main__":`
+    and calls it there. The oracle bound both; the audit gave those calls no row."""
+    (tmp_path / "lib.py").write_text("def utcnow():\n    return 1\n\n\ndef show(*args):\n    return args\n")
+    (tmp_path / "app.py").write_text(
+        "import datetime\n\ntry:\n    from lib import utcnow as now\nexcept ImportError:\n"
+        "    now = datetime.datetime.now\n\n\ndef started():\n    return {'started': now()}\n\n\n"
+        "if __name__ == '__main__':\n    from lib import show\n\n    show(started())\n"
+    )
+    specs = [SymbolSpec(name, f"lib:{name}", (f"lib:{name}",)) for name in ("utcnow", "show")]
+    rows = {(row.line, row.kind): row.detail for row in audit_calls(specs, tmp_path).rows if row.file == "app.py"}
+    assert sorted(rows) == [(4, "import-canonical"), (10, "call"), (14, "import-canonical"), (16, "call")]
+    assert rows[(10, "call")].startswith("assumes app:now is taken from the try at line 3")
+
+
 def test_a_failure_on_one_file_is_named_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: the analyzer fails on one file; that file is skipped with the reason and
     every other file is still audited (the CLI prints the skipped file, it does not crash)."""

@@ -264,6 +264,15 @@ class _FileAudit:
             for statement in node.body:
                 self.visit(statement, [node], inner)
             return
+        if len(scopes) == 1 and _is_main_block(node):
+            # `if __name__ == "__main__":` runs only as a script: its imports are not the module's
+            # names for an importer, but they are for the calls in the block (a scope of its own here).
+            assert isinstance(node, ast.If)
+            self.visit(node.test, [node], scopes)
+            block = [*scopes, _Scope(node, "function", walrus=self._has_walrus(node))]
+            for child in [*node.body, *node.orelse]:
+                self.visit(child, [node], block)
+            return
         if isinstance(node, ast.ImportFrom):
             self._import_from(node)
         elif isinstance(node, ast.Call):
@@ -832,6 +841,17 @@ def _local_bindings(scope: ast.AST, *, walrus: bool) -> dict[str, list[tuple[str
     for name in outer:
         bindings.pop(name, None)
     return bindings
+
+
+def _is_main_block(node: ast.AST) -> bool:
+    """`if __name__ == "__main__":` (either way round)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare) or len(node.test.comparators) != 1:
+        return False
+    sides = [node.test.left, node.test.comparators[0]]
+    return isinstance(node.test.ops[0], ast.Eq) and {
+        "name" if isinstance(side, ast.Name) and side.id == "__name__" else
+        "main" if isinstance(side, ast.Constant) and side.value == "__main__" else "" for side in sides
+    } == {"name", "main"}  # fmt: skip
 
 
 def _own_nodes(body: list[ast.stmt] | list[ast.expr]) -> Iterator[ast.AST]:

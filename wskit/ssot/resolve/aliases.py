@@ -71,8 +71,8 @@ def _follow(
         if path in found.paths:
             continue
         bindings = info.bound(bound)
-        if not bindings or bindings[-1].type_only or not _may_reach(bindings[-1], found.names):
-            continue
+        if not bindings or bindings[-1].type_only or not any(_may_reach(b, found.names) for b in bindings):
+            continue  # (any binding: a `try` import may be followed by its `except` fallback)
         resolution = tree.resolver.resolve(file.module, bound)
         target = target_of(resolution.definition)
         if target is not None:
