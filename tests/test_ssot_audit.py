@@ -487,6 +487,22 @@ def test_calls_bound_by_a_try_with_a_fallback_or_in_a_main_block_have_their_row(
     assert rows[(10, "call")].startswith("assumes app:now is taken from the try at line 3")
 
 
+def test_a_plain_factory_handed_to_an_asyncio_scheduler_raises(tmp_path: Path) -> None:
+    """A real compatibility wrapper did `loop.run_until_complete(get_websocket_manager(ctx))` with a
+    plain `def get_websocket_manager`: run_until_complete raises on a manager (under a bare except)."""
+    (tmp_path / "m.py").write_text(
+        "import asyncio\n\n\nclass Manager:\n    pass\n\n\n"
+        "def get_manager(ctx=None) -> Manager:\n    return Manager()\n\n\n"
+        "def compat(ctx):\n    loop = asyncio.get_event_loop()\n"
+        "    return loop.run_until_complete(get_manager(ctx))\n\n\n"
+        "def fine(runner):\n    return runner.run(get_manager())\n"
+    )
+    specs = [SymbolSpec("manager", "m:Manager", ("m:get_manager",))]
+    rows = {row.line: row for row in audit_calls(specs, tmp_path).rows if row.via == "get_manager"}
+    assert {line: row.kind for line, row in rows.items()} == {14: "await-sync", 18: "call"}
+    assert "run_until_complete() takes a coroutine or an awaitable" in rows[14].detail
+
+
 def test_a_failure_on_one_file_is_named_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: the analyzer fails on one file; that file is skipped with the reason and
     every other file is still audited (the CLI prints the skipped file, it does not crash)."""

@@ -390,6 +390,13 @@ class _FileAudit:
             if awaited and target.kind == "factory" and not target.returns_awaitable:
                 why = f"{function.name} is a plain function: awaiting what it returns raises TypeError; drop the await"
                 problems.append(("await-sync", why, True))
+            scheduler = _scheduler_of(node, parents)
+            if scheduler and target.kind == "factory" and not target.returns_awaitable:
+                why = (
+                    f"{function.name} is a plain function: {scheduler}() takes a coroutine or an awaitable and"
+                    f" raises on what it returns; call it without {scheduler}()"
+                )
+                problems.append(("await-sync", why, True))
             if not awaited and target.kind == "async factory":
                 kind, why = self._await_context(node, parents, scopes)
                 if kind:
@@ -841,6 +848,23 @@ def _local_bindings(scope: ast.AST, *, walrus: bool) -> dict[str, list[tuple[str
     for name in outer:
         bindings.pop(name, None)
     return bindings
+
+
+# Schedulers that raise when given something that is not awaitable (`run` only as `asyncio.run`).
+_STRICT_SCHEDULERS = {"create_task", "ensure_future", "gather", "wait_for", "shield", "run_until_complete",
+                      "run_coroutine_threadsafe", "asyncio.run"}  # fmt: skip
+
+
+def _scheduler_of(node: ast.Call, parents: list[ast.AST]) -> str:
+    """The asyncio scheduler the call's result is handed to directly (`loop.run_until_complete(f())`), or ""."""
+    if not parents or not isinstance(parents[-1], ast.Call):
+        return ""
+    outer = parents[-1]
+    if node is outer.func or not any(argument is node for argument in outer.args):
+        return ""
+    name = _last_name(outer.func)
+    dotted = ast.unparse(outer.func)
+    return dotted if name in _STRICT_SCHEDULERS or dotted in _STRICT_SCHEDULERS else ""
 
 
 def _is_main_block(node: ast.AST) -> bool:
