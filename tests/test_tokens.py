@@ -116,6 +116,9 @@ def test_a_token_shorter_than_twice_the_warning_is_warned_halfway() -> None:
         await asyncio.sleep(0.15)  # within a tick
         assert of_type(connection, "token_expiring") == [{"type": "token_expiring", "exp": token.expires_at}]
         assert session._deadline == math.ceil(token.expires_at * 10)  # next: the close at exp
+        fresh = claims("alice", 100)  # 100 s long, just issued: warned halfway, 50 s before exp
+        halfway, _ = await open_session(sessions, fresh)
+        assert halfway._deadline == math.ceil((fresh.expires_at - 50) * 10)
         longer = claims("alice", 300, lived=1)  # warned 60 s before exp
         later, quiet = await open_session(sessions, longer)
         assert later._deadline == math.ceil((longer.expires_at - 60) * 10)
@@ -161,6 +164,20 @@ def test_connections_expire_each_at_its_own_exp_whatever_the_order_they_came_in(
             assert connection.closed_at is not None
             assert 0 <= connection.closed_at - tokens[name].expires_at < 0.25, name
         assert opened["gone"][1].closed_with is None
+        await sessions.close()
+
+    run(scenario())
+
+
+def test_connections_whose_tokens_expire_in_the_same_tick_are_all_closed() -> None:
+    """Tokens count whole seconds: users signed in the same second expire in the same tick."""
+    async def scenario() -> None:
+        sessions = host(token_expiry_warning=0)
+        exp = time.time() + 0.4
+        opened = [await open_session(sessions, TokenClaims(user, exp - 60, exp)) for user in ("alice", "bob", "carol")]
+        for _, connection in opened:
+            await until_closed(connection)
+            assert connection.closed_with == (TOKEN_EXPIRED, "token expired")
         await sessions.close()
 
     run(scenario())
@@ -437,6 +454,23 @@ def test_a_revoked_token_is_refused_at_the_handshake_and_at_refresh_a_newer_one_
         # Other users' tokens are not touched.
         await sessions.handshake(authorization=f"Bearer {signed('bob', issued=int(time.time()) - 5)}",
                                  subprotocols=(), query="")  # fmt: skip
+        await sessions.close()
+
+    run(scenario())
+
+
+def test_a_token_issued_in_the_revocations_own_second_is_not_refused() -> None:
+    """A revocation refuses tokens issued *before* its cut-off; one issued at it is not."""
+    async def scenario() -> None:
+        registry = ManagerRegistry()
+        sessions = host(registry)
+        await registry.disconnect_user("alice", "logged out", revoke=True)
+        revocation = await registry.backplane.revocation("alice")
+        assert revocation is not None
+        at_cut = TokenClaims("alice", revocation.before, revocation.before + 600)
+        assert (await open_session(sessions, at_cut))[1].closed_with is None
+        before = TokenClaims("alice", revocation.before - 1, revocation.before + 600)
+        assert await sessions.open(MemoryConnection("alice"), Handshake(before)) is None
         await sessions.close()
 
     run(scenario())
