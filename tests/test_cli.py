@@ -192,6 +192,28 @@ def test_disconnect_in_process_says_what_it_did(
     assert "user_id must be" in capsys.readouterr().err
 
 
+def test_serve_buffer_history_and_budget_options_reach_the_registry() -> None:
+    """Mutation testing showed `wskit serve`'s options reach the registry untested in process (the
+    server tests run `wskit serve` as a subprocess, out of the tool's sight)."""
+    from wskit.backplane import InProcessBackplane
+    from wskit.cli import _registry, build_parser
+    from wskit.usage import UsageError
+
+    args = build_parser().parse_args([
+        "serve", "--max-buffered-bytes", "70000", "--send-timeout", "3.5", "--memory-budget", "64MiB",
+        "--history-size", "7", "--history-bytes-per-user", "9000", "--history-age", "42",
+    ])  # fmt: skip
+    registry = _registry(args, None)
+    assert (registry.max_buffered_bytes, registry.send_timeout, registry.budget.limit) == (70_000, 3.5, 64 << 20)
+    own = registry.backplane
+    assert isinstance(own, InProcessBackplane)
+    assert (own.history_max_messages, own.history_max_bytes, own.history_max_age) == (7, 9000, 42.0)
+    given = InProcessBackplane()
+    assert _registry(build_parser().parse_args(["serve"]), given).backplane is given  # its own limits stand
+    with pytest.raises(UsageError, match="memory_budget"):
+        _registry(build_parser().parse_args(["serve", "--memory-budget", "1KiB"]), None)
+
+
 def test_serve_token_options_reach_the_registry() -> None:
     from wskit.cli import _registry, build_parser
 
