@@ -20,7 +20,7 @@ from conftest import MemoryConnection
 from redis_servers import RedisClusterServers, RedisServer, StallingProxy
 
 from wskit import ManagerRegistry, UserContext
-from wskit.backplane import Revocation
+from wskit.backplane import Position, Revocation
 from wskit.backplane.redis import RedisBackplane, redact
 from wskit.core.errors import BackplaneUnavailable
 from wskit.core.history import ResyncRequired
@@ -463,6 +463,40 @@ def test_health_clears_after_each_outage(redis_server: RedisServer) -> None:
                 redis_server.start()
                 await until(lambda: worker.health() is None)
                 assert (await send(worker, "ann", outage)).seq == 1
+
+    run(scenario)
+
+
+def test_a_connection_is_owed_what_was_sent_after_its_position_even_if_another_process_delivered_it(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 3) as (one, other, worker):
+            assert await other.backplane.position("ann") == Position(None, 0)
+            first = await connect(one, "ann")
+            await send(worker, "ann", 1)
+            at_handshake = await other.backplane.position("ann")  # the other process accepts an upgrade
+            epoch = redis_server.client().hget("wskit:{u:ann}:meta", "epoch").decode()
+            assert at_handshake == Position(epoch, 1)
+            for n in (2, 3):
+                await send(worker, "ann", n)
+            await until(lambda: seqs(first) == [1, 2, 3])
+            await asyncio.sleep(0.7)  # the seen mark (3) is written within half a second
+            assert await other.backplane.undelivered("ann") == []
+            owed = await other.backplane.undelivered("ann", since=at_handshake)
+            assert [seq for seq, _ in owed] == [2, 3]
+            # From before anything was stored, or of an epoch that is gone: all that is kept.
+            for since in (Position(None, 0), Position("gone", 3)):
+                assert [seq for seq, _ in await other.backplane.undelivered("ann", since=since)] == [1, 2, 3]
+            # A seen mark lower than the position: everything after the seen mark.
+            manager = one.get_or_create(UserContext(user_id="ann"))
+            await send(worker, "ann", 4)
+            await until(lambda: seqs(first)[-1:] == [4])
+            await manager.remove_connection(next(iter(manager.connections)))
+            await send(worker, "ann", "taken by nobody")
+            await asyncio.sleep(0.7)  # the seen mark stays at 4
+            owed = await other.backplane.undelivered("ann", since=Position(epoch, 5))
+            assert [seq for seq, _ in owed] == [5]
 
     run(scenario)
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import MemoryConnection, ctx, settle
 
 from wskit import AGENT_EVENTS, ManagerRegistry
-from wskit.backplane import InProcessBackplane, Published
+from wskit.backplane import InProcessBackplane, Position, Published
 from wskit.core.envelope import Draft
 from wskit.core.errors import BackplaneUnavailable
 from wskit.session.auth import TokenClaims, generate_secret, mint_token, verify_claims
@@ -109,6 +109,12 @@ def test_handshakes_are_counted_when_refused() -> None:
                 await sessions.handshake(authorization=None, subprotocols=(), query=query)
         assert sessions.rejected_handshakes == 3
         assert sessions.registry.users() == []  # refusals create no manager
+        assert (await sessions.handshake(authorization=f"Bearer {token}", subprotocols=(), query="")).since == (
+            Position(None, 0)  # a fresh connection: the user's stream has nothing yet
+        )
+        await sessions.registry.get_or_create(ctx("alice")).send({"type": "n", "payload": 1})
+        fresh = await sessions.handshake(authorization=f"Bearer {token}", subprotocols=(), query="")
+        assert fresh.since == Position(sessions.registry.backplane.history("alice").epoch, 1)  # type: ignore[attr-defined]
 
     run(scenario)
 
@@ -238,6 +244,36 @@ def test_the_grace_period_ends_the_wait_without_a_frame() -> None:
         await session.receive(json.dumps({"type": "resume", "last_seq": 0}))  # too late now
         await settle(sessions)
         assert connection.messages[-1]["code"] == "resume_too_late"
+        await sessions.close()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("grace", [0, 0.05])
+def test_what_is_sent_between_the_handshake_and_the_join_reaches_the_new_connection(grace: float) -> None:
+    """The client sees its upgrade accepted before the server joins it to the user's manager: an
+    envelope sent in between, which another connection of the user took, is still owed to it."""
+
+    async def scenario() -> None:
+        sessions = host(resume_grace=grace)
+        manager = sessions.registry.get_or_create(ctx("ann"))
+        _, first = await open_session(sessions, "ann")
+        await asyncio.sleep(grace + 0.05)
+        await manager.send({"type": "n", "payload": 1})
+        await settle(sessions)
+        assert seqs(first) == [1]
+        handshake = await sessions.handshake(authorization=f"Bearer {mint_token('ann', SECRET)}", subprotocols=(),
+                                             query="")  # fmt: skip
+        await manager.send({"type": "n", "payload": 2})  # the client already sees its upgrade accepted
+        await settle(sessions)
+        assert seqs(first) == [1, 2]
+        second = MemoryConnection("ann")
+        assert await sessions.open(second, handshake) is not None
+        await asyncio.sleep(grace + 0.05)
+        await manager.send({"type": "n", "payload": 3})
+        await settle(sessions)
+        assert seqs(second) == [2, 3]  # not 1: another connection took it before this one's handshake
+        assert seqs(first) == [1, 2, 3]
         await sessions.close()
 
     run(scenario)
@@ -565,7 +601,7 @@ def test_while_the_backplane_is_down_connections_are_refused_1013_and_health_is_
 class ForgetfulBackplane(InProcessBackplane):
     """Joins connections, then cannot read what they missed (a Redis stopped in between)."""
 
-    async def undelivered(self, user_id: str) -> list[Any]:
+    async def undelivered(self, user_id: str, since: Position | None = None) -> list[Any]:
         raise BackplaneUnavailable("cannot read the history: Redis at redis://127.0.0.1:6379/0 failed")
 
     async def replay(self, user_id: str, last_seq: int, epoch: str | None) -> list[Any]:

@@ -21,7 +21,7 @@ import types
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, NoReturn, Protocol, final
 
-from wskit.backplane.base import Backplane
+from wskit.backplane.base import Backplane, Position
 from wskit.core.budget import MemoryBudget
 from wskit.core.context import UserContext, validate_id
 from wskit.core.envelope import AGENT_EVENTS, Draft, draft_envelope, encode_json, validate_epoch
@@ -189,8 +189,9 @@ class _UnifiedWebSocketManagerImplementation:
         With `last_seq` (and the `epoch` it belongs to, if the client knows it), the envelopes
         after it are replayed first, or a `resync_required` message is sent when they are no
         longer all kept or belong to another epoch; without it, envelopes that reached no
-        connection yet are delivered. With `hold=True` nothing is written until `resume()` or
-        `go_live()`, so a first-frame resume can still be honored in order.
+        connection yet are delivered, and every one published after this call began. With
+        `hold=True` nothing is written until `resume()` or `go_live()`, so a first-frame resume
+        can still be honored in order.
 
         Raises `IsolationError` when `user_id` is not this manager's user or the connection
         already belongs to another user, `TypeError` when it is not a `WebSocketProtocol`, and
@@ -222,9 +223,13 @@ class _UnifiedWebSocketManagerImplementation:
         self._outboxes[connection_id] = outbox
         self._registry._note_active(self)
         try:
-            await self._registry.backplane.subscribe(self._user_id)
+            backplane = self._registry.backplane
+            # Read before subscribing: what is published meanwhile may reach another connection
+            # of the user first, and is still owed to this one.
+            since = await backplane.position(self._user_id) if not hold and last_seq is None else None
+            await backplane.subscribe(self._user_id)
             if not hold:
-                await self._catch_up(connection_id, last_seq, epoch)
+                await self._catch_up(connection_id, last_seq, epoch, since)
         except BaseException:
             self._drop(connection_id)
             raise
@@ -240,11 +245,15 @@ class _UnifiedWebSocketManagerImplementation:
             raise ValueError("this connection is already live; resume by reconnecting with last_seq")
         await self._catch_up(connection_id, last_seq, epoch)
 
-    async def go_live(self, connection_id: str) -> None:
-        """Release a held connection without a resume (undelivered envelopes come first)."""
+    async def go_live(self, connection_id: str, *, since: Position | None = None) -> None:
+        """Release a held connection without a resume: envelopes no connection was written yet come
+        first, and with `since` (the backplane's `position()` read before the connection was
+        accepted) every envelope after it."""
+        if since is not None and not isinstance(since, Position):
+            raise TypeError(f"since must be a wskit.backplane.Position or None; got {type(since).__name__}")
         outbox = self._outboxes.get(connection_id)
         if outbox is not None and outbox.held:
-            await self._catch_up(connection_id, None, None)
+            await self._catch_up(connection_id, None, None, since)
 
     async def remove_connection(self, connection_id: str) -> bool:
         """Stop delivering to a connection (it is not closed); False if it was not here."""
@@ -385,12 +394,14 @@ class _UnifiedWebSocketManagerImplementation:
         for outbox in list(self._outboxes.values()):
             outbox.restart(data)
 
-    async def _catch_up(self, connection_id: str, last_seq: int | None, epoch: str | None) -> None:
+    async def _catch_up(
+        self, connection_id: str, last_seq: int | None, epoch: str | None, since: Position | None = None
+    ) -> None:
         """Write a held connection what it missed, then what was held for it, then let it go live."""
         backplane = self._registry.backplane
         notice = None
         if last_seq is None:
-            missed = await backplane.undelivered(self._user_id)
+            missed = await backplane.undelivered(self._user_id, since)
         else:
             try:
                 missed = await backplane.replay(self._user_id, last_seq, epoch)

@@ -5,11 +5,19 @@ which needs the `redis` package) serves several processes. `backplane_from_url()
 from a command-line value.
 """
 
-from wskit.backplane.base import Backplane, DeliverySink, Published, Revocation
+from wskit.backplane.base import Backplane, DeliverySink, Position, Published, Revocation
 from wskit.backplane.memory import InProcessBackplane
 from wskit.core.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
 
-__all__ = ["Backplane", "DeliverySink", "InProcessBackplane", "Published", "Revocation", "backplane_from_url"]
+__all__ = [
+    "Backplane",
+    "DeliverySink",
+    "InProcessBackplane",
+    "Position",
+    "Published",
+    "Revocation",
+    "backplane_from_url",
+]
 
 
 def backplane_from_url(

@@ -22,7 +22,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from wskit.core.envelope import Draft
 from wskit.core.history import Entry
 
-__all__ = ["Backplane", "DeliverySink", "Published", "Revocation"]
+__all__ = ["Backplane", "DeliverySink", "Position", "Published", "Revocation"]
 
 
 class Published(NamedTuple):
@@ -31,6 +31,13 @@ class Published(NamedTuple):
     seq: int
     epoch: str
     delivered: int
+
+
+class Position(NamedTuple):
+    """Where a user's stream stands: its `epoch` (None while nothing is kept) and its latest `seq`."""
+
+    epoch: str | None
+    seq: int
 
 
 class Revocation(NamedTuple):
@@ -82,8 +89,13 @@ class Backplane(Protocol):
         """The envelopes after `last_seq` (of `epoch`, if given), or `ResyncRequired`."""
         ...
 
-    async def undelivered(self, user_id: str) -> list[Entry]:
-        """Kept envelopes that no connection of the user was written yet."""
+    async def position(self, user_id: str) -> Position:
+        """The user's stream now: a connection accepted after this read is owed every envelope after it."""
+        ...
+
+    async def undelivered(self, user_id: str, since: Position | None = None) -> list[Entry]:
+        """Kept envelopes that no connection of the user was written yet; with `since` (a `position()`),
+        also every kept one after it, whoever else was written it (all of them if the epoch changed)."""
         ...
 
     def note_delivered(self, user_id: str, seq: int) -> None:

@@ -38,11 +38,19 @@ return {seq, epoch}
 """
 
 HISTORY = """
--- KEYS: meta, log. ARGV: first seq to read ('seen' for the one after the seen mark), max count.
+-- KEYS: meta, log. ARGV: first seq to read ('seen' for the one after the seen mark), max count,
+-- and optionally an epoch ('' for none) and a seq: read from the lower of the seen mark and that
+-- seq (from the start if the epoch is not the user's any more).
 -- Returns {epoch or false, latest seq, seen mark, entries, Redis time in seconds}.
 local state = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'seen')
 local first = ARGV[1]
-if first == 'seen' then first = tostring(tonumber(state[3] or '0') + 1) end
+if first == 'seen' then
+  local after = tonumber(state[3] or '0')
+  if ARGV[3] then
+    if ARGV[3] == (state[1] or '') then after = math.min(after, tonumber(ARGV[4])) else after = 0 end
+  end
+  first = tostring(after + 1)
+end
 local entries = redis.call('XRANGE', KEYS[2], first .. '-0', '+', 'COUNT', ARGV[2])
 return {state[1] or false, state[2] or '0', state[3] or '0', entries, redis.call('TIME')[1]}
 """

@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 
-from wskit.backplane.base import DeliverySink, Published, Revocation
+from wskit.backplane.base import DeliverySink, Position, Published, Revocation
 from wskit.core.budget import MemoryBudget
 from wskit.core.envelope import Draft
 from wskit.core.history import (
@@ -133,10 +133,19 @@ class InProcessBackplane:
         """The envelopes after `last_seq`, or `ResyncRequired` (a new user's history starts empty)."""
         return self.history(user_id).since(last_seq, epoch)
 
-    async def undelivered(self, user_id: str) -> list[Entry]:
-        """Kept envelopes no connection of the user was written yet."""
+    async def position(self, user_id: str) -> Position:
+        """The user's epoch and latest `seq` (None and 0 while it has no history here)."""
         history = self._histories.get(user_id)
-        return [] if history is None else history.undelivered()
+        return Position(None, 0) if history is None else Position(history.epoch, history.latest_seq)
+
+    async def undelivered(self, user_id: str, since: Position | None = None) -> list[Entry]:
+        """Kept envelopes no connection of the user was written yet, and (with `since`) all after it."""
+        history = self._histories.get(user_id)
+        if history is None:
+            return []
+        if since is None:
+            return history.undelivered()
+        return history.undelivered(since.seq if since.epoch == history.epoch else 0)
 
     def note_delivered(self, user_id: str, seq: int) -> None:
         """Remember that envelope `seq` reached a connection."""

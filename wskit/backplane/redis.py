@@ -37,7 +37,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
-from wskit.backplane.base import DeliverySink, Published, Revocation
+from wskit.backplane.base import DeliverySink, Position, Published, Revocation
 from wskit.backplane.cursor import Cursor, EpochChanged, Lost
 from wskit.backplane.lua import DISCONNECT, HISTORY, PUBLISH, SEEN
 from wskit.core.envelope import Draft
@@ -253,10 +253,21 @@ class RedisBackplane:
             raise ResyncRequired(last_seq, None, None, latest)
         return replay_after(last_seq, epoch, epoch=stored_epoch, latest_seq=latest, kept=entries)
 
-    async def undelivered(self, user_id: str) -> list[Entry]:
-        """Stored envelopes after the user's seen mark (what no connection was written yet)."""
-        stored_epoch, _, seen, entries = await self._read(user_id, "seen")
-        return [] if stored_epoch is None else [e for e in entries if e[0] > seen]
+    async def position(self, user_id: str) -> Position:
+        """The user's epoch and latest `seq` in Redis (None and 0 while nothing is stored)."""
+        client = await self._ready()
+        try:
+            epoch, seq = await client.hmget(self._key(user_id, "meta"), ["epoch", "seq"])
+        except _FAILURES as exc:
+            raise self._unavailable("read the user's position", exc) from exc
+        self._command_failure = None
+        return Position(None if epoch is None else _text(epoch), int(seq or 0))
+
+    async def undelivered(self, user_id: str, since: Position | None = None) -> list[Entry]:
+        """Stored envelopes after the user's seen mark (what no connection was written yet), and
+        (with `since`) every stored one after it: the read starts at the lower of the two."""
+        stored_epoch, _, _, entries = await self._read(user_id, "seen", since)
+        return [] if stored_epoch is None else entries
 
     def note_delivered(self, user_id: str, seq: int) -> None:
         """Raise the user's seen mark (written to Redis by a background flush, twice a second)."""
@@ -440,14 +451,18 @@ class RedisBackplane:
         self._command_failure = None
         return [(int(seq), _text(epoch)) for seq, epoch in replies]
 
-    async def _read(self, user_id: str, first: str) -> tuple[str | None, int, int, list[Entry]]:
-        """(epoch or None, latest seq, seen mark, entries from `first` within the age bound)."""
+    async def _read(
+        self, user_id: str, first: str, since: Position | None = None
+    ) -> tuple[str | None, int, int, list[Entry]]:
+        """(epoch or None, latest seq, seen mark, entries from `first` within the age bound);
+        `first` "seen" reads after the seen mark, or after `since` if it is lower."""
         client = await self._ready()
+        args: list[Any] = [first, self.history_max_messages + 1]
+        if since is not None:
+            args += [since.epoch or "", since.seq]
         try:
             epoch, latest, seen, raw, now = await self._history(
-                keys=[self._key(user_id, "meta"), self._key(user_id, "log")],
-                args=[first, self.history_max_messages + 1],
-                client=client,
+                keys=[self._key(user_id, "meta"), self._key(user_id, "log")], args=args, client=client
             )
         except _FAILURES as exc:
             raise self._unavailable("read the history", exc) from exc
@@ -487,7 +502,7 @@ class RedisBackplane:
     # -- delivery ---------------------------------------------------------------------------------
 
     async def _subscribe(self, user_id: str) -> None:
-        client = await self._ready()
+        await self._ready()
         channel = self._key(user_id, "wake")
         name = self._node_of(channel)
         subscriber = self._subscribers.get(name)
@@ -497,11 +512,11 @@ class RedisBackplane:
             subscriber.start()
         await subscriber.subscribe(channel, user_id)
         try:
-            epoch, seq = await client.hmget(self._key(user_id, "meta"), ["epoch", "seq"])
-        except _FAILURES as exc:
+            epoch, seq = await self.position(user_id)
+        except BackplaneUnavailable:
             subscriber.unsubscribe(channel)
-            raise self._unavailable("read the user's position", exc) from exc
-        self._cursors[user_id] = Cursor(None if epoch is None else _text(epoch), int(seq or 0))
+            raise
+        self._cursors[user_id] = Cursor(epoch, seq)
         # Anything published after that read but woken before the cursor existed is in the stream.
         self._fill_soon(user_id, at_once=True)
 

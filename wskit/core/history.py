@@ -180,10 +180,12 @@ class History:
         kept = [(seq, data) for seq, _, data in self._entries]
         return replay_after(last_seq, client_epoch, epoch=self.epoch, latest_seq=self._latest, kept=kept)
 
-    def undelivered(self) -> list[Entry]:
-        """Kept envelopes no connection was written yet (after `delivered_seq`), without a resync notice."""
+    def undelivered(self, since: int | None = None) -> list[Entry]:
+        """Kept envelopes no connection was written yet (after `delivered_seq`), and every kept one
+        after `since` if it is lower; without a resync notice."""
         self._trim_age()
-        return [(seq, data) for seq, _, data in self._entries if seq > self.delivered_seq]
+        after = self.delivered_seq if since is None else min(since, self.delivered_seq)
+        return [(seq, data) for seq, _, data in self._entries if seq > after]
 
     def _trim_age(self) -> None:
         entries = self._entries

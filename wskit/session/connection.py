@@ -35,10 +35,10 @@ import logging
 import math
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from wskit.backplane import Revocation
+from wskit.backplane import Position, Revocation
 from wskit.core.context import UserContext
 from wskit.core.errors import AuthenticationError, BackplaneUnavailable, RegistryFullError
 from wskit.protocols import WebSocketProtocol
@@ -181,7 +181,8 @@ class SessionHost:
     async def handshake(self, *, authorization: str | None, subprotocols: Sequence[str], query: str) -> Handshake:
         """Accept or refuse an upgrade request: `wskit.session.handshake.accept_handshake`, with this
         server's longest token lifetime, then a revoked token is refused (401), and so is any token
-        while the backplane cannot say whether it was revoked (503)."""
+        while the backplane cannot say whether it was revoked (503). A connection without a resume
+        point is owed every envelope published after this (`Handshake.since`)."""
         try:
             if self._closing:
                 raise HandshakeRefused(503, "server shutting down: reconnect in a moment")
@@ -194,6 +195,12 @@ class SessionHost:
             )
             try:
                 revoked = await self._revocation_of(handshake.claims)
+                if revoked is None and handshake.last_seq is None:
+                    # Read before the upgrade is accepted: what is sent once the client sees it
+                    # accepted comes after this, even if another connection of the user took it
+                    # before this one joined the user's manager.
+                    since = await self.registry.backplane.position(handshake.user_id)
+                    handshake = replace(handshake, since=since)
             except BackplaneUnavailable as exc:
                 logger.error("refused a connection of user %r: %s", handshake.user_id, exc)
                 raise HandshakeRefused(503, str(exc)) from None
@@ -243,7 +250,7 @@ class SessionHost:
             if revoked is None and handshake.last_seq is not None:
                 await manager.resume(connection_id, handshake.last_seq, handshake.epoch)
             elif revoked is None and not held:
-                await manager.go_live(connection_id)
+                await manager.go_live(connection_id, since=handshake.since)
         except BackplaneUnavailable as exc:
             await manager.remove_connection(connection_id)
             await _refuse_unavailable(connection, handshake.user_id, exc)
@@ -251,7 +258,7 @@ class SessionHost:
         if revoked is not None:
             await manager.close_connection(connection_id, USER_DISCONNECTED, revoked.reason)
             return None
-        session = Session(self, manager, connection_id, handshake.claims, held=held)
+        session = Session(self, manager, connection_id, handshake.claims, held=held, since=handshake.since)
         self._sessions.add(session)
         return session
 
@@ -335,6 +342,7 @@ class Session:
         "_host",
         "_limiter",
         "_manager",
+        "_since",
         "_timer",
         "_waiting",
         "_warned",
@@ -342,7 +350,14 @@ class Session:
     )
 
     def __init__(
-        self, host: SessionHost, manager: Manager, connection_id: str, claims: TokenClaims, *, held: bool
+        self,
+        host: SessionHost,
+        manager: Manager,
+        connection_id: str,
+        claims: TokenClaims,
+        *,
+        held: bool,
+        since: Position | None = None,
     ) -> None:
         self._host = host
         self._manager = manager
@@ -352,6 +367,7 @@ class Session:
         self._closing = False
         # While waiting, the first frame decides: a resume replays first, anything else goes live.
         self._waiting = held
+        self._since = since  # where the user's stream stood at the handshake (a fresh connection)
         self._timer = asyncio.get_running_loop().call_later(limits.resume_grace, self._go_live) if held else None
         self._claims = claims
         self._warned: float | None = None  # the `exp` that `token_expiring` was sent for
@@ -426,7 +442,7 @@ class Session:
             if resume is not None:
                 await self._manager.resume(self.connection_id, resume.last_seq, resume.epoch)
             else:
-                await self._manager.go_live(self.connection_id)
+                await self._manager.go_live(self.connection_id, since=self._since)
         except BackplaneUnavailable as exc:
             logger.error("closed a connection of user %r that could not catch up: %s", self.user_id, exc)
             self._start_close(TRY_AGAIN_LATER, "backplane unavailable: try again later")

@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wskit.backplane.base import Position
 from wskit.core.envelope import validate_epoch
 from wskit.core.errors import AuthenticationError
 from wskit.session.auth import TokenClaims, verify_claims
@@ -31,12 +32,14 @@ SUBPROTOCOL = "wskit"
 
 @dataclass(frozen=True, slots=True)
 class Handshake:
-    """An accepted handshake: the verified token, the resume point, the subprotocol to select."""
+    """An accepted handshake: the verified token, the resume point, the subprotocol to select, and
+    (without a resume point) where the user's stream stood before the upgrade was accepted."""
 
     claims: TokenClaims
     last_seq: int | None = None
     subprotocol: str | None = None
     epoch: str | None = None
+    since: Position | None = None
 
     @property
     def user_id(self) -> str:
