@@ -10,7 +10,7 @@ import pytest
 from conftest import MemoryConnection, ctx
 
 from wskit import ManagerRegistry
-from wskit.backplane import InProcessBackplane
+from wskit.backplane import InProcessBackplane, Position
 from wskit.core.history import Entry
 from wskit.unified_manager import DeliveryReport
 
@@ -133,6 +133,17 @@ def test_a_held_connection_without_resume_gets_live_traffic_on_go_live() -> None
 
     asyncio.run(scenario())
     assert seqs(held) == seqs(watcher) == [1, 2, 3]
+
+
+def test_go_live_refuses_a_since_that_is_not_a_position_and_ignores_unknown_connections() -> None:
+    manager = ManagerRegistry().get_or_create(ctx("alice"))
+
+    async def scenario() -> None:
+        with pytest.raises(TypeError, match=r"^since must be a wskit\.backplane\.Position or None; got tuple$"):
+            await manager.go_live("conn-1", since=(None, 0))  # type: ignore[arg-type]
+        await manager.go_live("conn-404", since=Position(None, 0))  # gone already: nothing to release
+
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("last_seq", [-1, 1.5, "3", True])

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from wskit.backplane import InProcessBackplane
+from wskit.backplane import InProcessBackplane, Position
 from wskit.core.budget import MemoryBudget
 from wskit.core.envelope import draft_envelope
 from wskit.core.history import Entry, ResyncRequired
@@ -107,6 +107,27 @@ def test_publish_numbers_keeps_and_counts_deliveries() -> None:
         assert [seq for seq, _ in await backplane.undelivered("ann")] == []
         assert [seq for seq, _ in await backplane.undelivered("ben")] == [1]
         assert await backplane.undelivered("nobody") == []
+
+    run(scenario())
+
+
+def test_undelivered_since_a_position_includes_what_other_connections_took() -> None:
+    backplane = InProcessBackplane()
+
+    async def scenario() -> None:
+        assert await backplane.position("ann") == Position(None, 0)  # no history yet
+        backplane.attach(Sink(ann=1))
+        for _ in range(3):
+            await backplane.publish("ann", draft("ann"))  # type: ignore[arg-type]
+        epoch = backplane.history("ann").epoch
+        assert await backplane.position("ann") == Position(epoch, 3)
+        assert await backplane.undelivered("ann") == []  # a connection took all three
+        assert [seq for seq, _ in await backplane.undelivered("ann", since=Position(epoch, 1))] == [2, 3]
+        assert await backplane.undelivered("ann", since=Position(epoch, 3)) == []
+        # Read before the history existed, or in an epoch that is gone: everything kept is owed.
+        for since in (Position(None, 0), Position("gone", 2)):
+            assert [seq for seq, _ in await backplane.undelivered("ann", since=since)] == [1, 2, 3]
+        assert await backplane.undelivered("nobody", since=Position(None, 0)) == []
 
     run(scenario())
 

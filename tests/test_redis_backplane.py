@@ -501,6 +501,37 @@ def test_a_connection_is_owed_what_was_sent_after_its_position_even_if_another_p
     run(scenario)
 
 
+class SlowSubscribe(RedisBackplane):
+    """Subscribing takes longer than the seen mark takes to be written (a loaded process)."""
+
+    async def subscribe(self, user_id: str) -> None:
+        await asyncio.sleep(0.8)
+        await super().subscribe(user_id)
+
+
+def test_what_is_sent_while_a_connection_joins_reaches_it_even_if_another_process_took_it(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 2) as (one, worker):
+            joining = ManagerRegistry(backplane=SlowSubscribe(redis_server.url))
+            try:
+                first = await connect(one, "ann")
+                await send(worker, "ann", 0)
+                second = MemoryConnection("second")
+                manager = joining.get_or_create(UserContext(user_id="ann"))
+                join = asyncio.ensure_future(manager.add_connection(second, user_id="ann"))
+                await asyncio.sleep(0.1)  # it is joining
+                await send(worker, "ann", 1)  # the other process's connection takes it; marked seen
+                await join
+                await send(worker, "ann", 2)
+                await until(lambda: seqs(second) == [2, 3] and seqs(first) == [1, 2, 3])
+            finally:
+                await joining.backplane.close()
+
+    run(scenario)
+
+
 def test_every_delivery_is_marked_seen_in_redis_not_only_the_first(redis_server: RedisServer) -> None:
     async def scenario() -> None:
         async with processes(redis_server.url, 2) as (server, worker):
