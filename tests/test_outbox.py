@@ -126,6 +126,26 @@ def test_a_held_outbox_goes_live_with_notice_then_replay_then_what_the_replay_do
     run(scenario)
 
 
+def test_a_history_lost_while_held_keeps_its_notice_in_place_and_the_numbering_after_it() -> None:
+    async def scenario() -> None:
+        connection = MemoryConnection()
+        outbox, failures = make(connection, held=True)
+        assert outbox.offer(frame(2), 2) and outbox.offer(frame(3), 3)
+        outbox.restart(b'{"n":-1}')  # the stream started over: numbering from 1 again
+        assert outbox.offer(frame(101), 1) and outbox.offer(frame(102), 2) and outbox.pending == 5
+        assert connection.frames == []  # still held
+        # A catch-up read on either side of the loss cannot be merged by seq: it is left out.
+        outbox.release_after(None, [(n, frame(200 + n)) for n in range(1, 4)])
+        assert outbox.offer(frame(103), 3) and not outbox.offer(frame(102), 2)
+        await asyncio.wait_for(outbox.flush(), 1)
+        assert texts(connection) == [2, 3, -1, 101, 102, 103] and failures == []
+        outbox.close()
+        outbox.restart(b'{"n":-2}')  # closed: nothing is queued or written
+        assert texts(connection) == [2, 3, -1, 101, 102, 103]
+
+    run(scenario)
+
+
 def test_a_replay_is_exempt_from_the_limits_but_live_frames_behind_it_are_not() -> None:
     async def scenario() -> None:
         connection = MemoryConnection()

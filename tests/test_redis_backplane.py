@@ -501,6 +501,35 @@ def test_a_connection_is_owed_what_was_sent_after_its_position_even_if_another_p
     run(scenario)
 
 
+def test_a_held_connection_across_a_lost_stream_gets_the_old_then_the_notice_then_the_new(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> None:
+        async with processes(redis_server.url, 2) as (one, worker):
+            manager = one.get_or_create(UserContext(user_id="ann"))
+            live = await connect(one, "ann")
+            await send(worker, "ann", "before")
+            since = await one.backplane.position("ann")  # what a handshake reads
+            held = MemoryConnection("held")
+            connection_id = await manager.add_connection(held, user_id="ann", hold=True)
+            for n in (2, 3):
+                await send(worker, "ann", n)
+            await until(lambda: seqs(live) == [1, 2, 3])
+            redis_server.client().delete("wskit:{u:ann}:meta", "wskit:{u:ann}:log")  # Redis lost the state
+            await send(worker, "ann", "new epoch")
+            await until(lambda: any(m.get("type") == "resync_required" for m in live.messages))
+            await asyncio.sleep(0.7)  # the new epoch's seen mark (1) is written
+            await manager.go_live(connection_id, since=since)
+            for n in range(3):
+                await send(worker, "ann", n)
+            await until(lambda: seqs(held)[-1:] == [4])
+            new = live.messages[-1]["epoch"]
+            got = [("notice" if m["type"] == "resync_required" else m["seq"], m["epoch"] == new) for m in held.messages]
+            assert got == [(2, False), (3, False), ("notice", True), (1, True), (2, True), (3, True), (4, True)]
+
+    run(scenario)
+
+
 class SlowSubscribe(RedisBackplane):
     """Subscribing takes longer than the seen mark takes to be written (a loaded process)."""
 

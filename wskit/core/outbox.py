@@ -31,6 +31,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_RESTART = -1
+"""The `seq` a held outbox queues a history-lost notice under (no envelope has it)."""
+
 DEFAULT_MAX_BUFFERED_MESSAGES = 1000
 """Frames a connection may have queued before it counts as a slow consumer."""
 
@@ -74,6 +77,7 @@ class Outbox:
         "_on_failure",
         "_replay_bytes",
         "_replay_frames",
+        "_restarted",
         "_send_timeout",
         "_task",
         "_writer",
@@ -105,6 +109,7 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._held = held
+        self._restarted = False  # the history was lost while held: the queue holds the notice
         self._last_seq = 0
         self._empty: asyncio.Event | None = None
 
@@ -149,23 +154,36 @@ class Outbox:
 
         Held envelopes that the replay already covers are dropped, so a catch-up read while live
         traffic kept arriving has no gap and no duplicate. The catch-up is exempt from the limits.
+        If the history was lost while held (`restart()`), the replay is left out: it may have been
+        read on either side of the loss, and what follows the loss's notice is all held already.
         """
         if not self._held:
             return
         held = list(self._frames)
+        restarted, self._restarted = self._restarted, False
         self._drop_queue()
         self._last_seq = 0
         self._held = False
         if notice is not None:
             self.offer(notice, replay=True)
-        for seq, data in replay:
+        for seq, data in () if restarted else replay:
             self.offer(data, seq, replay=True)
-        for seq_or_none, data in held:
-            self.offer(data, seq_or_none)
+        for seq_or_mark, data in held:
+            if seq_or_mark == _RESTART:
+                self._last_seq = 0  # the envelopes after the notice are numbered from 1 again
+                self.offer(data)
+            else:
+                self.offer(data, seq_or_mark)
 
     def restart(self, notice: bytes) -> None:
-        """The envelopes' history was lost: pass `notice`, then accept `seq` from 1 again."""
+        """The envelopes' history was lost: pass `notice`, then accept `seq` from 1 again.
+
+        A held outbox keeps the notice in its place in the queue (see `release_after`)."""
         self._last_seq = 0
+        if self._held and not self._closed:
+            self._restarted = True
+            self._enqueue(_RESTART, notice, False)
+            return
         self.offer(notice)
 
     async def flush(self) -> None:

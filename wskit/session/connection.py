@@ -436,8 +436,9 @@ class Session:
             self._host.spawn(self._catch_up(None))
 
     async def _catch_up(self, resume: Resume | None) -> bool:
-        """Leave the hold: replay after the resume point, else what no connection was written yet.
-        False when the backplane could not be read (the connection is then closed with 1013)."""
+        """Leave the hold: replay after the resume point, else what no connection was written yet
+        and everything sent since the handshake read the user's position. False when the backplane
+        could not be read (the connection is then closed with 1013)."""
         try:
             if resume is not None:
                 await self._manager.resume(self.connection_id, resume.last_seq, resume.epoch)
