@@ -77,7 +77,6 @@ class Outbox:
         "_on_failure",
         "_replay_bytes",
         "_replay_frames",
-        "_restarted",
         "_send_timeout",
         "_task",
         "_writer",
@@ -109,7 +108,6 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._held = held
-        self._restarted = False  # the history was lost while held: the queue holds the notice
         self._last_seq = 0
         self._empty: asyncio.Event | None = None
 
@@ -160,7 +158,7 @@ class Outbox:
         if not self._held:
             return
         held = list(self._frames)
-        restarted, self._restarted = self._restarted, False
+        restarted = any(seq == _RESTART for seq, _ in held)
         self._drop_queue()
         self._last_seq = 0
         self._held = False
@@ -181,7 +179,6 @@ class Outbox:
         A held outbox keeps the notice in its place in the queue (see `release_after`)."""
         self._last_seq = 0
         if self._held and not self._closed:
-            self._restarted = True
             self._enqueue(_RESTART, notice, False)
             return
         self.offer(notice)
