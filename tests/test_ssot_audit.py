@@ -558,3 +558,31 @@ def test_a_classmethod_that_returns_the_class_is_a_factory_and_a_missing_optiona
         "assumes svc:Client is taken from the except branch at line 4 of svc: the try's"
         " from svc.private_client import Client (line 2) finds no such module"
     )
+
+
+def test_a_coroutine_in_a_long_class_is_followed_through_members_that_do_not_name_the_factory(tmp_path: Path) -> None:
+    """A long class is read member by member (only those that name a symbol); a coroutine stored
+    on `self`, or in a module-level name, is still followed into the members left unread."""
+    padding = "".join(f"\n    def filler_{n}(self):\n        return {n} + {n} + {n} + {n}\n" for n in range(80))
+    text = (
+        "class Handler:\n    def send(self):\n        pass\n\n\n"
+        "async def get_handler() -> Handler:\n    return Handler()\n\n\n"
+        "shared = get_handler()\n\n\n"
+        f"class Long:{padding}\n"
+        "    def __init__(self):\n        self.handler = get_handler()\n\n"
+        "    def use(self):\n        self.handler.send()\n        shared.send()\n"
+    )
+    (tmp_path / "svc.py").write_text(text)
+    lines = [line.strip() for line in text.splitlines()]
+    stored, used = lines.index("self.handler = get_handler()") + 1, lines.index("self.handler.send()") + 1
+    assert len(text) > 4096 and used - stored > 2
+    specs = [SymbolSpec("handler", "svc:Handler", ("svc:get_handler",))]
+    rows = {row.line: row for row in audit_calls(specs, tmp_path).rows if row.via == "get_handler"}
+    assert rows[10].detail == (
+        f"the coroutine is assigned to shared, used as the object at line {used + 1} (shared.send) without await:"
+        " add await"
+    )
+    assert rows[stored].detail == (
+        f"the coroutine is stored on self.handler and used as the object at line {used} (self.handler.send) without"
+        " await: await it where it is stored"
+    )

@@ -202,6 +202,7 @@ def differences(file: Path) -> list[str]:
             chunked.update(_where(s) for s in statements)
         if chunked is not None and chunked != whole:
             problems.append(f"{file}: the chunks' statements differ from the whole parse")
+        problems += _member_differences(file, skim, tree)
     eager = parse_module("m", file, False, tree)
     lazy = skim_module("m", file, False, skim=Skim(data))
     for name in sorted(eager._bindings):
@@ -218,6 +219,27 @@ def differences(file: Path) -> list[str]:
         holder = {where for first, last, where in spans if first <= line <= last}
         if not found <= whole or not holder <= found:
             problems.append(f"{file}: statements_at({offset}) misses line {line}'s statement")
+    return problems
+
+
+def _member_differences(file: Path, skim: Skim, tree: ast.Module) -> list[str]:
+    """Every long class read member by member must give the body and the end line of the whole parse."""
+    classes = {node.lineno: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    problems: list[str] = []
+    for index, chunk in enumerate(skim.chunks):
+        members = skim.members(index) if chunk.end - chunk.start >= 2048 else None
+        header = skim.parse_header(index, str(file)) if members is not None else None
+        if members is None or header is None:
+            continue  # the class is parsed whole
+        whole = classes.get(header.lineno)
+        try:
+            parsed = [_where(s) for member in members for s in skim.parse_member(member, str(file))]
+        except Unsplittable:
+            continue  # parsed whole too
+        if whole is None or parsed != [_where(s) for s in whole.body]:
+            problems.append(f"{file}: the members of the class at line {header.lineno} differ from its body")
+        elif skim.last_code_line(chunk) != whole.end_lineno:
+            problems.append(f"{file}: the class at line {header.lineno} ends at {whole.end_lineno}, not there")
     return problems
 
 
@@ -275,3 +297,86 @@ def test_a_name_alone_on_a_line_inside_brackets_is_not_a_statement(tmp_path: Pat
     info = skim_module("m", file, False)
     assert [(b.kind, b.attr) for b in info.bound("Second")] == [("import", "Second")]
     assert_same(file)
+
+
+LONG_CLASS = '''@decorator(
+    option=1,
+)
+class Long(Base):  # a comment after the header
+# a comment at column 0 inside the body
+
+    """The docstring.
+    x = 1 looks like a member but is text
+"""
+
+    @property
+    def first(self):
+        return (
+            1
+    )
+
+    if FLAG:
+        value = 1
+    else:
+        value = 2
+
+    try:
+        import fast
+    except ImportError:
+        fast = None
+
+    def second(self):
+        return self.value \\
+            + 1
+    class Inner:
+        pass
+    PADDING = "%s"
+
+    # trailing comment
+
+# a comment after the class
+'''
+
+
+def test_a_long_class_reads_member_by_member_as_parsed_whole(tmp_path: Path) -> None:
+    text = (LONG_CLASS % ("x" * 2100)).encode()
+    skim = Skim(text)
+    members = skim.members(0)
+    assert members is not None
+    assert [(m.line, m.head, m.defines) for m in members] == [
+        (7, "", None), (11, "@", "first"), (17, "if", None), (22, "try", None), (27, "def", "second"),
+        (30, "class", "Inner"), (32, "PADDING", None),
+    ]  # fmt: skip
+    whole = ast.parse(text).body[0]
+    assert isinstance(whole, ast.ClassDef)
+    parsed = [statement for member in members for statement in skim.parse_member(member, "long.py")]
+    assert [_where(s) for s in parsed] == [_where(s) for s in whole.body]
+    assert skim.last_code_line(skim.chunks[0]) == whole.end_lineno == 32
+    file = tmp_path / "long.py"
+    file.write_bytes(text)
+    info = skim_module("long", file, False)
+    wanted = text.index(b"def second")
+    sparse = info.statements_mentioning(["second"], members=lambda start, end: start <= wanted < end)
+    assert [type(s).__name__ for s in sparse] == ["ClassDef"] and isinstance(sparse[0], ast.ClassDef)
+    assert [_where(s) for s in sparse[0].body] == [_where(whole.body[4])]
+    assert sparse[0].end_lineno == 32 and [d.lineno for d in sparse[0].decorator_list] == [1]
+    full = info.full_node(sparse[0])
+    assert [_where(s) for s in full.body] == [_where(s) for s in whole.body]
+    assert info.bound("Long")[0].node is not sparse[0]  # the sparse class is nobody's binding
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [
+        ("    x = f(\n    1)\n    y = 2\n", None),  # a line at the body's indentation inside brackets
+        ("    x = 1; y = 2\n", [2, 3]),  # two statements on one line are one member
+    ],
+)
+def test_a_member_split_is_refused_where_brackets_hold_it(body: str, lines: list[int] | None) -> None:
+    members = Skim(f"class C:\n{body}    z = '{'x' * 2100}'\n".encode()).members(0)
+    assert (None if members is None else [m.line for m in members]) == lines
+
+
+def test_a_class_with_its_body_on_the_header_line_is_not_split() -> None:
+    assert Skim(f"class C: x = '{'x' * 2100}'\n".encode()).members(0) is None
+    assert Skim(b"class C(\n    'a'):\n    x = 1\n").members(0) is None  # a string in the header

@@ -94,17 +94,18 @@ def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[Au
     names |= {path.rpartition(":")[2] for symbol in catalog.symbols for path in symbol.path_targets}
     catalog.names = find_aliases(tree, names, catalog.find).names
     pieces = cover(catalog.names)
-    candidates = [(file, seen) for file in tree.files if (seen := mentions(file.data, catalog.names, pieces))]
 
     def work(index: int) -> tuple[list[AuditRow], bool, str | None]:
-        file, seen = candidates[index]
+        file = tree.files[index]
         found: list[AuditRow] = []
-        with tree.reading(file):
-            found = audit_file(tree, file, catalog, seen)
+        seen = mentions(file.data, catalog.names, pieces)  # most files name no symbol: not parsed at all
+        if seen:
+            with tree.reading(file):
+                found = audit_file(tree, file, catalog, seen)
         return found, file.info is not None, tree.skipped.get(file.relative)
 
     rows: list[AuditRow] = []
-    for (file, _), (found, read, skipped) in zip(candidates, map_forked(work, len(candidates)), strict=True):
+    for file, (found, read, skipped) in zip(tree.files, map_forked(work, len(tree.files)), strict=True):
         rows += found
         tree.note_read(file, read, skipped)  # what a forked worker read or skipped, as if read here
     return catalog, sorted(rows, key=lambda r: (not r.raises_in_product, r.file, r.line, KINDS.index(r.kind), r.via))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from wskit.ssot.read.bindings import Binding, ModuleInfo, absolute_module
-from wskit.ssot.read.textsearch import cover, occurrences
+from wskit.ssot.read.textsearch import cover, occurrences, occurrences_by_name
 from wskit.ssot.render.audit_report import AuditRow
 from wskit.ssot.resolve.constructors import without_first as _without_first
 from wskit.ssot.resolve.signature import FunctionNode, check_call, describe, forwarded_to, rejects_extras
@@ -122,22 +122,24 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
     info = tree.module_info(file)
     if info is None:
         return []
+    walker = _FileAudit(tree, file, info, catalog, [])
+    # The catalog's other names do not occur in the file (`mentioned` is what its text holds of them).
+    leaves = {module.rpartition(".")[2] for module in catalog.modules}
+    where = occurrences_by_name(file.data, mentioned | leaves, cover(mentioned | leaves))
+    near = walker.module_level_words(mentioned, [offset for found in where.values() for offset in found])
+    if near:
+        where |= occurrences_by_name(file.data, near, cover(near))
+    walker.words = mentioned | near | leaves
+    walker.hits = sorted({offset for found in where.values() for offset in found})
     try:
-        statements = info.statements_mentioning(sorted(mentioned))
+        # A long class's body statements without a hit are not visited (`_mentioned`): not parsed either.
+        walker.statements = statements = info.statements_holding(
+            [offset for word in mentioned | near for offset in where.get(word, ())],
+            members=lambda start, end: _any_between(walker.hits, start, end),
+        )
     except (SyntaxError, ValueError) as exc:
         tree.fail(file, exc)
         return []
-    walker = _FileAudit(tree, file, info, catalog, statements)
-    words = mentioned | walker.module_level_words(mentioned)
-    if words != mentioned:
-        try:
-            walker.statements = statements = info.statements_mentioning(sorted(words))
-        except (SyntaxError, ValueError) as exc:
-            tree.fail(file, exc)
-            return []
-    # The catalog's other names do not occur in the file (`mentioned` is what its text holds of them).
-    walker.words = words | {module.rpartition(".")[2] for module in catalog.modules}
-    walker.hits = occurrences(file.data, walker.words, cover(walker.words))
     for statement in statements:
         walker.visit(statement, [], [_Scope(None, "module")])
     return sorted(set(walker.rows))
@@ -161,12 +163,12 @@ class _FileAudit:
         self.words: set[str] = set()
         self.hits: list[int] = []  # offsets of the words in the file, sorted
 
-    def module_level_words(self, mentioned: set[str]) -> set[str]:
-        """Module-level names bound to what may be a symbol at run time, or to a module holding one."""
-        leaves = {module.rpartition(".")[2] for module in self.catalog.modules}
+    def module_level_words(self, mentioned: set[str], offsets: list[int]) -> set[str]:
+        """Module-level names bound to what may be a symbol at run time, or to a module holding one,
+        by the statements holding `offsets` (where the symbols' names and modules occur)."""
         found: set[str] = set()
         try:
-            for name in self.info.names_bound_near(sorted(mentioned | leaves)):
+            for name in self.info.names_bound_at(offsets):
                 for binding in self.info.bound(name):
                     if binding.kind in ("alias", "dynamic"):
                         relevant = binding.node is not None and self._may_be(binding.node)
@@ -537,14 +539,19 @@ class _FileAudit:
         if isinstance(parent, ast.Assign | ast.AnnAssign):
             target = _single_target(parent)
             if isinstance(target, ast.Name):
-                scope = scopes[-1].node or ast.Module(body=self.statements, type_ignores=[])
+                inner = scopes[-1].node
+                scope = self.info.full_node(inner) if inner is not None else ast.Module(self._whole_statements(), [])
                 return _followed(scope, target.id, inside)
             if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
                 owner = next((s.node for s in reversed(scopes) if s.kind == "class"), None)
                 if owner is not None:
-                    return _followed_on_self(owner, target.attr, inside)
+                    return _followed_on_self(self.info.full_node(owner), target.attr, inside)
         kind = type(parent).__name__ if parent is not None else "module"
         return "unknown", f"the coroutine is used in a {kind}; whether it is awaited is decided at run time"
+
+    def _whole_statements(self) -> list[ast.stmt]:
+        """The statements read, long classes whole (they may have been read member by member)."""
+        return [self.info.full_node(statement) for statement in self.statements]
 
     def _passed_to(self, call: ast.Call, argument: ast.AST, inside: str) -> tuple[str, str]:
         """A coroutine passed to a call: fine for a scheduler or a function that awaits that

@@ -10,13 +10,17 @@ they are where static resolution has to stop and say so.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar, cast
 
 from wskit.ssot.read.skim import Skim, Unsplittable
 
 __all__ = ["Binding", "DynamicNamespace", "ModuleInfo", "StarImport", "dotted_name", "parse_module", "skim_module"]
+
+
+_Node = TypeVar("_Node", bound=ast.AST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,17 +141,31 @@ class ModuleInfo:
 
     def names_bound_near(self, words: Iterable[str]) -> set[str]:
         """Names bound by the statements that mention any of `words` (def and class excluded)."""
-        if self._skim is None:
-            return set(self._bindings)
-        indexes = {i for word in words for i in self._skim.mentioning(word.encode())}
+        return self._names_bound_in(self._mentioning(words))
+
+    def names_bound_at(self, offsets: Iterable[int]) -> set[str]:
+        """Names bound by the statements holding any of the byte `offsets` (def and class excluded)."""
+        return self._names_bound_in(self._holding(offsets))
+
+    def _names_bound_in(self, indexes: list[int]) -> set[str]:
         names: set[str] = set()
-        for index in sorted(indexes):
+        for index in indexes:
             if self._skim is None:
-                return set(self._bindings)
+                break
             if self._skim.chunks[index].defines is None:
                 self._chunk(index)
                 names |= self._names_of.get(index, set())
-        return names
+        return set(self._bindings) if self._skim is None else names
+
+    def _mentioning(self, words: Iterable[str]) -> list[int]:
+        """Indexes of the chunks whose text holds any of `words` ([] when read whole)."""
+        skim = self._skim
+        return sorted({i for word in words for i in skim.mentioning(word.encode())}) if skim is not None else []
+
+    def _holding(self, offsets: Iterable[int]) -> list[int]:
+        """Indexes of the chunks holding any of `offsets` ([] when read whole)."""
+        skim = self._skim
+        return sorted({i for offset in offsets if (i := skim.chunk_at(offset)) >= 0}) if skim is not None else []
 
     def statements_at(self, offset: int) -> list[ast.stmt]:
         """The parsed top-level statement(s) holding byte `offset`: none before the first statement
@@ -161,20 +179,62 @@ class ModuleInfo:
                 return statements
         return self._body or []
 
-    def statements_mentioning(self, words: Iterable[str]) -> list[ast.stmt]:
-        """The top-level statements whose text mentions any of `words`, in line order."""
+    def statements_mentioning(
+        self, words: Iterable[str], *, members: Callable[[int, int], bool] | None = None
+    ) -> list[ast.stmt]:
+        """The top-level statements whose text mentions any of `words`, in line order.
+
+        `members(start, end)`: for a long class not parsed yet, parse only the body statements
+        whose byte range it accepts. That class comes back sparse: its header, those statements
+        and its real `end_lineno`; `full_node` gives the whole class.
+        """
+        return self._statements_of(self._mentioning(words), members)
+
+    def statements_holding(
+        self, offsets: Iterable[int], *, members: Callable[[int, int], bool] | None = None
+    ) -> list[ast.stmt]:
+        """The top-level statements holding any of the byte `offsets`, in line order (`members`
+        as in `statements_mentioning`)."""
+        return self._statements_of(self._holding(offsets), members)
+
+    def functions_mentioning(self, words: Iterable[str]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The module-level functions whose text mentions any of `words` (no other statement is parsed)."""
+        skim = self._skim
+        indexes = [i for i in self._mentioning(words) if skim is not None and skim.chunks[i].head in _FUNCTION_HEADS]
+        found = self._statements_of(indexes, None) if skim is not None else self._body or []
+        return [node for node in found if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+    def _statements_of(self, indexes: list[int], members: Callable[[int, int], bool] | None) -> list[ast.stmt]:
+        found: list[ast.stmt] = []
+        for index in indexes if self._skim is not None else []:
+            sparse = self._sparse_class(index, members) if members is not None else None
+            found += [sparse] if sparse is not None else self._chunk(index)
+            if self._skim is None:
+                break
         if self._skim is None:
             assert self._body is not None
             return self._body
-        indexes = sorted({i for word in words for i in self._skim.mentioning(word.encode())})
-        found: list[ast.stmt] = []
-        for index in indexes:
-            statements = self._chunk(index)
-            if self._skim is None:
-                assert self._body is not None
-                return self._body
-            found += statements
         return found
+
+    def _sparse_class(self, index: int, members: Callable[[int, int], bool]) -> ast.ClassDef | None:
+        """Chunk `index` as a sparse class (see `statements_mentioning`), or None to parse it whole."""
+        skim = self._skim
+        assert skim is not None
+        chunk = skim.chunks[index]
+        if chunk.defines is None or chunk.end - chunk.start < _SPARSE_CLASS or index in self._parsed:
+            return None
+        parts = skim.members(index)
+        node = skim.parse_header(index, str(self.file)) if parts is not None else None
+        if node is None or parts is None:
+            return None
+        try:
+            wanted = [part for part in parts if members(part.start, part.end)]
+            node.body = [statement for part in wanted for statement in skim.parse_member(part, str(self.file))]
+        except Unsplittable:
+            return None
+        node.end_lineno = skim.last_code_line(chunk)
+        self._headers[id(node)] = index
+        return node
 
     def read_structure(self) -> None:
         """Read the statements that set star imports, `__all__`, namespace rewriting and
@@ -190,15 +250,15 @@ class ModuleInfo:
             if self._skim is None:
                 return
 
-    def full_node(self, node: ast.AST) -> ast.AST:
-        """The complete class statement for a class that was read header-only (else `node`)."""
+    def full_node(self, node: _Node) -> _Node:
+        """The complete class statement for a class that was read header-only or sparse (else `node`)."""
         index = self._headers.get(id(node))
         if index is None or not isinstance(node, ast.ClassDef):
             return node
         statements = self._chunk(index) if self._skim is not None else self._body or []
         for statement in ast.walk(ast.Module(body=statements, type_ignores=[])) if self._skim is None else statements:
             if isinstance(statement, ast.ClassDef) and statement.lineno == node.lineno:
-                return statement
+                return cast(_Node, statement)
         return node
 
     def _chunk(self, index: int, *, header: bool = False) -> list[ast.stmt]:
@@ -251,6 +311,8 @@ class ModuleInfo:
 
 _STRUCTURE_WORDS = (b"*", b"__all__", b"globals", b"vars", b"modules", b"eprecat")
 _BIG_CLASS = 16_384  # bytes: a class this long is read header-only when its body cannot matter
+_FUNCTION_HEADS = ("def", "async", "@")  # the first words of a chunk that may be a function
+_SPARSE_CLASS = 2_048  # bytes: a class this long is read member by member where only some matter
 
 
 def _header_is_enough(skim: Skim, index: int) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ _FROM_PREFIX = re.compile(rb"[ \t]*from[ \t]+[.\w]+[ \t]+")
 _BRACKETS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
 _STRING_OR_COMMENT = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*")
 _ONE_LINE_STRING = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+_BODY_LINE = re.compile(rb"\n([ \t]+)[^ \t\r\n\f#]")  # the first line of an indented block
 
 
 class Unsplittable(Exception):
@@ -124,14 +126,23 @@ class Skim:
         data = self.data
         starts = [0] if data[:1] not in (b" ", b"\t", b"\n", b"\r", b"#", b"") else []
         starts += [m.start() + 1 for m in _STATEMENT_START.finditer(data)]
+        return self._group(starts, 0, len(data))
+
+    def _group(self, starts: list[int], indent: int, end: int) -> list[Chunk]:
+        """Statements from the offsets of lines that may start one (at `indent` columns), up to `end`:
+        starts in a triple-quoted string or after a backslash are dropped, decorators and
+        `else`/`except` parts joined to their statement."""
+        data = self.data
         chunks: list[Chunk] = []
         line, counted = 1, 0
+        if starts:
+            line, counted = self.line_of(starts[0]), starts[0]
         for start in starts:
             if self.in_string(start, strictly=True):
                 continue  # inside a triple-quoted string: never split there
             if _continues(data, start):
                 continue  # after a backslash continuation
-            match = _HEAD.match(data, start)
+            match = _HEAD.match(data, start + indent)
             head = match.group().decode() if match else ""
             line += data.count(b"\n", counted, start)
             counted = start
@@ -139,18 +150,18 @@ class Skim:
                 previous = chunks[-1]
                 defines = previous.defines
                 if previous.head == "@" and defines is None:
-                    found = _DEFINES.match(data, start)
+                    found = _DEFINES.match(data, start + indent)
                     defines = found.group(1).decode() if found else None
                 chunks[-1] = Chunk(previous.start, previous.end, previous.line, previous.head, defines)
                 continue
             defines = None
             if head in ("def", "class", "async"):
-                found = _DEFINES.match(data, start)
+                found = _DEFINES.match(data, start + indent)
                 defines = found.group(1).decode() if found else None
             chunks.append(Chunk(start, start, line, head, defines))
         # Each chunk ends where the next one starts.
-        ends = [c.start for c in chunks[1:]] + [len(data)] * bool(chunks)
-        return [Chunk(c.start, end, c.line, c.head, c.defines) for c, end in zip(chunks, ends, strict=True)]
+        ends = [c.start for c in chunks[1:]] + [end] * bool(chunks)
+        return [Chunk(c.start, stop, c.line, c.head, c.defines) for c, stop in zip(chunks, ends, strict=True)]
 
     def chunk_at(self, offset: int) -> int:
         """Index of the chunk holding byte `offset` (-1 before the first statement)."""
@@ -190,6 +201,19 @@ class Skim:
         not parse on its own); then the whole chunk has to be parsed.
         """
         chunk = self.chunks[index]
+        colon = self._header_colon(chunk)
+        if colon is None:
+            return None
+        source = b"\n" * (chunk.line - 1) + self.data[chunk.start : colon + 1] + b"\n    pass\n"
+        try:
+            body = ast.parse(source, filename=filename).body
+        except (SyntaxError, ValueError):
+            return None
+        return body[0] if len(body) == 1 and isinstance(body[0], ast.ClassDef) else None
+
+    def _header_colon(self, chunk: Chunk) -> int | None:
+        """Offset of the colon that ends a class chunk's header; None when the chunk is no class
+        or its header holds strings or comments (then only a parse can tell where it ends)."""
         data = self.data
         keyword = chunk.start if chunk.head == "class" else data.find(b"\nclass", chunk.start, chunk.end) + 1
         if keyword <= 0 and chunk.head != "class":
@@ -204,13 +228,65 @@ class Skim:
             elif char in b")]}":
                 depth -= 1
             elif char == b":" and depth == 0:
-                source = b"\n" * (chunk.line - 1) + data[chunk.start : position + 1] + b"\n    pass\n"
-                try:
-                    body = ast.parse(source, filename=filename).body
-                except (SyntaxError, ValueError):
-                    return None
-                return body[0] if len(body) == 1 and isinstance(body[0], ast.ClassDef) else None
+                return position
         return None
+
+    def members(self, index: int) -> list[Chunk] | None:
+        """The statements of class chunk `index`'s body, split as the top level is (their `start`
+        is where their line starts, indentation included).
+
+        None when the body cannot be split safely: no plain header, a body on the header's line,
+        or a statement start inside brackets.
+        """
+        chunk = self.chunks[index]
+        colon = self._header_colon(chunk)
+        if colon is None or not self._starts_statement(index):
+            return None
+        data = self.data
+        first = data.find(b"\n", colon, chunk.end)
+        rest = data[colon + 1 : first].strip(b" \t\r")
+        if first < 0 or (rest and not rest.startswith(b"#")):
+            return None
+        body = _BODY_LINE.search(data, first, chunk.end)
+        if body is None:
+            return None
+        indent = body.group(1)
+        pattern = _member_start(indent)
+        starts = [m.start() + 1 for m in pattern.finditer(data, first, chunk.end)]
+        members = self._group(starts, len(indent), chunk.end)
+        depth = 0
+        for member in members:
+            if depth != 0:
+                return None  # a line at the body's indentation inside brackets
+            depth += self._depth_of(member)
+        return members
+
+    def parse_member(self, member: Chunk, filename: str) -> list[ast.stmt]:
+        """The statements of one of `members()`, with their real line numbers.
+
+        Raises `Unsplittable` when it does not parse alone.
+        """
+        source = b"\n" * (member.line - 2) + b"if 1:\n" + self.data[member.start : member.end]
+        try:
+            block = ast.parse(source, filename=filename).body
+        except (SyntaxError, ValueError) as exc:
+            message = str(exc)
+        else:
+            if len(block) == 1 and isinstance(block[0], ast.If):
+                return block[0].body
+            message = f"the statement at line {member.line} does not stand alone"
+        raise Unsplittable(message)
+
+    def last_code_line(self, chunk: Chunk) -> int:
+        """The line of the chunk's last code (trailing blank and comment-only lines left out)."""
+        data, end = self.data, chunk.end
+        while end > chunk.start:
+            start = data.rfind(b"\n", chunk.start, end - 1) + 1 or chunk.start
+            text = data[start:end].strip()
+            if text and (not text.startswith(b"#") or self.in_string(start, strictly=True)):
+                return chunk.line + data.count(b"\n", chunk.start, start)
+            end = start
+        return chunk.line
 
     def _starts_statement(self, index: int) -> bool:
         """Whether chunk `index` really starts a statement: every bracket opened before it is
@@ -338,6 +414,12 @@ class Skim:
         except (SyntaxError, ValueError):
             return []
         return [node for node in body if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+@functools.lru_cache(maxsize=64)
+def _member_start(indent: bytes) -> re.Pattern[bytes]:
+    """Lines that may start a statement of a block indented by `indent`."""
+    return re.compile(rb"\n" + re.escape(indent) + rb"[^ \t\r\n\f#)\]}]")
 
 
 def _continues(data: bytes, start: int) -> bool:

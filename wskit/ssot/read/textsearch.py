@@ -12,7 +12,7 @@ import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-__all__ = ["cover", "mentions", "occurrences", "required_literals"]
+__all__ = ["cover", "mentions", "occurrences", "occurrences_by_name", "required_literals"]
 
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _PIECE = 5  # length of the substrings searched for (shorter names are searched whole)
@@ -56,6 +56,14 @@ def mentions(data: bytes, names: set[str], pieces: list[bytes], start: int = 0, 
 def occurrences(data: bytes, names: set[str], pieces: list[bytes]) -> list[int]:
     """The sorted offsets where one of `names` occurs in `data` as a whole identifier."""
     return sorted({position for _, position in _occurrences(data, names, pieces, 0, None)})
+
+
+def occurrences_by_name(data: bytes, names: set[str], pieces: list[bytes]) -> dict[str, set[int]]:
+    """The offsets where each of `names` occurs in `data` as a whole identifier (names found only)."""
+    found: dict[str, set[int]] = {}
+    for word, position in _occurrences(data, names, pieces, 0, None):
+        found.setdefault(word, set()).add(position)
+    return found
 
 
 def _occurrences(

@@ -180,9 +180,7 @@ def _factories_in(
     info = tree.module_info(file)
     if info is None:
         return
-    for statement in info.statements_mentioning(words):
-        if not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
+    for statement in info.functions_mentioning(words):
         definition = tree.resolver.resolve(file.module, statement.name).definition
         if definition is None or definition.kind != "function" or definition.line != statement.lineno:
             continue  # not the binding that wins at import
