@@ -52,6 +52,7 @@ system-deps:
 lint: venv
 	$(BIN)/python tools/lock.py check
 	$(BIN)/ruff check wskit tests examples tools $(wildcard benchmarks)
+	$(BIN)/ruff format --check wskit tests examples tools $(wildcard benchmarks)
 	$(BIN)/mypy --strict wskit examples tools
 	$(BIN)/lint-imports
 

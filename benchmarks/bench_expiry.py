@@ -207,6 +207,7 @@ async def run(connections: int, window: float, warning: float) -> dict[str, Any]
         expiring = await measure("expiring", expiring_tokens, expiring_span, warning=warning, env=env, work=work)
     ratio = expiring["bytes_per_connection"] / lasting["bytes_per_connection"]
     same_traffic = expiring["bytes_per_connection"] / framed["bytes_per_connection"]
+
     def grown(run: dict[str, Any]) -> int:
         return int(run["rss_connected"] - run["rss_before"])
 

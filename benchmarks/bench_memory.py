@@ -114,15 +114,19 @@ async def run(connections: int, budget: int, event_bytes: int) -> dict[str, Any]
     ratio = over / budget
     stats = wskit["stats"]
     mib = 2**20
-    print(f"raw websockets, {connections} connections, the same {raw['rounds']} events each:"
-          f" RSS {raw['rss_connected'] / mib:.0f} MiB connected, {raw['rss_filled'] / mib:.0f} MiB after")
+    print(
+        f"raw websockets, {connections} connections, the same {raw['rounds']} events each:"
+        f" RSS {raw['rss_connected'] / mib:.0f} MiB connected, {raw['rss_filled'] / mib:.0f} MiB after"
+    )
     print(f"wskit, {connections} users, {wskit['rounds']} broadcasts of {event_bytes}-byte events"
           f" ({wskit['rounds'] * connections * event_bytes / mib:.0f} MiB sent into histories, {wskit['seconds']} s):"
           f" RSS {wskit['rss_connected'] / mib:.0f} MiB connected, {wskit['rss_filled'] / mib:.0f} MiB filled;"
           f" holds {stats['history_bytes'] / mib:.0f} MiB of history, {stats['buffer_bytes'] / mib:.1f} MiB of"
           f" buffers; {stats['evictions']:,} evictions")  # fmt: skip
-    print(f"RSS over the raw server: {over / mib:.0f} MiB = {ratio:.2f}x the {budget / mib:.0f} MiB budget"
-          " (target <= 1.20x)")
+    print(
+        f"RSS over the raw server: {over / mib:.0f} MiB = {ratio:.2f}x the {budget / mib:.0f} MiB budget"
+        " (target <= 1.20x)"
+    )
     return {
         "benchmark": "memory",
         "connections": connections,

@@ -177,8 +177,10 @@ async def run(users: int, messages: int, concurrency: int, repeat: int) -> dict[
     ratio = stored / ops
     per_envelope = {name: round(1e6 * seconds / (messages * repeat), 1) for name, seconds in cpu.items()}
     others = per_envelope["redis-server"] + per_envelope["clients"]
-    print(f"accepted: the worker stores {stored:,.0f} envelopes/s; redis-benchmark runs the same script"
-          f" {ops:,.0f}/s at -c {concurrency}: ratio {ratio:.2f}x (target >= 0.50x)")
+    print(
+        f"accepted: the worker stores {stored:,.0f} envelopes/s; redis-benchmark runs the same script"
+        f" {ops:,.0f}/s at -c {concurrency}: ratio {ratio:.2f}x (target >= 0.50x)"
+    )
     print(f"delivered: {rate:,.0f} envelopes/s accepted and delivered to {users} users x 2 connections on 2 servers")
     print("  CPU microseconds per envelope: " + ", ".join(f"{k} {v}" for k, v in per_envelope.items()))
     print(f"  (Redis and the clients alone take {others:.0f} us of the 2 cores' {2e6 / rate:.0f} us per envelope)")
@@ -214,4 +216,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

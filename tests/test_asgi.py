@@ -236,6 +236,7 @@ def test_a_signal_closes_first_then_reaches_the_handler_that_was_there() -> None
 
 def test_a_second_signal_does_not_wait_for_the_close() -> None:
     order: list[str] = []
+
     def servers_handler(signum: int, frame: object) -> None:
         assert signum == signal.SIGUSR2 and frame is not None  # what the signal brought, passed on as it came
         order.append("server's handler")

@@ -16,9 +16,7 @@ BOB = mint_token("bob", SECRET)
 ALICE_CLAIMS = verify_claims(ALICE, SECRET)
 
 
-def accept(
-    authorization: str | None = None, subprotocols: tuple[str, ...] = (), query: str = ""
-) -> Handshake:
+def accept(authorization: str | None = None, subprotocols: tuple[str, ...] = (), query: str = "") -> Handshake:
     return accept_handshake(secret=SECRET, authorization=authorization, subprotocols=subprotocols, query=query)
 
 

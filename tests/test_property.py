@@ -254,7 +254,6 @@ class RedisDeliveryMachine(DeliveryMachine):
             if quiet >= 4:
                 return
 
-
     @rule()
     def kill_the_pubsub_connections(self) -> None:
         """What redis-py users lose messages to: Redis drops every subscriber connection."""

@@ -715,7 +715,9 @@ def test_a_disconnect_or_a_revocation_check_without_redis_raises_with_the_reason
         async with processes(redis_server.url, 1) as (worker,):
             await worker.backplane.start()
             redis_server.stop()
-            with pytest.raises(BackplaneUnavailable, match=r"^cannot disconnect the user: Redis at redis://127\.0\.0\.1"):
+            with pytest.raises(
+                BackplaneUnavailable, match=r"^cannot disconnect the user: Redis at redis://127\.0\.0\.1"
+            ):
                 await worker.disconnect_user("alice", "bye", revoke=True)
             with pytest.raises(BackplaneUnavailable, match=r"^cannot check whether the token was revoked: Redis at "):
                 await worker.backplane.revocation("alice")

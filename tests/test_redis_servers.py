@@ -59,8 +59,10 @@ async def receive_until(client: AgentClient, count: int, timeout: float = 15.0) 
     except TimeoutError:
         got = seqs(client)
         missing = sorted(set(range(1, max(got, default=0) + 1)) - set(got))
-        raise AssertionError(f"{len(got)} of {count} envelopes within {timeout:g} s: up to seq {max(got, default=0)}, "
-                             f"missing {missing[:10]}, {len(got) - len(set(got))} twice") from None
+        raise AssertionError(
+            f"{len(got)} of {count} envelopes within {timeout:g} s: up to seq {max(got, default=0)}, "
+            f"missing {missing[:10]}, {len(got) - len(set(got))} twice"
+        ) from None
 
 
 def health(server: ServerProcess) -> tuple[int, dict[str, Any]]:

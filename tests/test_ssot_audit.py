@@ -414,7 +414,10 @@ def test_a_coroutine_held_in_a_local_and_handed_on_by_an_async_function_is_not_a
     specs = [SymbolSpec("handler", "handlers:Handler", ("handlers:get_handler",))]
     rows = {row.line: row for row in audit_calls(specs, tmp_path).rows if row.via == "get_handler"}
     assert {line: row.kind for line, row in rows.items()} == {
-        10: "missing-await", 15: "missing-await", 20: "call", 25: "call"
+        10: "missing-await",
+        15: "missing-await",
+        20: "call",
+        25: "call",
     }
     assert "yielded at line 11 by the async function fixture" in rows[10].detail
 

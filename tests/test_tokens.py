@@ -171,6 +171,7 @@ def test_connections_expire_each_at_its_own_exp_whatever_the_order_they_came_in(
 
 def test_connections_whose_tokens_expire_in_the_same_tick_are_all_closed() -> None:
     """Tokens count whole seconds: users signed in the same second expire in the same tick."""
+
     async def scenario() -> None:
         sessions = host(token_expiry_warning=0)
         exp = time.time() + 0.4
@@ -301,8 +302,10 @@ def test_another_users_token_is_refused_and_the_connection_closed_1008() -> None
         (signed("alice", secret=generate_secret()), "bad token signature"),
         (jwt.encode({"sub": "alice", "exp": int(time.time()) + 3600}, SECRET), "token lacks the required 'iat' claim"),
         (signed("alice", 100_000), "token lasts 100000 s (exp - iat), longer than this server's limit of 86400 s"),
-        (jwt.encode({"sub": "alice", "iat": "12", "exp": int(time.time()) + 3600}, SECRET),
-         "malformed token: iat must be a number of seconds; got '12'"),
+        (
+            jwt.encode({"sub": "alice", "iat": "12", "exp": int(time.time()) + 3600}, SECRET),
+            "malformed token: iat must be a number of seconds; got '12'",
+        ),
         ("not.a.token", "malformed token"),
     ],
 )
@@ -461,6 +464,7 @@ def test_a_revoked_token_is_refused_at_the_handshake_and_at_refresh_a_newer_one_
 
 def test_a_token_issued_in_the_revocations_own_second_is_not_refused() -> None:
     """A revocation refuses tokens issued *before* its cut-off; one issued at it is not."""
+
     async def scenario() -> None:
         registry = ManagerRegistry()
         sessions = host(registry)

@@ -211,8 +211,11 @@ class ManagerRegistry:
         backplane cannot be reached (then nothing was done).
         """
         validate_id("user_id", user_id)
-        if not isinstance(reason, str) or not reason.isprintable() or not reason.strip() or (
-            len(reason.encode()) > _MAX_REASON_BYTES
+        if (
+            not isinstance(reason, str)
+            or not reason.isprintable()
+            or not reason.strip()
+            or (len(reason.encode()) > _MAX_REASON_BYTES)
         ):
             raise ValueError(
                 f"reason must be one line of 1 to {_MAX_REASON_BYTES} UTF-8 bytes (it is the close frame's reason);"

@@ -56,6 +56,7 @@ class ManagerHost(Protocol):
 
     def _note_idle(self, user_id: str) -> None: ...
 
+
 __all__ = ["SLOW_CONSUMER_CLOSE_CODE", "DeliveryReport", "_UnifiedWebSocketManagerImplementation"]
 
 logger = logging.getLogger(__name__)
@@ -139,9 +140,7 @@ class _UnifiedWebSocketManagerImplementation:
         )
 
     @classmethod
-    def _for_registry(
-        cls, user_context: UserContext, registry: ManagerHost
-    ) -> _UnifiedWebSocketManagerImplementation:
+    def _for_registry(cls, user_context: UserContext, registry: ManagerHost) -> _UnifiedWebSocketManagerImplementation:
         """Build the manager of `user_context.user_id`; only `ManagerRegistry` calls this."""
         self = object.__new__(cls)
         self._user_context = user_context

@@ -412,9 +412,7 @@ class RedisBackplane:
     def _packed_publish(self, user_id: str, draft: Draft) -> bytes:
         """One EVALSHA of the publish script in Redis's wire format (RESP), built directly."""
         args = [arg if isinstance(arg, bytes) else arg.encode() for arg in self._publish_keys_and_args(user_id, draft)]
-        return b"".join(
-            [self._evalsha_prefix, *(b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in args)]
-        )
+        return b"".join([self._evalsha_prefix, *(b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in args)])
 
     async def _publish_script(self, user_id: str, draft: Draft) -> tuple[int, str]:
         values = self._publish_keys_and_args(user_id, draft)

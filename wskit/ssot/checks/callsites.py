@@ -985,9 +985,7 @@ def _followed(scope: ast.AST, name: str, inside: str) -> tuple[str, str]:
             )
     if _awaited_later(scope, name):
         return "", ""
-    used = next(
-        (n for n in ast.walk(scope) if isinstance(n, ast.Attribute) and _is_name(n.value, name)), None
-    )
+    used = next((n for n in ast.walk(scope) if isinstance(n, ast.Attribute) and _is_name(n.value, name)), None)
     if used is not None:
         return "missing-await", (
             f"the coroutine is {inside}assigned to {name}, used as the object at line {used.lineno}"
@@ -999,6 +997,7 @@ def _followed(scope: ast.AST, name: str, inside: str) -> tuple[str, str]:
 
 def _followed_on_self(owner: ast.AST, attribute: str, inside: str) -> tuple[str, str]:
     """A coroutine stored on `self.attribute`: fine if some method of the class awaits or schedules it."""
+
     def is_it(node: ast.AST | None) -> bool:
         return isinstance(node, ast.Attribute) and node.attr == attribute and _is_name(node.value, "self")
 

@@ -16,6 +16,7 @@ from wskit.ssot.resolve.static import Definition, StaticResolver
 
 __all__ = ["MODES", "ImportPathReport", "check_import_paths"]
 
+
 def _validate(paths: object, mode: object, search_path: object, timeout: object) -> tuple[list[ImportPath], list[Path]]:
     if isinstance(paths, str | ImportPath) or not isinstance(paths, Sequence):
         raise TypeError(f"paths must be a list of 'pkg.module:Name' strings; got {type(paths).__name__}")

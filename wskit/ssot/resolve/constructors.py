@@ -268,7 +268,7 @@ def _decorators(resolver: StaticResolver, owner: Definition) -> list[tuple[ast.e
 
 
 def _field_kind(resolver: StaticResolver, owner: Definition) -> str | None:
-    """"dataclass", "attrs" or "namedtuple" when the class's fields make its `__init__`."""
+    """ "dataclass", "attrs" or "namedtuple" when the class's fields make its `__init__`."""
     node = owner.node
     assert isinstance(node, ast.ClassDef)
     names = {name for _, written in _decorators(resolver, owner) for name in written}
@@ -551,4 +551,3 @@ def _dotted(node: ast.expr) -> str:
 
 def _last(name: str) -> str:
     return name.rpartition(".")[2]
-

@@ -63,7 +63,7 @@ class Factory:
 
     @property
     def kind(self) -> str:
-        """"async factory" when callers must await it, else "factory"."""
+        """ "async factory" when callers must await it, else "factory"."""
         return "async factory" if self.awaitable else "factory"
 
 
