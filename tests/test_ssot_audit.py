@@ -589,3 +589,40 @@ def test_a_coroutine_in_a_long_class_is_followed_through_members_that_do_not_nam
         f"the coroutine is stored on self.handler and used as the object at line {used} (self.handler.send) without"
         " await: await it where it is stored"
     )
+
+
+PADDING = "".join(f"\n    def filler_{n}(self):\n        return {n} + {n} + {n} + {n}\n" for n in range(80))
+
+
+def rows_of(tmp_path: Path, files: dict[str, str], spec: SymbolSpec) -> list[tuple[str, int, str, str]]:
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text.encode())
+    return [(row.file, row.line, row.kind, row.via) for row in audit_calls(spec, tmp_path).rows]
+
+
+def test_a_builtin_rebound_in_a_class_body_counts_there_and_not_in_its_methods(tmp_path: Path) -> None:
+    """A class-level `getattr = ...` shadows the builtin for the class body only (also when the
+    rebinding sits in a member of a long class that names no symbol, and is not read)."""
+    use = (
+        f"import svc\n\n\nclass Long:\n    getattr = staticmethod(lambda o, n: None)\n{PADDING}\n"
+        '    h = getattr(svc, "Handler")\n\n    def m(self):\n        return getattr(svc, "Handler")\n'
+    )
+    files = {"svc.py": "class Handler:\n    pass\n", "use.py": use}
+    rows = rows_of(tmp_path, files, SymbolSpec("h", "svc:Handler", ("svc:Handler",)))
+    method = use.splitlines().index('        return getattr(svc, "Handler")') + 1
+    assert [row for row in rows if row[0] == "use.py"] == [("use.py", method, "unknown", "getattr(svc, 'Handler')")]
+
+
+def test_a_form_feed_or_a_byte_order_mark_does_not_hide_a_statement(tmp_path: Path) -> None:
+    """A line that starts with a form feed is not split at: the chunk before it holds what follows
+    (here a function after a long class, and a factory after an import); a BOM starts the file."""
+    factory = "def make():\n    return Handler()\n\n\nclass Handler:\n    pass\n"
+    for prefix in ("\ufeff", "import os\n\f"):
+        rows = rows_of(tmp_path, {"svc.py": prefix + factory, "use.py": "from svc import make\n\n\nmake()\n"},
+                       SymbolSpec("h", "svc:Handler", ("svc:Handler",)))  # fmt: skip
+        assert ("use.py", 4, "call", "make") in rows, (prefix, rows)  # found as a factory by what it returns
+    svc = "class Handler:\n    pass\n\n\nasync def get_handler() -> Handler:\n    return Handler()\n"
+    use = f"from svc import get_handler\n\n\nclass Long:{PADDING}\n"
+    use += "\fasync def use():\n    h = get_handler()\n    await h\n"
+    rows = rows_of(tmp_path, {"svc.py": svc, "use.py": use}, SymbolSpec("h", "svc:Handler", ("svc:get_handler",)))
+    assert ("use.py", use.split("\n").index("    h = get_handler()") + 1, "call", "get_handler") in rows

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures
+import gc
 import importlib.util
 import os
 import sysconfig
+import weakref
 from pathlib import Path
 
 import pytest
@@ -380,3 +382,24 @@ def test_a_member_split_is_refused_where_brackets_hold_it(body: str, lines: list
 def test_a_class_with_its_body_on_the_header_line_is_not_split() -> None:
     assert Skim(f"class C: x = '{'x' * 2100}'\n".encode()).members(0) is None
     assert Skim(b"class C(\n    'a'):\n    x = 1\n").members(0) is None  # a string in the header
+
+
+def test_a_sparse_class_keeps_its_identity_after_it_is_dropped(tmp_path: Path) -> None:
+    """`full_node` knows sparse classes by id(): a dropped one must stay alive while its module info
+    does, or a class parsed later may take its id and be mistaken for it (then `full_node` gave the
+    dropped class's chunk, here one that does not even parse)."""
+    padding = "".join(f"\n    def filler_{n}(self):\n        return {n}\n" for n in range(60))
+    text = f"class A:\n    def broken(self):\n        print 'old'\n{padding}\n    def hit(self):\n        return H()\n"
+    text += "\n\nclass B:\n    pass\n"
+    file = tmp_path / "m.py"
+    file.write_text(text)
+    offset = text.index("H()")
+    info = skim_module("m", file, False)
+    sparse = info.statements_holding([offset], members=lambda start, end: start <= offset < end)
+    assert [len(s.body) for s in sparse if isinstance(s, ast.ClassDef)] == [1]
+    dropped = weakref.ref(sparse[0])
+    del sparse
+    gc.collect()
+    assert dropped() is not None  # its id cannot be taken by another node
+    later = info.statements_holding([text.index("class B")])
+    assert info.full_node(later[0]) is later[0]

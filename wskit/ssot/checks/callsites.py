@@ -717,8 +717,13 @@ class _FileAudit:
         return ref
 
     def _is_builtin(self, name: str, scopes: list[_Scope]) -> bool:
-        if any(name in scope.bindings for scope in scopes[1:]):
+        if any(name in scope.bindings for scope in scopes[1:] if scope.kind != "class"):
             return False
+        innermost = scopes[-1]  # a class body's names are visible in its own statements, not in its methods
+        if innermost.kind == "class" and innermost.node is not None:
+            whole = self.info.full_node(innermost.node)  # (the binding may be in a member not read)
+            if name in (innermost.bindings if whole is innermost.node else _local_bindings(whole, walrus=True)):
+                return False
         try:
             return not self.info.bound(name)
         except (SyntaxError, ValueError):

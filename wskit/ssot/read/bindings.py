@@ -86,7 +86,8 @@ class ModuleInfo:
         self._parsed: dict[int, list[ast.stmt]] = {}
         self._names_of: dict[int, set[str]] = {}
         self._loaded: set[str] = set()
-        self._headers: dict[int, int] = {}  # id() of a class read header-only -> its chunk
+        # id() of a class read header-only or sparse -> (that node, kept so its id stays its own; its chunk)
+        self._headers: dict[int, tuple[ast.ClassDef, int]] = {}
 
     @property
     def star_imports(self) -> list[StarImport]:
@@ -200,7 +201,7 @@ class ModuleInfo:
     def functions_mentioning(self, words: Iterable[str]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
         """The module-level functions whose text mentions any of `words` (no other statement is parsed)."""
         skim = self._skim
-        indexes = [i for i in self._mentioning(words) if skim is not None and skim.chunks[i].head in _FUNCTION_HEADS]
+        indexes = [i for i in self._mentioning(words) if skim is not None and not skim.only_a_class(i)]
         found = self._statements_of(indexes, None) if skim is not None else self._body or []
         return [node for node in found if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
 
@@ -233,7 +234,7 @@ class ModuleInfo:
         except Unsplittable:
             return None
         node.end_lineno = skim.last_code_line(chunk)
-        self._headers[id(node)] = index
+        self._headers[id(node)] = (node, index)
         return node
 
     def read_structure(self) -> None:
@@ -252,9 +253,10 @@ class ModuleInfo:
 
     def full_node(self, node: _Node) -> _Node:
         """The complete class statement for a class that was read header-only or sparse (else `node`)."""
-        index = self._headers.get(id(node))
-        if index is None or not isinstance(node, ast.ClassDef):
+        known = self._headers.get(id(node))
+        if known is None or known[0] is not node or not isinstance(node, ast.ClassDef):
             return node
+        index = known[1]
         statements = self._chunk(index) if self._skim is not None else self._body or []
         for statement in ast.walk(ast.Module(body=statements, type_ignores=[])) if self._skim is None else statements:
             if isinstance(statement, ast.ClassDef) and statement.lineno == node.lineno:
@@ -271,7 +273,7 @@ class ModuleInfo:
                 return []  # its class was read header-only already
             node = skim.parse_header(index, str(self.file))
             if node is not None:
-                self._headers[id(node)] = index
+                self._headers[id(node)] = (node, index)
                 self._collect(index, [node])
                 return [node]
         try:
@@ -311,7 +313,6 @@ class ModuleInfo:
 
 _STRUCTURE_WORDS = (b"*", b"__all__", b"globals", b"vars", b"modules", b"eprecat")
 _BIG_CLASS = 16_384  # bytes: a class this long is read header-only when its body cannot matter
-_FUNCTION_HEADS = ("def", "async", "@")  # the first words of a chunk that may be a function
 _SPARSE_CLASS = 2_048  # bytes: a class this long is read member by member where only some matter
 
 

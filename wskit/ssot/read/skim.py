@@ -231,6 +231,12 @@ class Skim:
                 return position
         return None
 
+    def only_a_class(self, index: int) -> bool:
+        """Whether chunk `index` is a class statement and nothing else (a line that starts with a
+        form feed is not split at, so a chunk holding one may hold a statement after the class)."""
+        chunk = self.chunks[index]
+        return chunk.head == "class" and self.data.find(b"\n\f", chunk.start, chunk.end) < 0
+
     def members(self, index: int) -> list[Chunk] | None:
         """The statements of class chunk `index`'s body, split as the top level is (their `start`
         is where their line starts, indentation included).
@@ -240,8 +246,8 @@ class Skim:
         """
         chunk = self.chunks[index]
         colon = self._header_colon(chunk)
-        if colon is None or not self._starts_statement(index):
-            return None
+        if colon is None or not self._starts_statement(index) or self.data.find(b"\n\f", chunk.start, chunk.end) >= 0:
+            return None  # (a form feed resets the indentation the split relies on)
         data = self.data
         first = data.find(b"\n", colon, chunk.end)
         rest = data[colon + 1 : first].strip(b" \t\r")
