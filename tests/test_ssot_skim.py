@@ -403,3 +403,30 @@ def test_a_sparse_class_keeps_its_identity_after_it_is_dropped(tmp_path: Path) -
     assert dropped() is not None  # its id cannot be taken by another node
     later = info.statements_holding([text.index("class B")])
     assert info.full_node(later[0]) is later[0]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["x = foo(  # step 1)", "get_handler(),", "bar=1)"],  # a bracket in a comment balances the count
+        ['tag = "#" and \\', "get_handler()"],  # a backslash after a string that holds a #
+    ],
+)
+@pytest.mark.parametrize("indent", ["", "    "])
+def test_a_line_that_continues_the_one_before_is_never_read_as_a_statement(
+    tmp_path: Path, lines: list[str], indent: str
+) -> None:
+    """At the top level and in a long class's body: whatever is read must be the statement the
+    whole parse has there, never the continued line parsed alone."""
+    padding = "".join(f"\n    def filler_{n}(self):\n        return {n}\n" for n in range(100))
+    body = "".join(f"{indent}{line}\n" for line in lines)
+    text = f"class Long:\n{padding}\n{body}" if indent else f"import os\n\n{body}"
+    file = tmp_path / "m.py"
+    file.write_text(text)
+    offset = text.index("get_handler")
+    line = text.count("\n", 0, offset) + 1
+    whole = [s for s in ast.walk(ast.parse(text)) if isinstance(s, ast.stmt) and not isinstance(s, ast.ClassDef)]
+    wanted = {_where(s) for s in whole if s.lineno <= line <= (s.end_lineno or s.lineno)}
+    read = skim_module("m", file, False).statements_holding([offset], members=lambda s, e: s <= offset < e)
+    found = {_where(s) for s in ast.walk(ast.Module(read, [])) if isinstance(s, ast.stmt)}
+    assert wanted and wanted <= found

@@ -36,6 +36,7 @@ _FROM_PREFIX = re.compile(rb"[ \t]*from[ \t]+[.\w]+[ \t]+")
 _BRACKETS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
 _STRING_OR_COMMENT = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*")
 _ONE_LINE_STRING = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+_OPEN_ENDS = frozenset(bytes([c]) for c in b"([{,\\+-/%&|^<>=")  # what a line that goes on may end with
 _BODY_LINE = re.compile(rb"\n([ \t]+)[^ \t\r\n\f#]")  # the first line of an indented block
 
 
@@ -270,8 +271,10 @@ class Skim:
     def parse_member(self, member: Chunk, filename: str) -> list[ast.stmt]:
         """The statements of one of `members()`, with their real line numbers.
 
-        Raises `Unsplittable` when it does not parse alone.
+        Raises `Unsplittable` when it does not parse alone or may not start a statement.
         """
+        if _left_open(self.data, member.start):
+            raise Unsplittable(f"the line before line {member.line} goes on")
         source = b"\n" * (member.line - 2) + b"if 1:\n" + self.data[member.start : member.end]
         try:
             block = ast.parse(source, filename=filename).body
@@ -297,8 +300,9 @@ class Skim:
     def _starts_statement(self, index: int) -> bool:
         """Whether chunk `index` really starts a statement: every bracket opened before it is
         closed (a line at column 0 inside brackets is not a statement) and the line before it
-        does not end with a backslash."""
-        if index > 0 and _continues(self.data, self.chunks[index].start):
+        does not go on (a backslash, an open bracket, a comma, an operator at its end)."""
+        start = self.chunks[index].start
+        if index > 0 and (_continues(self.data, start) or _left_open(self.data, start)):
             return False
         while len(self._depths) <= index:
             self._depths.append(self._depths[-1] + self._depth_of(self.chunks[len(self._depths) - 1]))
@@ -435,7 +439,22 @@ def _continues(data: bytes, start: int) -> bool:
         end -= 1
     if data[end - 1 : end] != b"\\":
         return False
-    return data.find(b"#", data.rfind(b"\n", 0, end) + 1, end) < 0
+    line = data[data.rfind(b"\n", 0, end) + 1 : end]
+    return b"#" not in line or b"#" not in _ONE_LINE_STRING.sub(b"", line)
+
+
+def _left_open(data: bytes, start: int) -> bool:
+    """True when the code line before `start` ends with an opening bracket, a comma or an operator
+    (its comment and one-line strings left out): the line at `start` then continues it. A bracket
+    in a comment can make the count of brackets before `start` balance where it does not."""
+    end = start
+    while end > 0:
+        line_start = data.rfind(b"\n", 0, end - 1) + 1
+        line = _ONE_LINE_STRING.sub(b"s", data[line_start:end]).partition(b"#")[0].rstrip()
+        if line:
+            return line[-1:] in _OPEN_ENDS
+        end = line_start  # a blank or comment-only line: look at the one before
+    return False
 
 
 def _depth(data: bytes, pieces: list[tuple[int, int]]) -> int:
