@@ -358,7 +358,7 @@ def test_a_long_class_reads_member_by_member_as_parsed_whole(tmp_path: Path) -> 
     file.write_bytes(text)
     info = skim_module("long", file, False)
     wanted = text.index(b"def second")
-    sparse = info.statements_mentioning(["second"], members=lambda start, end: start <= wanted < end)
+    sparse = info.statements_holding([wanted], members=lambda start, end: start <= wanted < end)
     assert [type(s).__name__ for s in sparse] == ["ClassDef"] and isinstance(sparse[0], ast.ClassDef)
     assert [_where(s) for s in sparse[0].body] == [_where(whole.body[4])]
     assert sparse[0].end_lineno == 32 and [d.lineno for d in sparse[0].decorator_list] == [1]

@@ -180,22 +180,15 @@ class ModuleInfo:
                 return statements
         return self._body or []
 
-    def statements_mentioning(
-        self, words: Iterable[str], *, members: Callable[[int, int], bool] | None = None
+    def statements_holding(
+        self, offsets: Iterable[int], *, members: Callable[[int, int], bool] | None = None
     ) -> list[ast.stmt]:
-        """The top-level statements whose text mentions any of `words`, in line order.
+        """The top-level statements holding any of the byte `offsets`, in line order.
 
         `members(start, end)`: for a long class not parsed yet, parse only the body statements
         whose byte range it accepts. That class comes back sparse: its header, those statements
         and its real `end_lineno`; `full_node` gives the whole class.
         """
-        return self._statements_of(self._mentioning(words), members)
-
-    def statements_holding(
-        self, offsets: Iterable[int], *, members: Callable[[int, int], bool] | None = None
-    ) -> list[ast.stmt]:
-        """The top-level statements holding any of the byte `offsets`, in line order (`members`
-        as in `statements_mentioning`)."""
         return self._statements_of(self._holding(offsets), members)
 
     def functions_mentioning(self, words: Iterable[str]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -218,7 +211,7 @@ class ModuleInfo:
         return found
 
     def _sparse_class(self, index: int, members: Callable[[int, int], bool]) -> ast.ClassDef | None:
-        """Chunk `index` as a sparse class (see `statements_mentioning`), or None to parse it whole."""
+        """Chunk `index` as a sparse class (see `statements_holding`), or None to parse it whole."""
         skim = self._skim
         assert skim is not None
         chunk = skim.chunks[index]
