@@ -122,14 +122,13 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
     info = tree.module_info(file)
     if info is None:
         return []
-    walker = _FileAudit(tree, file, info, catalog, [])
+    walker = _FileAudit(tree, file, info, catalog)
     # The catalog's other names do not occur in the file (`mentioned` is what its text holds of them).
     leaves = {module.rpartition(".")[2] for module in catalog.modules}
     where = occurrences_by_name(file.data, mentioned | leaves, cover(mentioned | leaves))
     near = walker.module_level_words(mentioned, [offset for found in where.values() for offset in found])
     if near:
         where |= occurrences_by_name(file.data, near, cover(near))
-    walker.words = mentioned | near | leaves
     walker.hits = sorted({offset for found in where.values() for offset in found})
     try:
         # A long class's body statements without a hit are not visited (`_mentioned`): not parsed either.
@@ -146,11 +145,9 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
 
 
 class _FileAudit:
-    def __init__(
-        self, tree: SourceTree, file: SourceFile, info: ModuleInfo, catalog: Catalog, statements: list[ast.stmt]
-    ) -> None:
+    def __init__(self, tree: SourceTree, file: SourceFile, info: ModuleInfo, catalog: Catalog) -> None:
         self.tree = tree
-        self.statements = statements
+        self.statements: list[ast.stmt] = []  # the top-level statements read (set once the words are known)
         self.resolver = tree.resolver
         self.file = file
         self.info = info
@@ -160,7 +157,6 @@ class _FileAudit:
         self._lines: list[bytes] | None = None
         self._line_starts: list[int] | None = None
         self._seen_module_imports: set[tuple[int, str]] = set()
-        self.words: set[str] = set()
         self.hits: list[int] = []  # offsets of the words in the file, sorted
 
     def module_level_words(self, mentioned: set[str], offsets: list[int]) -> set[str]:

@@ -236,7 +236,12 @@ class Skim:
         """Whether chunk `index` is a class statement and nothing else (a line that starts with a
         form feed is not split at, so a chunk holding one may hold a statement after the class)."""
         chunk = self.chunks[index]
-        return chunk.head == "class" and self.data.find(b"\n\f", chunk.start, chunk.end) < 0
+        return chunk.head == "class" and not self._form_feed_line(chunk)
+
+    def _form_feed_line(self, chunk: Chunk) -> bool:
+        """Whether a line of the chunk starts with a form feed (which resets the indentation and
+        is never split at)."""
+        return self.data.find(b"\n\f", chunk.start, chunk.end) >= 0
 
     def members(self, index: int) -> list[Chunk] | None:
         """The statements of class chunk `index`'s body, split as the top level is (their `start`
@@ -247,8 +252,8 @@ class Skim:
         """
         chunk = self.chunks[index]
         colon = self._header_colon(chunk)
-        if colon is None or not self._starts_statement(index) or self.data.find(b"\n\f", chunk.start, chunk.end) >= 0:
-            return None  # (a form feed resets the indentation the split relies on)
+        if colon is None or not self._starts_statement(index) or self._form_feed_line(chunk):
+            return None
         data = self.data
         first = data.find(b"\n", colon, chunk.end)
         rest = data[colon + 1 : first].strip(b" \t\r")
