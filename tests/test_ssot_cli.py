@@ -144,6 +144,27 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert result.returncode == 2 and message in result.stderr
 
 
+def test_the_analyzer_commands_do_not_load_the_runtime() -> None:
+    # `wskit ssot ...` runs in CI on every commit: it must not pay for websockets, asyncio and the
+    # registry, which it never uses (the server commands still get their defaults from them).
+    probe = (
+        "import sys\n"
+        "from wskit.cli import main\n"
+        "code = main(['ssot', 'scan', 'wskit', '--role', 'WebSocketManager', '--format', 'json'])\n"
+        "runtime = ('asyncio', 'websockets', 'wskit.registry', 'wskit.core.outbox')\n"
+        "loaded = sorted(m for m in runtime if m in sys.modules)\n"
+        "print(code, loaded, file=sys.stderr)\n"
+        "import wskit\n"
+        "print(wskit.WebSocketManager.__name__, 'wskit.registry' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT, timeout=120, check=False
+    )
+    assert result.stderr.splitlines() == ["0 []", "_UnifiedWebSocketManagerImplementation True"], result.stderr
+    serve_help = wskit("serve", "--help")
+    assert serve_help.returncode == 0 and "envelopes kept per user for resumes (default 1000)" in serve_help.stdout
+
+
 def test_scan_command_exit_codes() -> None:
     clean = wskit("ssot", "scan", "wskit", "--role", "WebSocketManager")
     assert clean.returncode == 0 and "✅ ONE IMPLEMENTATION" in clean.stdout

@@ -150,6 +150,26 @@ def test_static_says_unresolved_and_why_instead_of_guessing(path: str, reason: s
     assert not report.consolidated
 
 
+def test_a_lazy_export_is_read_as_mypy_reads_it_and_the_assumption_said() -> None:
+    """A module `__getattr__` with the names under `if TYPE_CHECKING:` (PEP 562, as `wskit` itself does)."""
+    report = check_import_paths(
+        ["aliaspkg.lazy_typed:Engine", "aliaspkg.typed_only:Engine", "aliaspkg.impl:Engine"],
+        mode="static",
+        search_path=[FIXTURES],
+    )
+    rows = rows_by_path(report)
+    lazy, typed_only = rows["aliaspkg.lazy_typed:Engine"], rows["aliaspkg.typed_only:Engine"]
+    assert (lazy.status, lazy.resolved) == ("resolved", ENGINE)  # type: ignore[attr-defined]
+    assert lazy.detail.endswith(  # type: ignore[attr-defined]
+        "; assumes aliaspkg.lazy_typed's module __getattr__ (line 7) returns the Engine that its"
+        " `if TYPE_CHECKING:` block imports (line 4)"
+    )
+    assert typed_only.status == "failed"  # type: ignore[attr-defined]  # nothing binds it when the code runs
+    assert "has no module-level name 'Engine'" in typed_only.detail  # type: ignore[attr-defined]
+    runtime = check_import_paths(["aliaspkg.lazy_typed:Engine", "aliaspkg.impl:Engine"], search_path=[FIXTURES])
+    assert runtime.consolidated  # what the assumption says is what runs
+
+
 def test_an_import_under_try_is_the_binding_and_a_fallback_is_said_to_be_assumed_away() -> None:
     """Real code imports under `try:` / `except ImportError:`; the `try` binding is what runs."""
     report = check_import_paths(

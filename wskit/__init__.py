@@ -4,22 +4,29 @@ The public surface: `UserContext`, `WebSocketManager`, `get_websocket_manager`,
 `ManagerRegistry`, `default_registry`, `AGENT_EVENTS` and the errors wskit raises; the adapters
 live in `wskit.serve` (`wskit.asgi` is the ASGI one's public path), tokens in `wskit.session.auth`,
 the import-path analyzer in `wskit.ssot`.
+
+The names are imported on first use, so that `wskit ssot ...` and `import wskit.ssot` do not load
+the runtime (websockets, asyncio, the registry).
 """
 
-from wskit.core.context import UserContext
-from wskit.core.envelope import AGENT_EVENTS
-from wskit.core.errors import (
-    AuthenticationError,
-    BackplaneUnavailable,
-    ConnectionRejected,
-    FactoryOnlyError,
-    InvalidUserContext,
-    IsolationError,
-    RegistryFullError,
-    WskitError,
-)
-from wskit.registry import ManagerRegistry, default_registry
-from wskit.websocket_manager import WebSocketManager, get_websocket_manager
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wskit.core.context import UserContext
+    from wskit.core.envelope import AGENT_EVENTS
+    from wskit.core.errors import (
+        AuthenticationError,
+        BackplaneUnavailable,
+        ConnectionRejected,
+        FactoryOnlyError,
+        InvalidUserContext,
+        IsolationError,
+        RegistryFullError,
+        WskitError,
+    )
+    from wskit.registry import ManagerRegistry, default_registry
+    from wskit.websocket_manager import WebSocketManager, get_websocket_manager
 
 __all__ = [
     "AGENT_EVENTS",
@@ -40,3 +47,29 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_ERRORS = ("AuthenticationError", "BackplaneUnavailable", "ConnectionRejected", "FactoryOnlyError",
+           "InvalidUserContext", "IsolationError", "RegistryFullError", "WskitError")  # fmt: skip
+_HOMES = {
+    "UserContext": "wskit.core.context",
+    "AGENT_EVENTS": "wskit.core.envelope",
+    "ManagerRegistry": "wskit.registry",
+    "default_registry": "wskit.registry",
+    "WebSocketManager": "wskit.websocket_manager",
+    "get_websocket_manager": "wskit.websocket_manager",
+} | dict.fromkeys(_ERRORS, "wskit.core.errors")
+"""Where each public name is defined."""
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from the module that defines it on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

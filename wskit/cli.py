@@ -7,30 +7,20 @@ reached), 2 usage or configuration error (one line on stderr naming what was wro
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from wskit.backplane import Backplane, backplane_from_url
-from wskit.core.errors import BackplaneUnavailable
-from wskit.core.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
-from wskit.core.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_TIMEOUT
-from wskit.registry import DEFAULT_MAX_TOKEN_LIFETIME, USER_DISCONNECTED, ManagerRegistry
-from wskit.serve.asgi import redact_server_logs
-from wskit.serve.server import (
-    DEFAULT_MAX_CONNECTIONS_PER_USER,
-    DEFAULT_MAX_MESSAGE_BYTES,
-    DEFAULT_RESUME_GRACE,
-    WskitServer,
-)
-from wskit.session.auth import generate_secret, load_secret, mint_token
-from wskit.session.connection import DEFAULT_TOKEN_EXPIRY_WARNING
-from wskit.session.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
 from wskit.usage import UsageError
+
+if TYPE_CHECKING:
+    from wskit.backplane import Backplane
+    from wskit.registry import ManagerRegistry
+    from wskit.serve.server import WskitServer
 
 __all__ = ["build_parser", "main"]
 
@@ -84,6 +74,13 @@ def _port(text: str) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from wskit.backplane import backplane_from_url
+    from wskit.serve.asgi import redact_server_logs
+    from wskit.serve.server import WskitServer
+    from wskit.session.auth import generate_secret, load_secret
+
     if args.dev:
         secret = generate_secret()
     else:
@@ -122,6 +119,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _registry(args: argparse.Namespace, backplane: Backplane | None) -> ManagerRegistry:
+    from wskit.registry import ManagerRegistry
+
     # In this process, the history limits go to the registry's own backplane, which the memory
     # budget then covers; with another backplane they went to it, and the budget covers buffers.
     history = {} if backplane is not None else {
@@ -143,6 +142,10 @@ def _registry(args: argparse.Namespace, backplane: Backplane | None) -> ManagerR
 
 
 async def _serve_until_signal(server: WskitServer, *, dev: bool) -> int:
+    import asyncio
+
+    from wskit.core.errors import BackplaneUnavailable
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -168,6 +171,8 @@ async def _serve_until_signal(server: WskitServer, *, dev: bool) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
+    from wskit.session.auth import load_secret, mint_token
+
     try:
         secret = load_secret(args.secret_file)
         print(mint_token(args.user_id, secret, ttl_seconds=args.ttl))
@@ -177,6 +182,11 @@ def _cmd_token(args: argparse.Namespace) -> int:
 
 
 def _cmd_disconnect(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from wskit.backplane import backplane_from_url
+    from wskit.registry import ManagerRegistry
+
     url = args.backplane or os.environ.get("WSKIT_BACKPLANE")
     if url is None or url in ("", "memory://"):
         raise UsageError(
@@ -191,6 +201,9 @@ def _cmd_disconnect(args: argparse.Namespace) -> int:
 
 
 async def _disconnect(registry: ManagerRegistry, user_id: str, reason: str, *, revoke: bool) -> int:
+    from wskit.core.errors import BackplaneUnavailable
+    from wskit.registry import USER_DISCONNECTED
+
     try:
         told = await registry.disconnect_user(user_id, reason, revoke=revoke)
     except ValueError as exc:
@@ -245,12 +258,37 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the `wskit` command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the `wskit` command.
+
+    With `command` (the word after `wskit`), a server command's options are added only when it is
+    that command, so that `wskit ssot ...` does not import the runtime for its defaults.
+    """
     parser = argparse.ArgumentParser(prog="wskit", description="One WebSocket manager, served and proven.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text, fill in (
+        ("serve", "run the WebSocket server", _serve_options),
+        ("token", "print a token for USER_ID", _token_options),
+        ("disconnect", "close every connection of USER_ID on every server process", _disconnect_options),
+    ):
+        runtime = commands.add_parser(name, help=help_text)
+        if command not in _OTHER_COMMANDS:
+            fill(runtime)
+    _other_commands(commands)
+    return parser
 
-    serve = commands.add_parser("serve", help="run the WebSocket server")
+
+_OTHER_COMMANDS = ("report", "notebooks", "ssot")
+"""The commands that are not a server's: their parsers never need the runtime's defaults."""
+
+
+def _serve_options(serve: argparse.ArgumentParser) -> None:
+    from wskit.core.history import DEFAULT_HISTORY_MAX_AGE, DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_MAX_MESSAGES
+    from wskit.core.outbox import DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_SEND_TIMEOUT
+    from wskit.serve.server import DEFAULT_MAX_CONNECTIONS_PER_USER, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RESUME_GRACE
+    from wskit.session.connection import DEFAULT_TOKEN_EXPIRY_WARNING
+    from wskit.session.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
+
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)")
     serve.add_argument("--secret-file", help="file holding the token secret (default: $WSKIT_SECRET)")
@@ -284,13 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
     _max_token_lifetime_option(serve)
     serve.set_defaults(func=_cmd_serve)
 
-    token = commands.add_parser("token", help="print a token for USER_ID")
+
+def _token_options(token: argparse.ArgumentParser) -> None:
     token.add_argument("user_id")
     token.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--secret-file", help="file holding the token secret (default: $WSKIT_SECRET)")
     token.set_defaults(func=_cmd_token)
 
-    disconnect = commands.add_parser("disconnect", help="close every connection of USER_ID on every server process")
+
+def _disconnect_options(disconnect: argparse.ArgumentParser) -> None:
     disconnect.add_argument("user_id")
     disconnect.add_argument("--reason", default="disconnected by an administrator",
                             help="the close reason the user's clients get (default: %(default)s)")  # fmt: skip
@@ -301,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     _max_token_lifetime_option(disconnect)
     disconnect.set_defaults(func=_cmd_disconnect)
 
+
+def _other_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = commands.add_parser("report", help="execute the notebooks and write HTML reports")
     report.add_argument("--notebooks", default="notebooks", help="directory of .ipynb files (default notebooks/)")
     report.add_argument("--output", default="reports", help="where to write the HTML (default reports/)")
@@ -315,10 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _extra_commands():
         register(commands)
-    return parser
 
 
 def _max_token_lifetime_option(parser: argparse.ArgumentParser) -> None:
+    from wskit.registry import DEFAULT_MAX_TOKEN_LIFETIME
+
     parser.add_argument("--max-token-lifetime", type=_positive_float, default=DEFAULT_MAX_TOKEN_LIFETIME,
                         metavar="SECONDS", help="longest token lifetime (exp - iat) servers accept, and how long a"
                         " revocation is kept: the same for every process (default %(default)s)")  # fmt: skip
@@ -333,7 +376,8 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.Argu
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `wskit` command; returns its exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(next((word for word in argv if not word.startswith("-")), None))
     args = parser.parse_args(argv)
     func: Command = args.func
     try:

@@ -71,8 +71,10 @@ def _follow(
         if path in found.paths:
             continue
         bindings = info.bound(bound)
-        if not bindings or bindings[-1].type_only or not any(_may_reach(b, found.names) for b in bindings):
+        if not bindings or not any(_may_reach(b, found.names) for b in bindings):
             continue  # (any binding: a `try` import may be followed by its `except` fallback)
+        if bindings[-1].type_only and not any(not b.type_only for b in info.bound("__getattr__")):
+            continue  # only for type checkers, unless a module __getattr__ supplies it (a lazy export)
         resolution = tree.resolver.resolve(file.module, bound)
         target = target_of(resolution.definition)
         if target is not None:

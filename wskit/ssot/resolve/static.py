@@ -295,8 +295,15 @@ class StaticResolver:
         info = self._load(module)
         walk.modules.append(module)
         bindings = [b for b in self._bound(info, name) if not b.type_only]
-        if not bindings and type_only_ok:
+        hook = self._getattr_hook(info)
+        if not bindings and (type_only_ok or hook is not None):
             bindings = self._bound(info, name)
+            if bindings and not type_only_ok and hook is not None:
+                # A lazy export (PEP 562): mypy reads the name the same way.
+                walk.assumed.append(
+                    f"{module}'s module __getattr__ (line {hook.line}) returns the {name} that its"
+                    f" `if TYPE_CHECKING:` block imports (line {bindings[-1].line})"
+                )
         unconditional = [b for b in bindings if not b.conditional]
         winner = unconditional[-1] if unconditional else None
         late = [b for b in bindings if b.conditional and (winner is None or b.line > winner.line)]
@@ -346,14 +353,17 @@ class StaticResolver:
             return self._follow(info, winner, walk, type_only_ok=type_only_ok)
         if info.is_package and self.finder.submodule_exists(module, name):
             return self._module_definition(f"{module}.{name}")
-        getattr_hook = [b for b in self._bound(info, "__getattr__") if not b.type_only]
-        if getattr_hook:
+        if hook is not None:
             raise _Stop(
                 "unresolved",
-                f"{module} has no binding for {name}; its module __getattr__ (line {getattr_hook[0].line})"
-                " decides at run time",
+                f"{module} has no binding for {name}; its module __getattr__ (line {hook.line}) decides at run time",
             )
         raise _Stop("missing", f"{module} has no module-level name {name!r}")
+
+    def _getattr_hook(self, info: ModuleInfo) -> Binding | None:
+        """The module's own `__getattr__` (PEP 562), which supplies names it does not bind."""
+        hooks = [b for b in self._bound(info, "__getattr__") if not b.type_only]
+        return hooks[0] if hooks else None
 
     def _follow(self, info: ModuleInfo, binding: Binding, walk: _Walk, *, type_only_ok: bool) -> Definition:
         relative = relative_source_name(info.name, info.is_package)
