@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from call_walker import calls
 
 from wskit.ssot import AuditReport, SymbolSpec, audit_calls, load_config
 from wskit.ssot.checks.config import ConfigError
+from wskit.ssot.read.forked import workers
 from wskit.ssot.render.audit_report import CALL_ERRORS, COLUMNS, KINDS
 from wskit.ssot.resolve.static import StaticResolver
 
@@ -626,3 +628,27 @@ def test_a_form_feed_or_a_byte_order_mark_does_not_hide_a_statement(tmp_path: Pa
     use += "\fasync def use():\n    h = get_handler()\n    await h\n"
     rows = rows_of(tmp_path, {"svc.py": svc, "use.py": use}, SymbolSpec("h", "svc:Handler", ("svc:get_handler",)))
     assert ("use.py", use.split("\n").index("    h = get_handler()") + 1, "call", "get_handler") in rows
+
+
+def test_a_tree_walked_by_forked_workers_gets_the_rows_of_a_walk_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large trees are walked by forked workers (`wskit.ssot.read.forked`): the same rows, in order."""
+    package = tmp_path / "auditpkg"
+    shutil.copytree(AUDITPKG, package)
+    copies = package / "app" / "copies"
+    copies.mkdir()
+    (copies / "__init__.py").write_text("")
+    bad, good = (AUDITPKG / "app" / "bad.py").read_text(), (AUDITPKG / "app" / "good.py").read_text()
+    for index in range(600):
+        (copies / f"bad_{index}.py").write_text(bad)
+        (copies / f"good_{index}.py").write_text(good)
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", "2")
+    assert workers(1215) == (2 if (os.cpu_count() or 1) > 1 else 1)
+    forked = audit_calls(package / "pyproject.toml", package)
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", "1")
+    assert workers(1215) == 1
+    in_order = audit_calls(package / "pyproject.toml", package)
+    assert forked.files_parsed == in_order.files_parsed >= 1200
+    assert forked.rows == in_order.rows and forked.to_json() == in_order.to_json()
+    assert forked.counts["await-sync"] == in_order.counts["await-sync"] > 600

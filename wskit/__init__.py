@@ -9,8 +9,9 @@ The names are imported on first use, so that `wskit ssot ...` and `import wskit.
 the runtime (websockets, asyncio, the registry).
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wskit.exports import lazy_exports
 
 if TYPE_CHECKING:
     from wskit.core.context import UserContext
@@ -61,15 +62,4 @@ _HOMES = {
 """Where each public name is defined."""
 
 
-def __getattr__(name: str) -> Any:
-    """A public name, imported from the module that defines it on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

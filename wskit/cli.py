@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -75,6 +73,7 @@ def _port(text: str) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
     from wskit.backplane import backplane_from_url
     from wskit.serve.asgi import redact_server_logs
@@ -143,6 +142,7 @@ def _registry(args: argparse.Namespace, backplane: Backplane | None) -> ManagerR
 
 async def _serve_until_signal(server: WskitServer, *, dev: bool) -> int:
     import asyncio
+    import signal
 
     from wskit.core.errors import BackplaneUnavailable
 

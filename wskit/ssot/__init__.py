@@ -15,16 +15,20 @@ imported) -> `resolve` (names to definitions) -> `render` (reports as data, and 
 - `wskit ssot init | notebook | check | paths | scan | audit | fix` on the command line (see `wskit.ssot.cli`).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from wskit.ssot.adopt.guard import collect_verdicts, compare_with_baseline, tree_root
-from wskit.ssot.checks.audit import AuditReport, AuditRow, audit_calls
-from wskit.ssot.checks.config import SsotConfig, load_config
-from wskit.ssot.checks.paths import ImportPathReport, check_import_paths
-from wskit.ssot.checks.scan import ClassRecord, ScanReport, scan_tree
-from wskit.ssot.model import Finding, PathRow, SymbolSpec
-from wskit.ssot.resolve.import_path import ImportPath, parse_import_path
-from wskit.ssot.resolve.runtime import ProbeCall
+from wskit.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from wskit.ssot.adopt.guard import collect_verdicts, compare_with_baseline, tree_root
+    from wskit.ssot.checks.audit import AuditReport, AuditRow, audit_calls
+    from wskit.ssot.checks.config import SsotConfig, load_config
+    from wskit.ssot.checks.fix import fix_imports
+    from wskit.ssot.checks.paths import ImportPathReport, check_import_paths
+    from wskit.ssot.checks.scan import ClassRecord, ScanReport, scan_tree
+    from wskit.ssot.model import Finding, PathRow, SymbolSpec
+    from wskit.ssot.resolve.import_path import ImportPath, parse_import_path
+    from wskit.ssot.resolve.runtime import ProbeCall
 
 __all__ = [
     "AuditReport",
@@ -49,14 +53,19 @@ __all__ = [
     "tree_root",
 ]
 
-if TYPE_CHECKING:
-    from wskit.ssot.checks.fix import fix_imports
+_MODULES = {
+    "wskit.ssot.adopt.guard": ("collect_verdicts", "compare_with_baseline", "tree_root"),
+    "wskit.ssot.checks.audit": ("AuditReport", "AuditRow", "audit_calls"),
+    "wskit.ssot.checks.config": ("SsotConfig", "load_config"),
+    "wskit.ssot.checks.fix": ("fix_imports",),  # libcst: imported only by a fix
+    "wskit.ssot.checks.paths": ("ImportPathReport", "check_import_paths"),
+    "wskit.ssot.checks.scan": ("ClassRecord", "ScanReport", "scan_tree"),
+    "wskit.ssot.model": ("Finding", "PathRow", "SymbolSpec"),
+    "wskit.ssot.resolve.import_path": ("ImportPath", "parse_import_path"),
+    "wskit.ssot.resolve.runtime": ("ProbeCall",),
+}
+_HOMES = {name: module for module, names in _MODULES.items() for name in names}
+"""Where each public name is defined."""
 
 
-def __getattr__(name: str) -> Any:
-    """`fix_imports` on first use: it needs libcst, which nothing else here imports."""
-    if name == "fix_imports":
-        from wskit.ssot.checks.fix import fix_imports
-
-        return fix_imports
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -19,8 +19,6 @@ from typing import Any, Protocol
 from wskit.ssot.checks.audit import CALL_ERRORS, KINDS, audit_calls
 from wskit.ssot.checks.config import ConfigError, load_config
 from wskit.ssot.checks.paths import MODES, check_import_paths
-from wskit.ssot.checks.scan import scan_tree
-from wskit.ssot.resolve.runtime import call_by_path
 from wskit.usage import UsageError
 
 __all__ = ["register"]
@@ -91,6 +89,8 @@ def _cmd_paths(args: argparse.Namespace) -> int:
             raise UsageError(f"--probe-kwargs must be a JSON object; got {args.probe_kwargs}")
         import functools
 
+        from wskit.ssot.resolve.runtime import call_by_path
+
         probe = functools.partial(call_by_path, args.probe, **kwargs)
     try:
         report = check_import_paths(
@@ -103,6 +103,8 @@ def _cmd_paths(args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
+    from wskit.ssot.checks.scan import scan_tree
+
     try:
         report = scan_tree(args.root, args.role, include_tests=args.include_tests)
     except (TypeError, ValueError) as exc:

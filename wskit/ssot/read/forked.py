@@ -9,7 +9,6 @@ them is unsafe), or `WSKIT_SSOT_WORKERS=1` in the environment.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable
@@ -18,7 +17,9 @@ from typing import TypeVar
 __all__ = ["map_forked"]
 
 T = TypeVar("T")
-_MINIMUM = 150  # items below which starting workers costs more than it saves
+_MINIMUM = 1000  # files below which starting workers costs more than it saves
+# (measured: forking 2 workers made the audit of 367 and 536 real files 0.01-0.02 s slower, of
+# 4,100-4,450 files 0.5 s faster)
 _work: Callable[[int], object] | None = None  # set before forking: workers find it in their copy
 
 
@@ -30,12 +31,11 @@ def _call(indexes: list[int]) -> list[object]:
 def workers(count: int) -> int:
     """How many processes `map_forked` would use for `count` items."""
     wanted = int(os.environ.get("WSKIT_SSOT_WORKERS", "0") or 0) or (os.cpu_count() or 1)
-    if (
-        wanted <= 1
-        or count < _MINIMUM
-        or threading.active_count() > 1
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if wanted <= 1 or count < _MINIMUM or threading.active_count() > 1:
+        return 1
+    import multiprocessing  # only when it may fork: 5 ms of a small tree's audit
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return min(wanted, 8)
 
@@ -45,6 +45,8 @@ def map_forked(work: Callable[[int], T], count: int) -> list[T]:
     processes = workers(count)
     if processes == 1:
         return [work(index) for index in range(count)]
+    import multiprocessing
+
     global _work
     _work = work
     try:
