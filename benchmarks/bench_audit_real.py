@@ -13,8 +13,8 @@ under its `dest` is first extracted from its git mirror with `git archive COMMIT
 3. `wskit ssot scan ROOT --role R --format json` (text if json is refused), a fresh process, timed;
 4. benchmarks/audit_oracle.py over the same tree and config (in this process, timed; its own rules,
    written apart from wskit's analyzer).
-Steps 1-3 are each timed on a second run of the same command, with Python's bytecode cache as an
-installed package has it.
+Steps 1-3 are each timed as the median of three runs after a first one, with Python's bytecode
+cache as an installed package has it.
 Then, per call kind (call, bad-arguments, await-sync, missing-await, direct-instantiation, unknown):
 oracle sites, audit rows, matched (the same file and line, the kind being the row's or one its detail
 names as "also KIND": one row per call), recall (matched / oracle sites; recall_as_row_kind: the row's kind only;
@@ -39,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,21 +58,27 @@ GRIMP = "import sys, grimp; sys.path.insert(0, sys.argv[1]); grimp.build_graph(*
 # Tags of how the oracle reached a site that describe its shape (the rest, like "alias", are common).
 SHAPE_TAGS = ("wrapper", "factory-method", "function-import", "try-import", "star-import", "bound-later", "reexport")
 EXTENSIONS = ("wrapper", "factory-method")
+RUNS = 3
 
 
 # Each tool is timed in a fresh process as an installed package runs: with Python's bytecode cache,
-# after one untimed run of the same command (which writes the cache and reads the tree once). This
+# after one untimed run of the same command (which writes the cache and reads the tree once); the
+# median of RUNS runs (one run of a 0.1 s command varied by up to 30% on this machine). This
 # machine sets PYTHONDONTWRITEBYTECODE=1, under which every run of a fresh checkout compiles wskit's
 # modules and its dependencies again (0.13 s of a 0.44 s scan of a small tree).
 
 
 def timed(command: list[str], cwd: Path = PROJECT) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """The median wall time of RUNS runs of `command`, after one untimed run; the last run's result."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, check=False)
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, check=False)
-    return time.perf_counter() - start, done
+    seconds = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, check=False)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), done
 
 
 # -- the trees ------------------------------------------------------------------------------------------
@@ -379,7 +386,8 @@ def main() -> int:
                "known_bugs": {k: r["known_bugs"][k] for k in ("labels", "audit_found", "oracle_found")}}
         for name, r in results.items()
     }  # fmt: skip
-    document = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "timed": "second run, bytecode cache",
+    timing = f"median of {RUNS} runs after a first, bytecode cache"
+    document = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "timed": timing,
                 "summary": summary, "trees": results}  # fmt: skip
     print()
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -249,3 +249,26 @@ def test_a_replay_overlapping_deliveries_in_flight_has_no_gap_and_no_duplicate()
 
     asyncio.run(scenario())
     assert seqs(resumed) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("limit", "oldest"),
+    [({"history_max_bytes": 600}, 7), ({"history_max_age": 10}, 4)],  # ~126-byte envelopes: 4 fit in 600
+)
+def test_the_registry_hands_its_history_limits_and_clock_to_its_own_backplane(
+    limit: dict[str, float], oldest: int
+) -> None:
+    now = [0.0]
+    manager = ManagerRegistry(clock=lambda: now[0], **limit).get_or_create(ctx("alice"))  # type: ignore[arg-type]
+    connection = MemoryConnection()
+
+    async def scenario() -> None:
+        await send_many(manager, range(3))
+        now[0] = 11.0  # the first three are now older than 10 s
+        await send_many(manager, range(3, 10))
+        await manager.add_connection(connection, user_id="alice", last_seq=1)
+        await manager.flush()
+
+    asyncio.run(scenario())
+    resync = connection.messages[0]
+    assert (resync["type"], resync["oldest_seq"], resync["latest_seq"]) == ("resync_required", oldest, 10)

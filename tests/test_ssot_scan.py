@@ -171,3 +171,28 @@ def test_names_matching_the_role_only_as_aliases_are_reported_as_what_they_point
         "aliased.api:SessionManagerImpl",
         "aliased.api:SessionManagerProtocol",
     ]
+
+
+def test_long_classes_keep_their_nested_classes_and_their_abstract_methods(tmp_path: Path) -> None:
+    """A class of 2 KB or more is read member by member (only the members holding a match), except
+    where abstract methods may decide what it is."""
+    method = "    def method_{0}(self, value: int) -> int:\n        return value + {0}\n\n"
+    methods = "".join(method.format(i) for i in range(60))
+    (tmp_path / "long.py").write_text(
+        "import abc\n\n\n"
+        "class OuterManager(RuntimeError):\n"
+        f"{methods}"
+        "    class InnerManager:\n        pass\n\n"
+        "    if True:\n        class GuardedManager:\n            pass\n\n"
+        f"{methods.replace('method_', 'later_')}"
+    )
+    abstract = methods.replace("    def method_0", "    @abc.abstractmethod\n    def method_0")
+    (tmp_path / "shape.py").write_text(f"import abc\n\n\nclass ShapeManager:\n{abstract}")
+    report = scan_tree(tmp_path, "Manager$")
+    assert classified(report) == {
+        "long.OuterManager": "exception",
+        "long.OuterManager.InnerManager": "implementation",
+        "long.OuterManager.GuardedManager": "implementation",
+        "shape.ShapeManager": "abstract",
+    }
+    assert [c.defined_at for c in report.classes if c.qualname.endswith("InnerManager")] == ["long.py:185"]

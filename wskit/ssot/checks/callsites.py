@@ -11,13 +11,12 @@ computed value) becomes an `unknown` row with the reason, never a silent pass.
 from __future__ import annotations
 
 import ast
-import bisect
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from wskit.ssot.read.bindings import Binding, ModuleInfo, absolute_module
-from wskit.ssot.read.textsearch import cover, occurrences, occurrences_by_name
+from wskit.ssot.read.textsearch import any_between, cover, occurrences, occurrences_by_name
 from wskit.ssot.render.audit_report import AuditRow
 from wskit.ssot.resolve.constructors import without_first as _without_first
 from wskit.ssot.resolve.signature import FunctionNode, check_call, describe, forwarded_to, rejects_extras
@@ -134,7 +133,7 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
         # A long class's body statements without a hit are not visited (`_mentioned`): not parsed either.
         walker.statements = statements = info.statements_holding(
             [offset for word in mentioned | near for offset in where.get(word, ())],
-            members=lambda start, end: _any_between(walker.hits, start, end),
+            members=lambda start, end: any_between(walker.hits, start, end),
         )
     except (SyntaxError, ValueError) as exc:
         tree.fail(file, exc)
@@ -182,9 +181,9 @@ class _FileAudit:
         symbol's name, a module holding one, or an enclosing function's local name for either.
         A statement that mentions none holds no call or import of a symbol."""
         start, end = self._span(node)
-        if _any_between(self.hits, start, end):
+        if any_between(self.hits, start, end):
             return True
-        return any(scope.kind == "function" and _any_between(self._local_hits(scope), start, end) for scope in scopes)
+        return any(scope.kind == "function" and any_between(self._local_hits(scope), start, end) for scope in scopes)
 
     def _local_hits(self, scope: _Scope) -> list[int]:
         """Offsets, in the function's text, of the local names bound to something about a symbol."""
@@ -194,7 +193,7 @@ class _FileAudit:
                 return scope.hits
             start, end = self._span(scope.node)
             # A local is relevant only when its import or value mentions a word of the file's hits.
-            relevant = self._relevant_locals(scope) if _any_between(self.hits, start, end) else set()
+            relevant = self._relevant_locals(scope) if any_between(self.hits, start, end) else set()
             if relevant:
                 found = occurrences(self.file.data[start:end], relevant, cover(relevant))
                 scope.hits = [start + offset for offset in found]
@@ -215,7 +214,7 @@ class _FileAudit:
                     else:
                         # The text of the value names a symbol or a module holding one (a few
                         # false friends on the same lines cost a little search, never a row).
-                        relevant = value is not None and _any_between(self.hits, *self._span(value))
+                        relevant = value is not None and any_between(self.hits, *self._span(value))
                     if relevant:
                         scope.relevant.add(name)
         return scope.relevant
@@ -782,12 +781,6 @@ def _factory_method(resolver: StaticResolver, target: Target, name: str) -> Targ
     definition = Definition("function", cls.module, f"{cls.qualname}.{name}", cls.relative, method.lineno, caller_view)
     kind = "async factory" if isinstance(method, ast.AsyncFunctionDef) else "factory"
     return Target(definition, kind, deprecated=resolver.is_deprecated(definition))
-
-
-def _any_between(offsets: list[int], start: int, end: int) -> bool:
-    """Whether a sorted list of offsets has one in [start, end)."""
-    index = bisect.bisect_left(offsets, start)
-    return index < len(offsets) and offsets[index] < end
 
 
 def _identity(ref: _Ref | None) -> tuple[object, ...]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from wskit.ssot.model import Finding
 from wskit.ssot.read.bindings import absolute_module, dotted_name
 from wskit.ssot.read.gcpause import gc_paused
-from wskit.ssot.read.textsearch import required_literals
+from wskit.ssot.read.textsearch import any_between, required_literals
 from wskit.ssot.render.scan_report import CLASSIFICATIONS, ClassRecord, ScanReport
 from wskit.ssot.resolve.aliases import find_aliases
 from wskit.ssot.resolve.static import Definition
@@ -107,17 +107,14 @@ def _find_classes(tree: SourceTree, file: SourceFile, pattern: re.Pattern[str], 
     info = tree.module_info(file)
     if info is None:
         return
-    seen: set[int] = set()
+    # A long class is read member by member: its header and the members holding a hit (nested
+    # classes), unless it may have abstract methods, whose neighbours then decide its traits.
+    sparse = None if b"abstractmethod" in file.data else lambda start, end: any_between(hits, start, end)
     try:
-        for offset in hits:
-            statements = info.statements_at(offset)
-            if id(statements) in seen:
-                continue
-            seen.add(id(statements))
-            for qualname, node in _classes(statements):
-                if pattern.search(node.name) and (file.module, qualname, node.lineno) not in found:
-                    definition = Definition("class", file.module, qualname, file.relative, node.lineno, node)
-                    _add(tree, file, definition, found)
+        for qualname, node in _classes(info.statements_holding(hits, members=sparse)):
+            if pattern.search(node.name) and (file.module, qualname, node.lineno) not in found:
+                definition = Definition("class", file.module, qualname, file.relative, node.lineno, node)
+                _add(tree, file, definition, found)
     except (SyntaxError, ValueError) as exc:
         tree.fail(file, exc)
 

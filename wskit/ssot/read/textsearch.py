@@ -8,11 +8,12 @@ files without it need no regular-expression pass at all.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-__all__ = ["cover", "mentions", "occurrences", "occurrences_by_name", "required_literals"]
+__all__ = ["any_between", "cover", "mentions", "occurrences", "occurrences_by_name", "required_literals"]
 
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _PIECE = 5  # length of the substrings searched for (shorter names are searched whole)
@@ -82,6 +83,12 @@ def _occurrences(
             if word in names:
                 yield word, first
             position = data.find(piece, last, size)
+
+
+def any_between(offsets: list[int], start: int, end: int) -> bool:
+    """Whether a sorted list of offsets (`occurrences`) has one in [start, end)."""
+    index = bisect.bisect_left(offsets, start)
+    return index < len(offsets) and offsets[index] < end
 
 
 def required_literals(regex: str) -> list[str] | None:
