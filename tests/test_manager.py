@@ -675,3 +675,20 @@ def test_the_default_registry_gives_one_manager_per_user() -> None:
     first = get_websocket_manager(UserContext(user_id="default-registry-user"))
     assert first is get_websocket_manager(UserContext(user_id="default-registry-user"))
     assert first is not get_websocket_manager(UserContext(user_id="default-registry-other"))
+
+
+def test_wskit_names_are_imported_on_first_use_and_then_kept() -> None:
+    """`import wskit` loads no runtime module until a name is used (`wskit ssot` never uses one)."""
+    probe = (
+        "import sys, wskit\n"
+        "print('wskit.registry' in sys.modules, 'ManagerRegistry' in vars(wskit))\n"
+        "registry = wskit.ManagerRegistry\n"
+        "print(registry.__module__, 'ManagerRegistry' in vars(wskit), sorted(set(wskit.__all__) - set(dir(wskit))))\n"
+        "try:\n    wskit.Nope\nexcept AttributeError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.splitlines() == [
+        "False False",
+        "wskit.registry True []",
+        "module 'wskit' has no attribute 'Nope'",
+    ], done.stderr
