@@ -683,7 +683,7 @@ def test_wskit_names_are_imported_on_first_use_and_then_kept() -> None:
         "import sys, wskit\n"
         "print('wskit.registry' in sys.modules, 'ManagerRegistry' in vars(wskit))\n"
         "registry = wskit.ManagerRegistry\n"
-        "print(registry.__module__, 'ManagerRegistry' in vars(wskit), sorted(set(wskit.__all__) - set(dir(wskit))))\n"
+        "print(registry.__module__, wskit.ManagerRegistry is registry, sorted(set(wskit.__all__) - set(dir(wskit))))\n"
         "try:\n    wskit.Nope\nexcept AttributeError as exc:\n    print(exc)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
