@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from wskit.ssot.checks.audit import CALL_ERRORS, KINDS, audit_calls
 from wskit.ssot.checks.config import ConfigError, load_config
 from wskit.ssot.checks.paths import MODES, check_import_paths
+from wskit.ssot.render.audit_report import CALL_ERRORS, KINDS
 from wskit.usage import UsageError
 
 __all__ = ["register"]
@@ -128,6 +128,8 @@ def _fail_on(text: str) -> tuple[str, ...]:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
+    from wskit.ssot.checks.audit import audit_calls  # the call-site stages: only for this command
+
     fail_on = _fail_on(args.fail_on)
     try:
         config = load_config(args.config)
