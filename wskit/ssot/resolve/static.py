@@ -295,7 +295,7 @@ class StaticResolver:
         info = self._load(module)
         walk.modules.append(module)
         bindings = [b for b in self._bound(info, name) if not b.type_only]
-        hook = self._getattr_hook(info)
+        hook = None if bindings else self._getattr_hook(info)  # (only a name bound nowhere else reaches it)
         if not bindings and (type_only_ok or hook is not None):
             bindings = self._bound(info, name)
             if bindings and not type_only_ok and hook is not None:
