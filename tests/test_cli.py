@@ -221,3 +221,108 @@ def test_serve_token_options_reach_the_registry() -> None:
     assert (args.max_token_lifetime, args.token_expiry_warning) == (86_400, 60.0)
     args = build_parser().parse_args(["serve", "--max-token-lifetime", "600", "--token-expiry-warning", "0"])
     assert (_registry(args, None).max_token_lifetime, args.token_expiry_warning) == (600, 0.0)
+
+
+def test_each_command_parses_its_options_to_the_documented_defaults_and_types() -> None:
+    """In process, where mutation testing sees it: the server tests run `wskit serve` as a subprocess."""
+    from wskit import cli
+
+    parse = cli.build_parser().parse_args
+    defaults = vars(parse(["serve"]))
+    assert defaults.pop("func") is cli._cmd_serve
+    assert defaults == {
+        "command": "serve", "host": "127.0.0.1", "port": 8765, "secret_file": None, "dev": False,
+        "max_message_bytes": 65536, "max_connections_per_user": 10, "max_frames_per_second": 20.0,
+        "frame_burst": 40, "ping_interval": 20.0, "ping_timeout": 20.0, "history_size": 1000,
+        "history_bytes_per_user": 1 << 20, "memory_budget": None, "backplane": None, "history_age": 300.0,
+        "max_buffered_bytes": 1 << 20, "send_timeout": 10.0, "resume_grace": 0.5, "token_expiry_warning": 60.0,
+        "max_token_lifetime": 86400,
+    }  # fmt: skip
+    given = vars(parse([
+        "serve", "--host", "0.0.0.0", "--port", "0", "--secret-file", "s", "--dev", "--max-message-bytes", "5",
+        "--max-connections-per-user", "6", "--max-frames-per-second", "7.5", "--frame-burst", "8",
+        "--ping-interval", "9.5", "--ping-timeout", "10.5", "--history-size", "11", "--history-bytes-per-user", "12",
+        "--memory-budget", "1KiB", "--backplane", "redis://h:1/0", "--history-age", "13.5",
+        "--max-buffered-bytes", "14", "--send-timeout", "15.5", "--resume-grace", "0", "--token-expiry-warning",
+        "16.5", "--max-token-lifetime", "17.5",
+    ]))  # fmt: skip
+    assert [given[key] for key in defaults if key != "command"] == [
+        "0.0.0.0", 0, "s", True, 5, 6, 7.5, 8, 9.5, 10.5, 11, 12, 1024, "redis://h:1/0", 13.5, 14, 15.5, 0.0, 16.5,
+        17.5,
+    ]  # fmt: skip
+    token = vars(parse(["token", "alice", "--ttl", "60", "--secret-file", "s"]))
+    assert (token.pop("func"), token) == (cli._cmd_token, {"command": "token", "user_id": "alice", "ttl": 60,
+                                                          "secret_file": "s"})  # fmt: skip
+    assert parse(["token", "alice"]).ttl == 3600
+    disconnect = vars(parse(["disconnect", "zoe"]))
+    assert disconnect.pop("func") is cli._cmd_disconnect
+    assert disconnect == {"command": "disconnect", "user_id": "zoe", "reason": "disconnected by an administrator",
+                          "revoke": False, "backplane": None, "max_token_lifetime": 86400}  # fmt: skip
+    assert vars(parse(["disconnect", "zoe", "--revoke", "--reason", "r", "--backplane", "b"]))["revoke"] is True
+
+
+@pytest.mark.parametrize(
+    ("check", "text", "message"),
+    [
+        ("_positive_int", "0", "expected a positive integer, got '0'"),
+        ("_positive_int", "1.5", "expected a positive integer, got '1.5'"),
+        ("_positive_float", "0", "expected a positive number, got '0'"),
+        ("_positive_float", "inf", "expected a positive number, got 'inf'"),
+        ("_positive_float", "x", "expected a positive number, got 'x'"),
+        ("_non_negative_float", "-1", "expected a positive number, got '-1'"),
+        ("_byte_size", "0", "expected a size in bytes such as 536870912, 512MiB or 512M; got '0'"),
+        ("_byte_size", "5XB", "expected a size in bytes such as 536870912, 512MiB or 512M; got '5XB'"),
+        ("_port", "65536", "expected a port number 0-65535, got '65536'"),
+        ("_port", "p", "expected a port number 0-65535, got 'p'"),
+    ],
+)
+def test_option_values_are_checked_with_a_message_naming_the_value(check: str, text: str, message: str) -> None:
+    import argparse
+
+    from wskit import cli
+
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
+        getattr(cli, check)(text)
+    assert str(raised.value) == message
+    assert (cli._positive_int("1"), cli._positive_float("1e-3"), cli._port("0"), cli._port("65535")) == (
+        1,
+        0.001,
+        0,
+        65535,
+    )
+    assert (cli._non_negative_float(" 0 "), cli._non_negative_float("0.0"), cli._non_negative_float("2")) == (0, 0, 2)
+
+
+def test_the_command_line_in_process_lists_its_commands_and_fills_only_the_one_that_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wskit import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: wskit [-h] COMMAND ...\n\nOne WebSocket manager, served and proven.\n")
+    for line in ("serve     run the WebSocket server", "token     print a token for USER_ID",
+                 "close every connection of USER_ID on every server process", "report    execute the notebooks",
+                 "ssot      prove import-path consolidation"):  # fmt: skip
+        assert line in out
+    for argv, error in (
+        ([], "wskit: error: the following arguments are required: COMMAND"),
+        (["bogus"], "wskit: error: argument COMMAND: invalid choice: 'bogus'"),
+    ):
+        with pytest.raises(SystemExit) as done:
+            cli.main(argv)
+        assert done.value.code == 2 and error in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.build_parser("ssot").parse_args(["serve", "--port", "1"])  # the server's options were left out
+    assert "unrecognized arguments: --port 1" in capsys.readouterr().err
+    asked: list[str | None] = []
+    real = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda command=None: asked.append(command) or real(command))
+    monkeypatch.setattr(sys, "argv", ["wskit", "token", "alice", "--ttl", "60"])
+    monkeypatch.setenv("WSKIT_SECRET", SECRET)
+    assert cli.main() == 0
+    assert verify_token(capsys.readouterr().out.strip(), SECRET) == "alice"
+    assert cli.main(["ssot", "paths", "--mode", "static", "wskit.websocket_manager:WebSocketManager"]) == 0
+    assert asked == ["token", "ssot"]
