@@ -685,10 +685,12 @@ def test_wskit_names_are_imported_on_first_use_and_then_kept() -> None:
         "registry = wskit.ManagerRegistry\n"
         "print(registry.__module__, wskit.ManagerRegistry is registry, sorted(set(wskit.__all__) - set(dir(wskit))))\n"
         "try:\n    wskit.Nope\nexcept AttributeError as exc:\n    print(exc)\n"
+        "print('wskit.session' in sys.modules, wskit.session.__name__, hasattr(wskit, '__wrapped__'))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert done.stdout.splitlines() == [
         "False False",
         "wskit.registry True []",
         "module 'wskit' has no attribute 'Nope'",
+        "False wskit.session False",  # a submodule too, as `import wskit` made it reachable before
     ], done.stderr

@@ -151,7 +151,9 @@ def test_static_says_unresolved_and_why_instead_of_guessing(path: str, reason: s
 
 
 def test_a_lazy_export_is_read_as_mypy_reads_it_and_the_assumption_said() -> None:
-    """A module `__getattr__` with the names under `if TYPE_CHECKING:` (PEP 562, as `wskit` itself does)."""
+    """A module `__getattr__` with the name in `__all__` and under `if TYPE_CHECKING:` (PEP 562, as
+    `wskit` itself does). Without `__all__` naming it, a `__getattr__` beside imports for
+    annotations (a deprecation hook, say) proves nothing: the name stays unresolved."""
     report = check_import_paths(
         ["aliaspkg.lazy_typed:Engine", "aliaspkg.typed_only:Engine", "aliaspkg.impl:Engine"],
         mode="static",
@@ -161,13 +163,31 @@ def test_a_lazy_export_is_read_as_mypy_reads_it_and_the_assumption_said() -> Non
     lazy, typed_only = rows["aliaspkg.lazy_typed:Engine"], rows["aliaspkg.typed_only:Engine"]
     assert (lazy.status, lazy.resolved) == ("resolved", ENGINE)  # type: ignore[attr-defined]
     assert lazy.detail.endswith(  # type: ignore[attr-defined]
-        "; assumes aliaspkg.lazy_typed's module __getattr__ (line 7) returns the Engine that its"
-        " `if TYPE_CHECKING:` block imports (line 4)"
+        "; assumes aliaspkg.lazy_typed's module __getattr__ (line 9) returns the Engine that its `__all__`"
+        " lists and its `if TYPE_CHECKING:` block imports (line 4)"
     )
-    assert typed_only.status == "failed"  # type: ignore[attr-defined]  # nothing binds it when the code runs
-    assert "has no module-level name 'Engine'" in typed_only.detail  # type: ignore[attr-defined]
+    assert (typed_only.status, typed_only.resolved) == ("unresolved", None)  # type: ignore[attr-defined]
+    assert "its module __getattr__ (line 7) decides at run time" in typed_only.detail  # type: ignore[attr-defined]
     runtime = check_import_paths(["aliaspkg.lazy_typed:Engine", "aliaspkg.impl:Engine"], search_path=[FIXTURES])
     assert runtime.consolidated  # what the assumption says is what runs
+
+
+def test_a_lazy_export_comes_after_what_binds_the_name_at_run_time(tmp_path: Path) -> None:
+    """A star import or a namespace rewrite binds the name before any module __getattr__ is asked."""
+    package = tmp_path / "lazypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("class X:\n    pass\n")
+    (package / "b.py").write_text("class X:\n    pass\n")
+    hook = "\n\ndef __getattr__(name):\n    raise AttributeError(name)\n"
+    typed = "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from lazypkg.a import X\n\n__all__ = ['X']\n"
+    (package / "starred.py").write_text("from lazypkg.b import *\n" + typed + hook)
+    (package / "rewritten.py").write_text("import lazypkg.b as _b\nglobals().update({'X': _b.X})\n" + typed + hook)
+    report = check_import_paths(["lazypkg.starred:X", "lazypkg.rewritten:X"], mode="static", search_path=[tmp_path])
+    starred, rewritten = rows_by_path(report)["lazypkg.starred:X"], rows_by_path(report)["lazypkg.rewritten:X"]
+    assert (starred.status, starred.resolved) == ("resolved", "lazypkg.b.X")  # type: ignore[attr-defined]
+    assert "assumes" not in starred.detail  # type: ignore[attr-defined]
+    assert rewritten.status == "unresolved" and "rewrites its namespace" in rewritten.detail  # type: ignore[attr-defined]
 
 
 def test_an_import_under_try_is_the_binding_and_a_fallback_is_said_to_be_assumed_away() -> None:

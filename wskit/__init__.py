@@ -61,5 +61,5 @@ _HOMES = {
 } | dict.fromkeys(_ERRORS, "wskit.core.errors")
 """Where each public name is defined."""
 
-
-__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
+if not TYPE_CHECKING:  # mypy reads the names above, and reports a misspelled one
+    __getattr__, __dir__ = lazy_exports(__name__, _HOMES)

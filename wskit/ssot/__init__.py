@@ -67,5 +67,5 @@ _MODULES = {
 _HOMES = {name: module for module, names in _MODULES.items() for name in names}
 """Where each public name is defined."""
 
-
-__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
+if not TYPE_CHECKING:  # mypy reads the names above, and reports a misspelled one
+    __getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wskit.ssot.model import Finding
-from wskit.ssot.read.bindings import absolute_module, dotted_name
+from wskit.ssot.read.bindings import HEADER_ONLY_CLASS_BYTES, absolute_module, dotted_name
 from wskit.ssot.read.gcpause import gc_paused
 from wskit.ssot.read.textsearch import any_between, required_literals
 from wskit.ssot.render.scan_report import CLASSIFICATIONS, ClassRecord, ScanReport
@@ -107,11 +107,14 @@ def _find_classes(tree: SourceTree, file: SourceFile, pattern: re.Pattern[str], 
     info = tree.module_info(file)
     if info is None:
         return
-    # A long class is read member by member: its header and the members holding a hit (nested
-    # classes), unless it may have abstract methods, whose neighbours then decide its traits.
+    # A very long class is read member by member: its header and the members holding a hit (nested
+    # classes), unless it may have abstract methods, whose neighbours then decide its traits. Only
+    # classes that resolution reads header-only too: it parses shorter ones whole (to tell whether
+    # a binding is live), and a sparse reading of them would be parsed twice.
     sparse = None if b"abstractmethod" in file.data else lambda start, end: any_between(hits, start, end)
     try:
-        for qualname, node in _classes(info.statements_holding(hits, members=sparse)):
+        statements = info.statements_holding(hits, members=sparse, sparse_from=HEADER_ONLY_CLASS_BYTES)
+        for qualname, node in _classes(statements):
             if pattern.search(node.name) and (file.module, qualname, node.lineno) not in found:
                 definition = Definition("class", file.module, qualname, file.relative, node.lineno, node)
                 _add(tree, file, definition, found)

@@ -17,10 +17,22 @@ from typing import TypeVar, cast
 
 from wskit.ssot.read.skim import Skim, Unsplittable
 
-__all__ = ["Binding", "DynamicNamespace", "ModuleInfo", "StarImport", "dotted_name", "parse_module", "skim_module"]
+__all__ = [
+    "HEADER_ONLY_CLASS_BYTES",
+    "SPARSE_CLASS_BYTES",
+    "Binding",
+    "DynamicNamespace",
+    "ModuleInfo",
+    "StarImport",
+    "dotted_name",
+    "parse_module",
+    "skim_module",
+]
 
 
 _Node = TypeVar("_Node", bound=ast.AST)
+HEADER_ONLY_CLASS_BYTES = 16_384  # a class this long is read header-only when its body cannot matter
+SPARSE_CLASS_BYTES = 2_048  # a class this long is read member by member where only some members matter
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,27 +193,33 @@ class ModuleInfo:
         return self._body or []
 
     def statements_holding(
-        self, offsets: Iterable[int], *, members: Callable[[int, int], bool] | None = None
+        self,
+        offsets: Iterable[int],
+        *,
+        members: Callable[[int, int], bool] | None = None,
+        sparse_from: int = SPARSE_CLASS_BYTES,
     ) -> list[ast.stmt]:
         """The top-level statements holding any of the byte `offsets`, in line order.
 
-        `members(start, end)`: for a long class not parsed yet, parse only the body statements
-        whose byte range it accepts. That class comes back sparse: its header, those statements
-        and its real `end_lineno`; `full_node` gives the whole class.
+        `members(start, end)`: for a class of `sparse_from` bytes or more not parsed yet, parse
+        only the body statements whose byte range it accepts. That class comes back sparse: its
+        header, those statements and its real `end_lineno`; `full_node` gives the whole class.
         """
-        return self._statements_of(self._holding(offsets), members)
+        return self._statements_of(self._holding(offsets), members, sparse_from)
 
     def functions_mentioning(self, words: Iterable[str]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
         """The module-level functions whose text mentions any of `words` (no other statement is parsed)."""
         skim = self._skim
         indexes = [i for i in self._mentioning(words) if skim is not None and not skim.only_a_class(i)]
-        found = self._statements_of(indexes, None) if skim is not None else self._body or []
+        found = self._statements_of(indexes, None, SPARSE_CLASS_BYTES) if skim is not None else self._body or []
         return [node for node in found if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
 
-    def _statements_of(self, indexes: list[int], members: Callable[[int, int], bool] | None) -> list[ast.stmt]:
+    def _statements_of(
+        self, indexes: list[int], members: Callable[[int, int], bool] | None, sparse_from: int
+    ) -> list[ast.stmt]:
         found: list[ast.stmt] = []
         for index in indexes if self._skim is not None else []:
-            sparse = self._sparse_class(index, members) if members is not None else None
+            sparse = self._sparse_class(index, members, sparse_from) if members is not None else None
             found += [sparse] if sparse is not None else self._chunk(index)
             if self._skim is None:
                 break
@@ -210,12 +228,12 @@ class ModuleInfo:
             return self._body
         return found
 
-    def _sparse_class(self, index: int, members: Callable[[int, int], bool]) -> ast.ClassDef | None:
+    def _sparse_class(self, index: int, members: Callable[[int, int], bool], sparse_from: int) -> ast.ClassDef | None:
         """Chunk `index` as a sparse class (see `statements_holding`), or None to parse it whole."""
         skim = self._skim
         assert skim is not None
         chunk = skim.chunks[index]
-        if chunk.defines is None or chunk.end - chunk.start < _SPARSE_CLASS or index in self._parsed:
+        if chunk.defines is None or chunk.end - chunk.start < sparse_from or index in self._parsed:
             return None
         parts = skim.members(index)
         node = skim.parse_header(index, str(self.file)) if parts is not None else None
@@ -305,8 +323,6 @@ class ModuleInfo:
 
 
 _STRUCTURE_WORDS = (b"*", b"__all__", b"globals", b"vars", b"modules", b"eprecat")
-_BIG_CLASS = 16_384  # bytes: a class this long is read header-only when its body cannot matter
-_SPARSE_CLASS = 2_048  # bytes: a class this long is read member by member where only some matter
 
 
 def _header_is_enough(skim: Skim, index: int) -> bool:
@@ -314,7 +330,7 @@ def _header_is_enough(skim: Skim, index: int) -> bool:
     chunk = skim.chunks[index]
     return (
         chunk.head in ("class", "@")
-        and chunk.end - chunk.start > _BIG_CLASS
+        and chunk.end - chunk.start > HEADER_ONLY_CLASS_BYTES
         and skim.data.find(b"abstractmethod", chunk.start, chunk.end) < 0
     )
 

@@ -295,15 +295,8 @@ class StaticResolver:
         info = self._load(module)
         walk.modules.append(module)
         bindings = [b for b in self._bound(info, name) if not b.type_only]
-        hook = None if bindings else self._getattr_hook(info)  # (only a name bound nowhere else reaches it)
-        if not bindings and (type_only_ok or hook is not None):
+        if not bindings and type_only_ok:
             bindings = self._bound(info, name)
-            if bindings and not type_only_ok and hook is not None:
-                # A lazy export (PEP 562): mypy reads the name the same way.
-                walk.assumed.append(
-                    f"{module}'s module __getattr__ (line {hook.line}) returns the {name} that its"
-                    f" `if TYPE_CHECKING:` block imports (line {bindings[-1].line})"
-                )
         unconditional = [b for b in bindings if not b.conditional]
         winner = unconditional[-1] if unconditional else None
         late = [b for b in bindings if b.conditional and (winner is None or b.line > winner.line)]
@@ -353,17 +346,23 @@ class StaticResolver:
             return self._follow(info, winner, walk, type_only_ok=type_only_ok)
         if info.is_package and self.finder.submodule_exists(module, name):
             return self._module_definition(f"{module}.{name}")
-        if hook is not None:
+        hook = next((b for b in self._bound(info, "__getattr__") if not b.type_only), None)
+        if hook is None:
+            raise _Stop("missing", f"{module} has no module-level name {name!r}")
+        typed = [b for b in self._bound(info, name) if b.type_only and not b.conditional]
+        if not typed or name not in (info.all_names or ()):
             raise _Stop(
                 "unresolved",
                 f"{module} has no binding for {name}; its module __getattr__ (line {hook.line}) decides at run time",
             )
-        raise _Stop("missing", f"{module} has no module-level name {name!r}")
-
-    def _getattr_hook(self, info: ModuleInfo) -> Binding | None:
-        """The module's own `__getattr__` (PEP 562), which supplies names it does not bind."""
-        hooks = [b for b in self._bound(info, "__getattr__") if not b.type_only]
-        return hooks[0] if hooks else None
+        # A lazy export (PEP 562): exported in `__all__`, imported for type checkers, supplied by the
+        # module's __getattr__ at run time. Read as mypy reads it, and the assumption said.
+        walk.assumed.append(
+            f"{module}'s module __getattr__ (line {hook.line}) returns the {name} that its `__all__` lists"
+            f" and its `if TYPE_CHECKING:` block imports (line {typed[-1].line})"
+        )
+        walk.chain.append(self._hop(info, typed[-1].line, _describe(typed[-1])))
+        return self._follow(info, typed[-1], walk, type_only_ok=False)
 
     def _follow(self, info: ModuleInfo, binding: Binding, walk: _Walk, *, type_only_ok: bool) -> Definition:
         relative = relative_source_name(info.name, info.is_package)
