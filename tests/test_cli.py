@@ -259,6 +259,21 @@ def test_each_command_parses_its_options_to_the_documented_defaults_and_types() 
     assert disconnect == {"command": "disconnect", "user_id": "zoe", "reason": "disconnected by an administrator",
                           "revoke": False, "backplane": None, "max_token_lifetime": 86400}  # fmt: skip
     assert vars(parse(["disconnect", "zoe", "--revoke", "--reason", "r", "--backplane", "b"]))["revoke"] is True
+    report = vars(parse(["report"]))
+    assert report.pop("func") is cli._cmd_report
+    assert report == {
+        "command": "report",
+        "notebooks": "notebooks",
+        "output": "reports",
+        "timeout": 120,
+        "quiet": False,
+    }
+    given = vars(parse(["report", "--notebooks", "n", "--output", "o", "--timeout", "9", "--quiet"]))
+    assert [given[key] for key in ("notebooks", "output", "timeout", "quiet")] == ["n", "o", 9, True]
+    notebooks = vars(parse(["notebooks", "--notebooks", "n", "--timeout", "9"]))
+    assert notebooks.pop("func") is cli._cmd_notebooks
+    assert notebooks == {"command": "notebooks", "notebooks": "n", "timeout": 9}
+    assert (parse(["notebooks"]).notebooks, parse(["notebooks"]).timeout) == ("notebooks", 120)
 
 
 @pytest.mark.parametrize(
