@@ -210,6 +210,9 @@ def test_serve_buffer_history_and_budget_options_reach_the_registry() -> None:
     assert (own.history_max_messages, own.history_max_bytes, own.history_max_age) == (7, 9000, 42.0)
     given = InProcessBackplane()
     assert _registry(build_parser().parse_args(["serve"]), given).backplane is given  # its own limits stand
+    limited = build_parser().parse_args(["serve", "--history-size", "7", "--history-age", "42"])
+    other = InProcessBackplane()
+    assert _registry(limited, other).backplane is other  # they went to the backplane's URL, not to the registry
     with pytest.raises(UsageError, match="memory_budget"):
         _registry(build_parser().parse_args(["serve", "--memory-budget", "1KiB"]), None)
 
@@ -287,6 +290,7 @@ def test_each_command_parses_its_options_to_the_documented_defaults_and_types() 
         ("_non_negative_float", "-1", "expected a positive number, got '-1'"),
         ("_byte_size", "0", "expected a size in bytes such as 536870912, 512MiB or 512M; got '0'"),
         ("_byte_size", "5XB", "expected a size in bytes such as 536870912, 512MiB or 512M; got '5XB'"),
+        ("_byte_size", "lots", "expected a size in bytes such as 536870912, 512MiB or 512M; got 'lots'"),
         ("_port", "65536", "expected a port number 0-65535, got '65536'"),
         ("_port", "p", "expected a port number 0-65535, got 'p'"),
     ],
