@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jwt
 import pytest
 
 from wskit import AGENT_EVENTS
@@ -342,6 +343,10 @@ def test_the_command_line_in_process_lists_its_commands_and_fills_only_the_one_t
     monkeypatch.setattr(sys, "argv", ["wskit", "token", "alice", "--ttl", "60"])
     monkeypatch.setenv("WSKIT_SECRET", SECRET)
     assert cli.main() == 0
-    assert verify_token(capsys.readouterr().out.strip(), SECRET) == "alice"
+    token = capsys.readouterr().out.strip()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert verify_token(token, SECRET) == "alice" and claims["exp"] - claims["iat"] == 60
+    assert cli.main(["disconnect", "zoe", "--backplane", ""]) == 2  # an empty URL is no backplane either
+    assert "pass --backplane redis://HOST:PORT/DB" in capsys.readouterr().err
     assert cli.main(["ssot", "paths", "--mode", "static", "wskit.websocket_manager:WebSocketManager"]) == 0
-    assert asked == ["token", "ssot"]
+    assert asked == ["token", "disconnect", "ssot"]
