@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from wskit.core.errors import BackplaneUnavailable  # a plain module: no runtime import
 from wskit.usage import UsageError
 
 if TYPE_CHECKING:
@@ -144,8 +145,6 @@ async def _serve_until_signal(server: WskitServer, *, dev: bool) -> int:
     import asyncio
     import signal
 
-    from wskit.core.errors import BackplaneUnavailable
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -201,7 +200,6 @@ def _cmd_disconnect(args: argparse.Namespace) -> int:
 
 
 async def _disconnect(registry: ManagerRegistry, user_id: str, reason: str, *, revoke: bool) -> int:
-    from wskit.core.errors import BackplaneUnavailable
     from wskit.registry import USER_DISCONNECTED
 
     try:
