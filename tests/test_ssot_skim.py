@@ -184,7 +184,7 @@ def test_required_literals_of_a_role(regex: str, literals: list[str] | None) -> 
 def differences(file: Path) -> list[str]:
     """What reading `file` statement by statement gets wrong against `ast.parse` of the whole file:
     the statements at each chunk's offsets, every name's bindings, the module's structure, and
-    `statements_at` anywhere in the text (docstrings and comments included)."""
+    `statements_holding` anywhere in the text (docstrings and comments included)."""
     data = file.read_bytes()
     try:
         tree = ast.parse(data)
@@ -217,10 +217,10 @@ def differences(file: Path) -> list[str]:
     spans = [(_first_line(s), s.end_lineno or s.lineno, _where(s)) for s in tree.body]
     for offset in range(0, len(data), max(1, len(data) // 16)):
         line = data.count(b"\n", 0, offset) + 1
-        found = {_where(s) for s in located.statements_at(offset)}
+        found = {_where(s) for s in located.statements_holding([offset])}
         holder = {where for first, last, where in spans if first <= line <= last}
         if not found <= whole or not holder <= found:
-            problems.append(f"{file}: statements_at({offset}) misses line {line}'s statement")
+            problems.append(f"{file}: statements_holding([{offset}]) misses line {line}'s statement")
     return problems
 
 
@@ -283,10 +283,10 @@ def test_a_module_docstring_and_a_leading_comment_hold_no_statement_but_their_ow
     file = tmp_path / "m.py"
     file.write_bytes(text)
     info = skim_module("m", file, False)
-    assert info.statements_at(0) == []  # the comment: no statement
-    docstring = info.statements_at(text.index(b"WebSocketManager"))
+    assert info.statements_holding([0]) == []  # the comment: no statement
+    docstring = info.statements_holding([text.index(b"WebSocketManager")])
     assert [type(s).__name__ for s in docstring] == ["Expr"] and docstring[0].lineno == 2
-    assert [type(s).__name__ for s in info.statements_at(text.index(b"def"))] == ["FunctionDef"]
+    assert [type(s).__name__ for s in info.statements_holding([text.index(b"def")])] == ["FunctionDef"]
     assert info.whole_body is None  # read lazily all along
 
 

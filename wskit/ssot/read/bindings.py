@@ -180,18 +180,6 @@ class ModuleInfo:
         skim = self._skim
         return sorted({i for offset in offsets if (i := skim.chunk_at(offset)) >= 0}) if skim is not None else []
 
-    def statements_at(self, offset: int) -> list[ast.stmt]:
-        """The parsed top-level statement(s) holding byte `offset`: none before the first statement
-        (blank lines, comments), the whole body when the file could not be split."""
-        if self._skim is not None:
-            index = self._skim.chunk_at(offset)
-            if index < 0:
-                return []
-            statements = self._chunk(index)
-            if self._skim is not None:
-                return statements
-        return self._body or []
-
     def statements_holding(
         self,
         offsets: Iterable[int],
@@ -199,7 +187,9 @@ class ModuleInfo:
         members: Callable[[int, int], bool] | None = None,
         sparse_from: int = SPARSE_CLASS_BYTES,
     ) -> list[ast.stmt]:
-        """The top-level statements holding any of the byte `offsets`, in line order.
+        """The top-level statements holding any of the byte `offsets`, in line order: none for an
+        offset before the first statement (blank lines, comments), the whole body when the file
+        could not be split.
 
         `members(start, end)`: for a class of `sparse_from` bytes or more not parsed yet, parse
         only the body statements whose byte range it accepts. That class comes back sparse: its
