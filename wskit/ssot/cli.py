@@ -14,12 +14,13 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from wskit.ssot.checks.config import ConfigError, load_config
-from wskit.ssot.checks.paths import MODES, check_import_paths
-from wskit.ssot.render.audit_report import CALL_ERRORS, KINDS
+from wskit.ssot.model import CALL_ERRORS, KINDS, MODES
 from wskit.usage import UsageError
+
+if TYPE_CHECKING:
+    from wskit.ssot.checks.config import SsotConfig
 
 __all__ = ["register"]
 
@@ -49,11 +50,18 @@ def _render(report: _Report, fmt: str) -> str:
     return report.summary()
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
+def _load(path: Path) -> SsotConfig:
+    """The `[tool.wskit.ssot]` of `path`; a bad one is a usage error naming the key (exit 2)."""
+    from wskit.ssot.checks.config import ConfigError, load_config  # tomllib: not for scan and paths
+
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
     mode = args.mode or config.mode
     reports = []
     for symbol in config.symbols:
@@ -92,6 +100,8 @@ def _cmd_paths(args: argparse.Namespace) -> int:
         from wskit.ssot.resolve.runtime import call_by_path
 
         probe = functools.partial(call_by_path, args.probe, **kwargs)
+    from wskit.ssot.checks.paths import check_import_paths
+
     try:
         report = check_import_paths(
             args.paths, mode=args.mode, search_path=args.search_path or None, probe=probe, title=args.title
@@ -131,8 +141,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from wskit.ssot.checks.audit import audit_calls  # the call-site stages: only for this command
 
     fail_on = _fail_on(args.fail_on)
+    config = _load(args.config)
     try:
-        config = load_config(args.config)
         report = audit_calls(config, args.root, search_path=args.search_path or ())
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
@@ -143,8 +153,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_fix(args: argparse.Namespace) -> int:
     from wskit.ssot.checks.fix import fix_imports  # libcst is only imported when a fix is asked for
 
+    config = _load(args.config)
     try:
-        config = load_config(args.config)
         report = fix_imports(config, args.root, search_path=args.search_path or (), write=args.write)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
@@ -158,6 +168,7 @@ def _cmd_fix(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from wskit.ssot.adopt.proposal import propose_config
     from wskit.ssot.adopt.tomlsection import SectionExists, render_section, write_section
+    from wskit.ssot.checks.config import ConfigError
 
     try:
         proposal = propose_config(args.path, args.role, package=args.package)
@@ -204,10 +215,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 def _cmd_notebook(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout}")
-    try:
-        load_config(args.config)  # a bad configuration is told before the notebook machinery loads
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    _load(args.config)  # a bad configuration is told before the notebook machinery loads
     from wskit.ssot.adopt.notebook import generate_notebook  # nbformat, nbclient, libcst: only for this command
 
     try:

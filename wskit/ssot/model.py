@@ -8,9 +8,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final, cast
 
 __all__ = [
+    "CALL_ERRORS",
     "ENVIRONMENT",
     "FAILED",
+    "IMPORT_KINDS",
     "INTERFACE",
+    "KINDS",
+    "MODES",
     "RESOLVED",
     "STATUSES",
     "UNRESOLVED",
@@ -33,6 +37,13 @@ ENVIRONMENT: Final = "environment"
 """Runtime mode could not import the path because a third-party dependency is missing where it
 runs: a fact about the environment, not about the paths (excluded from the verdict)."""
 STATUSES: Final = (RESOLVED, INTERFACE, UNRESOLVED, FAILED, ENVIRONMENT)
+MODES: Final = ("runtime", "static")
+"""How import paths are checked: by importing them, or by reading the source."""
+
+IMPORT_KINDS: Final = ("import-canonical", "import-deprecated", "import-private", "import-alias")
+CALL_ERRORS: Final = ("direct-instantiation", "bad-arguments", "await-sync", "missing-await", "isinstance-protocol")
+KINDS: Final = (*IMPORT_KINDS, "call", *CALL_ERRORS, "unknown")
+"""The kinds of audit rows, in the order reports sort and count them."""
 
 
 @dataclass(frozen=True, slots=True)

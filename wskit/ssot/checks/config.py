@@ -25,13 +25,13 @@ import functools
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wskit.ssot.checks.paths import MODES, ImportPathReport, check_import_paths
-from wskit.ssot.checks.scan import compile_role
-from wskit.ssot.model import SymbolSpec
+from wskit.ssot.model import MODES, SymbolSpec
 from wskit.ssot.resolve.import_path import parse_import_path
-from wskit.ssot.resolve.runtime import call_by_path
+
+if TYPE_CHECKING:
+    from wskit.ssot.render.paths_report import ImportPathReport
 
 __all__ = ["ConfigError", "SsotConfig", "SymbolSpec", "load_config", "parse_config"]
 
@@ -71,6 +71,8 @@ class SsotConfig:
     def check(self, symbol: str | SymbolSpec, *, mode: str | None = None) -> ImportPathReport:
         """`check_import_paths` of one symbol as configured (its paths, interfaces, canonical
         path, probe in runtime mode, search path and timeout); `mode` defaults to the configured one."""
+        from wskit.ssot.checks.paths import check_import_paths  # not loaded by the audit and the scan
+
         spec = self.symbol(symbol) if isinstance(symbol, str) else symbol
         mode = mode or self.mode
         return check_import_paths(
@@ -114,6 +116,8 @@ def _probe(value: object, key: str) -> functools.partial[Any]:
         raise ConfigError(f"{key}.args must be a list; got {args!r}")
     if not isinstance(kwargs, dict):
         raise ConfigError(f"{key}.kwargs must be a table; got {kwargs!r}")
+    from wskit.ssot.resolve.runtime import call_by_path  # imports what it calls: only with a probe
+
     return functools.partial(call_by_path, call, *args, **kwargs)
 
 
@@ -208,6 +212,8 @@ def parse_config(text: str, file: Path) -> SsotConfig:
         root = (file.parent / table["root"]).resolve()
     role = table.get("role")
     if role is not None:
+        from wskit.ssot.checks.scan import compile_role  # the scan's rules, only with a role
+
         try:
             compile_role(role)
         except ValueError as exc:

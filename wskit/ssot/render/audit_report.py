@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from wskit.ssot.model import Finding, Sited, notes
+from wskit.ssot.model import CALL_ERRORS, IMPORT_KINDS, KINDS, Finding, Sited, notes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CALL_ERRORS", "COLUMNS", "IMPORT_KINDS", "KINDS", "AuditReport", "AuditRow"]
 
-IMPORT_KINDS: Final = ("import-canonical", "import-deprecated", "import-private", "import-alias")
-CALL_ERRORS: Final = ("direct-instantiation", "bad-arguments", "await-sync", "missing-await", "isinstance-protocol")
-KINDS: Final = (*IMPORT_KINDS, "call", *CALL_ERRORS, "unknown")
 COLUMNS: Final = ("where", "kind", "raises", "code", "via", "scope", "symbol", "target", "detail")
 _KIND_COLORS: Final = {
     "import-canonical": "#2e7d32",

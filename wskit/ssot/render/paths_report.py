@@ -10,7 +10,7 @@ import html as _html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wskit.ssot.model import ENVIRONMENT, FAILED, INTERFACE, RESOLVED, STATUSES, UNRESOLVED, Finding, PathRow
+from wskit.ssot.model import ENVIRONMENT, FAILED, INTERFACE, MODES, RESOLVED, STATUSES, UNRESOLVED, Finding, PathRow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +29,6 @@ __all__ = [
     "summary",
 ]
 
-MODES = ("runtime", "static")
 DEFAULT_TITLE = "SSOT"
 
 COLUMNS = ("path", "kind", "status", "resolved", "defined_at", "deprecated", "detail")
