@@ -17,6 +17,7 @@ import pytest
 from wskit.ssot.read.bindings import ModuleInfo, parse_module, skim_module
 from wskit.ssot.read.skim import Skim, Unsplittable
 from wskit.ssot.read.textsearch import cover, mentions, required_literals
+from wskit.ssot.resolve.tree import SourceTree
 
 PROJECT = Path(__file__).parent.parent
 
@@ -154,6 +155,30 @@ def test_real_packages_read_lazily_exactly_as_parsed_whole(package: str) -> None
     assert len(files) > 5
     for file in files:
         assert_same(file)
+
+
+@pytest.mark.parametrize("package", ["websockets", "pydantic"])
+def test_importing_answers_alike_from_the_files_holding_the_names_and_from_the_full_index(package: str) -> None:
+    """`SourceTree.importing` reads only the files whose text holds a name when few do; the index
+    of every file's import words must give the same files and names, for single names and groups."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None
+    root = Path(spec.origin).parent
+    indexed = SourceTree(root)
+    indexed.importing(["import"])  # a word of nearly every file: the index is built
+    assert indexed._index is not None
+    words = sorted({word.decode() for file in indexed.files for word in file.words})
+    questions = [[w] for w in words[:: max(1, len(words) // 400)]] + [
+        words[i :: len(words) // 3][:4] for i in range(0, len(words), max(1, len(words) // 60))
+    ]
+    lazy, read_selectively = SourceTree(root), 0
+    for names in questions:
+        by_path = {f.relative: seen for f, seen in lazy.importing(names).items()}
+        read_selectively += lazy._index is None
+        lazy._index = None  # the next question again chooses its way
+        assert by_path == {f.relative: seen for f, seen in indexed.importing(names).items()}, names
+        assert by_path or not any(n.encode() in f.words for f in indexed.files for n in names)
+    assert read_selectively > len(questions) // 2
 
 
 def test_mentions_finds_whole_identifiers_only() -> None:

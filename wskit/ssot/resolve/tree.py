@@ -16,6 +16,7 @@ from pathlib import Path
 
 from wskit.ssot.read.bindings import ModuleInfo, skim_module
 from wskit.ssot.read.skim import Skim
+from wskit.ssot.read.textsearch import cover
 from wskit.ssot.resolve.static import StaticResolver
 
 __all__ = ["SourceFile", "SourceTree", "is_test_path"]
@@ -27,6 +28,7 @@ _ALIAS_LINE = re.compile(
     rb"\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*([A-Za-z_][A-Za-z0-9_.]*)[ \t]*(?:#[^\n]*)?\r?(?=\n|\Z)"
 )
 _SKIP_DIRS = {"__pycache__", "node_modules"}
+_SAMPLE_STEP = 8  # `importing` looks at every 8th file to choose between its two ways
 
 
 @dataclass(eq=False)
@@ -66,6 +68,10 @@ class SourceFile:
                 words.update(match.group(2).split(b"."))
             self._words = frozenset(words)
         return self._words
+
+
+def _contains_any(data: bytes, pieces: list[bytes]) -> bool:
+    return any(piece in data for piece in pieces)
 
 
 def is_test_path(parts: Iterable[str], name: str) -> bool:
@@ -154,18 +160,35 @@ class SourceTree:
     def importing(self, names: Iterable[str]) -> dict[SourceFile, set[str]]:
         """The files whose import statements or alias lines mention any of `names`, with those names.
 
-        The index behind it (`SourceFile.words` of every file) is built once per tree.
+        A file can only import a name its text contains: when few files contain the names, only
+        those are read (`SourceFile.words`); when most do, an index of every file's words is
+        built once and answers this and every later question.
         """
+        wanted = {name.encode(): name for name in names}
         if self._index is None:
+            pieces = cover(wanted.values())
+            sample = self.files[::_SAMPLE_STEP]
+            if 2 * sum(1 for file in sample if _contains_any(file.data, pieces)) <= len(sample):
+                return self._importing_in([f for f in self.files if _contains_any(f.data, pieces)], wanted)
             self._index = {}
             for file in self.files:
                 for word in file.words:
                     self._index.setdefault(word, []).append(file)
         found: dict[SourceFile, set[str]] = {}
-        for name in names:
-            for file in self._index.get(name.encode(), ()):
+        for word, name in wanted.items():
+            for file in self._index.get(word, ()):
                 found.setdefault(file, set()).add(name)
         return {file: found[file] for file in self.files if file in found}
+
+    @staticmethod
+    def _importing_in(files: list[SourceFile], wanted: dict[bytes, str]) -> dict[SourceFile, set[str]]:
+        found: dict[SourceFile, set[str]] = {}
+        for file in files:
+            words = file.words
+            seen = {name for word, name in wanted.items() if word in words}
+            if seen:
+                found[file] = seen
+        return found
 
     @property
     def files_read(self) -> int:
