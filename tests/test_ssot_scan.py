@@ -74,6 +74,25 @@ def test_aliases_and_importers_are_counted_by_path() -> None:
     assert dict(legacy.import_paths) == {"scanpkg.legacy:LegacyWebSocketManager": 1}  # a function-level import
 
 
+def test_a_module_imported_whole_counts_the_class_it_is_used_for(tmp_path: Path) -> None:
+    """`import pkg.core` then `pkg.core.Name`: the file imports `pkg.core:Name`, found though no
+    import statement names the class; a file using another attribute of the module does not."""
+    package = tmp_path / "wholepkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "core.py").write_text("class WebSocketManager:\n    pass\n\n\nVERSION = 1\n")
+    (package / "whole.py").write_text(
+        "import wholepkg.core\n\n\ndef build():\n    return wholepkg.core.WebSocketManager()\n"
+    )
+    (package / "aliased.py").write_text(
+        "import wholepkg.core as c\n\n\ndef build():\n    return c.WebSocketManager()\n"
+    )
+    (package / "other.py").write_text("import wholepkg.core\n\nprint(wholepkg.core.VERSION)\n")
+    core = next(c for c in scan_tree(package, "WebSocketManager").classes if c.module == "wholepkg.core")
+    assert dict(core.import_paths) == {"wholepkg.core:WebSocketManager": 2}
+    assert core.importers == 2
+
+
 def test_tests_are_skipped_unless_asked_and_then_are_test_doubles() -> None:
     without = scan_tree(SCANPKG, "WebSocketManager")
     assert not any(c.module.startswith("scanpkg.tests") for c in without.classes)

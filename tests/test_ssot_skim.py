@@ -179,6 +179,14 @@ def test_importing_answers_alike_from_the_files_holding_the_names_and_from_the_f
         assert by_path == {f.relative: seen for f, seen in indexed.importing(names).items()}, names
         assert by_path or not any(n.encode() in f.words for f in indexed.files for n in names)
     assert read_selectively > len(questions) // 2
+    held = words[1 :: len(words) // 5][:3]
+    for names in questions:
+        holding = {f.relative: seen for f, seen in lazy.importing(names, holding=held).items()}
+        expected = {f.relative: seen for f, seen in indexed.importing(names).items()}
+        assert holding.items() <= expected.items(), names
+        holds = [p for p in expected if any(h.encode() in (root.parent / p).read_bytes() for h in held)]
+        assert set(holds) <= holding.keys(), names  # left out only where the text holds none of them
+    assert lazy._index is None
 
 
 def test_mentions_finds_whole_identifiers_only() -> None:

@@ -233,7 +233,8 @@ def _link_usage(tree: SourceTree, found: dict[_Key, _Found]) -> None:
     leaves = {module.rpartition(".")[2] for module in exported}
     encoded_leaves = {leaf.encode() for leaf in leaves}
     resolved: dict[str, _Key | None] = {}
-    files = {**{f: set() for f in tree.importing(leaves)}, **aliases.importing}
+    held = {name for names in exported.values() for name in names}  # `module.Name` holds Name
+    files = {**{f: set() for f in tree.importing(leaves, holding=held)}, **aliases.importing}
     for file in tree.files:
         if file not in files:
             continue

@@ -157,14 +157,18 @@ class SourceTree:
                 self.resolver.add_module(file.info)
         return file.info
 
-    def importing(self, names: Iterable[str]) -> dict[SourceFile, set[str]]:
+    def importing(self, names: Iterable[str], *, holding: Iterable[str] | None = None) -> dict[SourceFile, set[str]]:
         """The files whose import statements or alias lines mention any of `names`, with those names.
 
         A file can only import a name its text contains: when few files contain the names, only
         those are read (`SourceFile.words`); when most do, an index of every file's words is
-        built once and answers this and every later question.
+        built once and answers this and every later question. With `holding`, the files whose text
+        holds none of those names are left out (a file using `module.Name` holds `Name`).
         """
         wanted = {name.encode(): name for name in names}
+        if holding is not None:
+            pieces = cover(holding)
+            return self._importing_in([f for f in self.files if _contains_any(f.data, pieces)], wanted)
         if self._index is None:
             pieces = cover(wanted.values())
             sample = self.files[::_SAMPLE_STEP]
