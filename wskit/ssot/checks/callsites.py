@@ -11,9 +11,9 @@ computed value) becomes an `unknown` row with the reason, never a silent pass.
 from __future__ import annotations
 
 import ast
-import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from wskit.ssot.read.bindings import Binding, ModuleInfo, absolute_module
 from wskit.ssot.read.textsearch import any_between, cover, occurrences, occurrences_by_name
@@ -86,8 +86,7 @@ class Catalog:
         return self._methods[key]
 
 
-@dataclass(frozen=True)
-class _Ref:
+class _Ref(NamedTuple):
     """What an expression refers to, as far as the audit cares."""
 
     found: tuple[Symbol, Target] | None = None
@@ -682,7 +681,7 @@ class _FileAudit:
         if tried and len({_identity(r) for r in tried}) == 1 and tried[0] is not None and len(tried) < len(refs):
             lines = ", ".join(str(getattr(n, "lineno", "?")) for _, n, _ in scope.bindings[name] if id(n) in fallbacks)
             assumed = f"assumes {name} is the import in the try, not the except branch's fallback (line {lines})"
-            return dataclasses.replace(tried[0], assumed=assumed)
+            return tried[0]._replace(assumed=assumed)
         if any(r is not None for r in refs):
             lines = ", ".join(str(getattr(node, "lineno", "?")) for _, node, _ in scope.bindings[name])
             return _Ref(unknown=f"{name} is bound to different values in this scope (lines {lines})")

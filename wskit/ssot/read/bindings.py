@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import NamedTuple, TypeVar, cast
 
 from wskit.ssot.read.skim import Skim, Unsplittable
 
@@ -35,8 +34,7 @@ HEADER_ONLY_CLASS_BYTES = 16_384  # a class this long is read header-only when i
 SPARSE_CLASS_BYTES = 2_048  # a class this long is read member by member where only some members matter
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
+class Binding(NamedTuple):
     """One module-level binding of `name`.
 
     kind: "class", "function", "import" (`from module import attr`), "module" (`import x.y`),
@@ -57,8 +55,7 @@ class Binding:
     fallback: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class StarImport:
+class StarImport(NamedTuple):
     """`from module import *` at `line`."""
 
     module: str
@@ -66,8 +63,7 @@ class StarImport:
     conditional: bool
 
 
-@dataclass(frozen=True, slots=True)
-class DynamicNamespace:
+class DynamicNamespace(NamedTuple):
     """Module-level code that rewrites the module namespace; `names` are the string literals it
     mentions, or None when it is fed by values that cannot be read statically."""
 

@@ -20,7 +20,7 @@ import bisect
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Chunk", "ImportStatement", "Skim", "Unsplittable"]
 
@@ -44,8 +44,7 @@ class Unsplittable(Exception):
     """The text cannot be split safely here; parse the whole file instead."""
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(NamedTuple):
     """One top-level statement (with its decorators, `else`/`except` parts and trailing comments).
 
     `head` is its first word (`from`, `class`, `if`, a target name, or `@`); `defines` the name a
@@ -59,8 +58,7 @@ class Chunk:
     defines: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ImportStatement:
+class ImportStatement(NamedTuple):
     """An `import` or `from ... import` statement found in the text, at any depth."""
 
     start: int

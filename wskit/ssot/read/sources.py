@@ -13,16 +13,15 @@ import importlib.machinery
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = ["ModuleSource", "SourceFinder", "default_search_path", "relative_source_name"]
 
 _EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 
-@dataclass(frozen=True, slots=True)
-class ModuleSource:
+class ModuleSource(NamedTuple):
     """Where a module lives: its file (None for a namespace package) and what kind it is."""
 
     name: str

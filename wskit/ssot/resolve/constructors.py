@@ -17,7 +17,7 @@ import ast
 import builtins
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from wskit.ssot.resolve.static import Definition, StaticResolver
 
@@ -47,8 +47,7 @@ BUILTIN_EXCEPTION = "a builtin exception"
 _EXCEPTION_INIT = ast.parse("def __init__(*args): pass").body[0]
 
 
-@dataclass(frozen=True)
-class Constructor:
+class Constructor(NamedTuple):
     """The signatures a call of a class must fit (`self`/`cls` left out), or why that is unknown.
 
     `functions`: `__new__` and/or `__init__` as written, or a signature made from dataclass,
@@ -61,8 +60,7 @@ class Constructor:
     unknown: str = ""
 
 
-@dataclass(frozen=True)
-class Guard:
+class Guard(NamedTuple):
     """A parameter without which the constructor raises.
 
     `line`: where (`file:line`); `raises`: what it raises; `unless`: a further condition under

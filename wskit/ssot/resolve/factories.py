@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from wskit.ssot.read.bindings import absolute_module
 from wskit.ssot.read.textsearch import cover, mentions
@@ -31,8 +31,7 @@ _MAX_DEPTH = 12
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-@dataclass(frozen=True)
-class Returned:
+class Returned(NamedTuple):
     """What a function returns, read statically: an instance of the class `target`.
 
     `awaitable`: callers must await the function (an `async def`, or a plain `def` that hands back
@@ -46,8 +45,7 @@ class Returned:
     wraps: Definition | None = None
 
 
-@dataclass(frozen=True)
-class Factory:
+class Factory(NamedTuple):
     """A function of a tree that returns an instance of `target` (a class identity)."""
 
     definition: Definition

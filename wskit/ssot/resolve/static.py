@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from wskit.ssot.model import Finding
 from wskit.ssot.read.bindings import Binding, ModuleInfo, skim_module, warns_deprecation
@@ -50,8 +51,7 @@ class Definition:
         return self.relative if self.line is None else f"{self.relative}:{self.line}"
 
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
+class Resolution(NamedTuple):
     """The outcome of following one name: a definition, or why there is none."""
 
     definition: Definition | None

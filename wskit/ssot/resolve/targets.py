@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from wskit.ssot.model import Finding, SymbolSpec
 from wskit.ssot.resolve.constructors import Constructor, Guard, constructor, defines, guards
@@ -22,8 +23,7 @@ __all__ = ["Symbol", "Target", "always_raises", "factory_only", "last_name", "re
 _AWAITABLE = {"Awaitable", "Coroutine", "Future", "Task"}
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One object a symbol's paths reach.
 
     kind: "class", "factory" (a plain `def`), "async factory" or "interface". `factory_only`:
