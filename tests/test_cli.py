@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import re
@@ -350,3 +351,47 @@ def test_the_command_line_in_process_lists_its_commands_and_fills_only_the_one_t
     assert "pass --backplane redis://HOST:PORT/DB" in capsys.readouterr().err
     assert cli.main(["ssot", "paths", "--mode", "static", "wskit.websocket_manager:WebSocketManager"]) == 0
     assert asked == ["token", "disconnect", "ssot"]
+
+
+HELP_PAGES = Path(__file__).parent / "fixtures" / "cli_help.txt"
+HELP_COMMANDS = [[], ["serve"], ["token"], ["disconnect"], ["report"], ["notebooks"], ["ssot"]] + [
+    ["ssot", verb] for verb in ("init", "notebook", "check", "paths", "scan", "audit", "fix")
+]
+
+
+def _help_pages(capsys: pytest.CaptureFixture[str]) -> str:
+    from wskit import cli
+
+    pages = []
+    for words in HELP_COMMANDS:
+        with pytest.raises(SystemExit) as done:
+            cli.main([*words, "--help"])
+        assert done.value.code == 0
+        pages.append(f"$ wskit {' '.join([*words, '--help'])}\n{capsys.readouterr().out}")
+    return "\n".join(pages)
+
+
+def test_every_help_page_reads_as_reviewed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The `--help` of every command, as a user reads it, is tests/fixtures/cli_help.txt. After a
+    deliberate change: `WSKIT_WRITE_HELP=1 pytest tests/test_cli.py -k help_page`, then review the diff."""
+    monkeypatch.setenv("COLUMNS", "100")
+    pages = _help_pages(capsys)
+    if os.environ.get("WSKIT_WRITE_HELP") == "1":
+        HELP_PAGES.write_text(pages)
+    assert pages == HELP_PAGES.read_text()
+
+
+def test_every_server_option_that_takes_a_value_names_its_unit_and_default() -> None:
+    from wskit import cli
+
+    checked = 0
+    for command in ("serve", "token", "disconnect", "report", "notebooks"):
+        commands = next(a for a in cli.build_parser(command)._actions if isinstance(a, argparse._SubParsersAction))
+        for action in commands.choices[command]._actions:
+            if not action.option_strings or action.nargs == 0:
+                continue  # positionals and flags
+            checked += 1
+            shown = action.metavar or action.dest.upper()  # HOST, PORT, BYTES, SECONDS: not MAX_MESSAGE_BYTES
+            assert isinstance(shown, str) and "_" not in shown, f"{command} {action.option_strings[0]}: {shown}"
+            assert action.help and "(default" in action.help, f"{command} {action.option_strings[0]}: {action.help}"
+    assert checked == 29  # 19 of serve, 2 of token, 3 of disconnect, 3 of report, 2 of notebooks

@@ -287,49 +287,59 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     from wskit.session.connection import DEFAULT_TOKEN_EXPIRY_WARNING
     from wskit.session.inbound import DEFAULT_FRAME_BURST, DEFAULT_FRAMES_PER_SECOND
 
-    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)")
-    serve.add_argument("--secret-file", help="file holding the token secret (default: $WSKIT_SECRET)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
+    serve.add_argument("--port", type=_port, default=8765, help="port (default %(default)s; 0 picks a free one)")
+    serve.add_argument("--secret-file", metavar="FILE", help="file holding the token secret (default: $WSKIT_SECRET)")
     serve.add_argument("--dev", action="store_true", help="use a random throwaway secret and print how to mint tokens")
-    serve.add_argument("--max-message-bytes", type=_positive_int, default=DEFAULT_MAX_MESSAGE_BYTES)
-    serve.add_argument("--max-connections-per-user", type=_positive_int, default=DEFAULT_MAX_CONNECTIONS_PER_USER)
+    serve.add_argument("--max-message-bytes", type=_positive_int, default=DEFAULT_MAX_MESSAGE_BYTES, metavar="BYTES",
+                       help="largest inbound frame; a larger one closes with 1009 (default %(default)s)")  # fmt: skip
+    serve.add_argument("--max-connections-per-user", type=_positive_int, default=DEFAULT_MAX_CONNECTIONS_PER_USER,
+                       metavar="N", help="connections per user; the next one closes with 1008"
+                       " (default %(default)s)")  # fmt: skip
     serve.add_argument("--max-frames-per-second", type=_positive_float, default=DEFAULT_FRAMES_PER_SECOND,
-                       help="inbound rate limit per connection (default %(default)s)")  # fmt: skip
-    serve.add_argument("--frame-burst", type=_positive_int, default=DEFAULT_FRAME_BURST,
+                       metavar="RATE", help="inbound rate limit per connection (default %(default)s)")  # fmt: skip
+    serve.add_argument("--frame-burst", type=_positive_int, default=DEFAULT_FRAME_BURST, metavar="N",
                        help="frames allowed at once before the rate applies (default %(default)s)")  # fmt: skip
-    serve.add_argument("--ping-interval", type=_positive_float, default=20.0, help="keepalive ping every N seconds")
-    serve.add_argument("--ping-timeout", type=_positive_float, default=20.0, help="close peers silent for N seconds")
-    serve.add_argument("--history-size", type=_positive_int, default=DEFAULT_HISTORY_MAX_MESSAGES,
+    serve.add_argument("--ping-interval", type=_positive_float, default=20.0, metavar="SECONDS",
+                       help="keepalive ping interval (default %(default)s)")  # fmt: skip
+    serve.add_argument("--ping-timeout", type=_positive_float, default=20.0, metavar="SECONDS",
+                       help="close a peer that does not answer a ping within it (default %(default)s)")  # fmt: skip
+    serve.add_argument("--history-size", type=_positive_int, default=DEFAULT_HISTORY_MAX_MESSAGES, metavar="N",
                        help="envelopes kept per user for resumes (default %(default)s)")  # fmt: skip
     serve.add_argument("--history-bytes-per-user", type=_positive_int, default=DEFAULT_HISTORY_MAX_BYTES,
-                       help="bytes of envelopes kept per user for resumes (default %(default)s)")  # fmt: skip
+                       metavar="BYTES", help="bytes of envelopes kept per user for resumes"
+                       " (default %(default)s)")  # fmt: skip
     serve.add_argument("--memory-budget", type=_byte_size, metavar="BYTES",
-                       help="bytes of histories and buffers this process may hold, e.g. 512MiB")  # fmt: skip
+                       help="bytes of histories and buffers this process may hold, e.g. 512MiB"
+                       " (default: none)")  # fmt: skip
     serve.add_argument("--backplane", metavar="URL",
                        help="redis://HOST:PORT/DB, to serve with other processes (default: none)")  # fmt: skip
-    serve.add_argument("--history-age", type=_positive_float, default=DEFAULT_HISTORY_MAX_AGE,
-                       help="seconds envelopes are kept for resumes (default %(default)s)")  # fmt: skip
-    serve.add_argument("--max-buffered-bytes", type=_positive_int, default=DEFAULT_MAX_BUFFERED_BYTES,
-                       help="bytes queued for a connection before it is closed 1013")  # fmt: skip
-    serve.add_argument("--send-timeout", type=_positive_float, default=DEFAULT_SEND_TIMEOUT,
-                       help="seconds a write may wait before closing 1013 (default %(default)s)")  # fmt: skip
-    serve.add_argument("--resume-grace", type=_non_negative_float, default=DEFAULT_RESUME_GRACE,
-                       help="seconds a new connection waits for a first-frame resume (0: none)")  # fmt: skip
+    serve.add_argument("--history-age", type=_positive_float, default=DEFAULT_HISTORY_MAX_AGE, metavar="SECONDS",
+                       help="how long envelopes are kept for resumes (default %(default)s)")  # fmt: skip
+    serve.add_argument("--max-buffered-bytes", type=_positive_int, default=DEFAULT_MAX_BUFFERED_BYTES, metavar="BYTES",
+                       help="bytes queued for a connection before it is closed 1013 (default %(default)s)")  # fmt: skip
+    serve.add_argument("--send-timeout", type=_positive_float, default=DEFAULT_SEND_TIMEOUT, metavar="SECONDS",
+                       help="how long a write may wait before closing 1013 (default %(default)s)")  # fmt: skip
+    serve.add_argument("--resume-grace", type=_non_negative_float, default=DEFAULT_RESUME_GRACE, metavar="SECONDS",
+                       help="how long a new connection waits for a first-frame resume (default %(default)s;"
+                       " 0: none)")  # fmt: skip
     serve.add_argument("--token-expiry-warning", type=_non_negative_float, default=DEFAULT_TOKEN_EXPIRY_WARNING,
-                       help="seconds before exp a connection is sent token_expiring (default %(default)s)")  # fmt: skip
+                       metavar="SECONDS", help="how long before exp a connection is sent token_expiring"
+                       " (default %(default)s)")  # fmt: skip
     _max_token_lifetime_option(serve)
     serve.set_defaults(func=_cmd_serve)
 
 
 def _token_options(token: argparse.ArgumentParser) -> None:
-    token.add_argument("user_id")
-    token.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds (default 3600)")
-    token.add_argument("--secret-file", help="file holding the token secret (default: $WSKIT_SECRET)")
+    token.add_argument("user_id", metavar="USER_ID", help="the token's subject")
+    token.add_argument("--ttl", type=_positive_int, default=3600, metavar="SECONDS",
+                       help="lifetime (default %(default)s)")  # fmt: skip
+    token.add_argument("--secret-file", metavar="FILE", help="file holding the token secret (default: $WSKIT_SECRET)")
     token.set_defaults(func=_cmd_token)
 
 
 def _disconnect_options(disconnect: argparse.ArgumentParser) -> None:
-    disconnect.add_argument("user_id")
+    disconnect.add_argument("user_id", metavar="USER_ID", help="the user whose connections are closed")
     disconnect.add_argument("--reason", default="disconnected by an administrator",
                             help="the close reason the user's clients get (default: %(default)s)")  # fmt: skip
     disconnect.add_argument("--revoke", action="store_true",
@@ -342,15 +352,20 @@ def _disconnect_options(disconnect: argparse.ArgumentParser) -> None:
 
 def _other_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = commands.add_parser("report", help="execute the notebooks and write HTML reports")
-    report.add_argument("--notebooks", default="notebooks", help="directory of .ipynb files (default notebooks/)")
-    report.add_argument("--output", default="reports", help="where to write the HTML (default reports/)")
-    report.add_argument("--timeout", type=_positive_int, default=120, help="seconds allowed per cell")
+    report.add_argument("--notebooks", default="notebooks", metavar="DIR",
+                        help="directory of .ipynb files (default %(default)s)")  # fmt: skip
+    report.add_argument("--output", default="reports", metavar="DIR",
+                        help="where to write the HTML (default %(default)s)")  # fmt: skip
+    report.add_argument("--timeout", type=_positive_int, default=120, metavar="SECONDS",
+                        help="time allowed per cell (default %(default)s)")  # fmt: skip
     report.add_argument("--quiet", action="store_true", help="no progress bar")
     report.set_defaults(func=_cmd_report)
 
     notebooks = commands.add_parser("notebooks", help="re-execute the notebooks in place (new nbval references)")
-    notebooks.add_argument("--notebooks", default="notebooks", help="directory of .ipynb files (default notebooks/)")
-    notebooks.add_argument("--timeout", type=_positive_int, default=120, help="seconds allowed per cell")
+    notebooks.add_argument("--notebooks", default="notebooks", metavar="DIR",
+                           help="directory of .ipynb files (default %(default)s)")  # fmt: skip
+    notebooks.add_argument("--timeout", type=_positive_int, default=120, metavar="SECONDS",
+                           help="time allowed per cell (default %(default)s)")  # fmt: skip
     notebooks.set_defaults(func=_cmd_notebooks)
 
     for register in _extra_commands():

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 FORMATS = ("text", "json", "markdown")
+_FORMAT_HELP = "how to print the result (default %(default)s)"
 
 
 def _emit(text: str) -> None:
@@ -244,8 +245,9 @@ def _tree_command(
 ) -> argparse.ArgumentParser:
     """A subcommand reading ROOT with the symbols of --config (audit, fix)."""
     command = verbs.add_parser(name, help=description)
-    command.add_argument("root", metavar="ROOT")
-    command.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    command.add_argument("root", metavar="ROOT", help="the source tree to read")
+    command.add_argument("--config", type=Path, default=Path("pyproject.toml"), metavar="FILE",
+                         help="pyproject.toml to read (default %(default)s)")  # fmt: skip
     command.add_argument("--search-path", action="append", metavar="DIR", help="where the symbols' modules live")
     return command
 
@@ -259,38 +261,43 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     init.add_argument("path", metavar="PATH", help="the project or source directory to scan")
     init.add_argument("--role", required=True, metavar="REGEX", help="regular expression matched against class names")
     init.add_argument("--package", metavar="NAME", help="scan only this package under PATH (or PATH/src)")
-    init.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to write")
+    init.add_argument("--config", type=Path, default=Path("pyproject.toml"), metavar="FILE",
+                      help="pyproject.toml to write (default %(default)s)")  # fmt: skip
     init.add_argument("--print", action="store_true", help="print the section instead of writing it")
     init.add_argument("--force", action="store_true", help="replace an existing [tool.wskit.ssot] section")
     init.set_defaults(func=_cmd_init)
 
     notebook = verbs.add_parser("notebook", help="generate and execute an analysis notebook guarding the config")
-    notebook.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    notebook.add_argument("--config", type=Path, default=Path("pyproject.toml"), metavar="FILE",
+                          help="pyproject.toml to read (default %(default)s)")  # fmt: skip
     notebook.add_argument("-o", "--output", type=Path, required=True, metavar="NOTEBOOK", help="the .ipynb to write")
-    notebook.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default %(default)s)")
+    notebook.add_argument("--timeout", type=int, default=120, metavar="SECONDS",
+                          help="time allowed per cell (default %(default)s)")  # fmt: skip
     notebook.set_defaults(func=_cmd_notebook)
 
     check = verbs.add_parser("check", help="check the symbols declared in [tool.wskit.ssot]")
-    check.add_argument("--config", type=Path, default=Path("pyproject.toml"), help="pyproject.toml to read")
+    check.add_argument("--config", type=Path, default=Path("pyproject.toml"), metavar="FILE",
+                       help="pyproject.toml to read (default %(default)s)")  # fmt: skip
     check.add_argument("--mode", choices=MODES, help="override the configured mode")
-    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
     check.set_defaults(func=_cmd_check)
 
     paths = verbs.add_parser("paths", help="check ad-hoc import paths (pkg.module:Name)")
-    paths.add_argument("paths", nargs="+", metavar="PATH")
-    paths.add_argument("--mode", choices=MODES, default="runtime")
+    paths.add_argument("paths", nargs="+", metavar="PATH", help="the import paths that must reach one object")
+    paths.add_argument("--mode", choices=MODES, default="runtime",
+                       help="import the paths, or read the source without importing (default %(default)s)")  # fmt: skip
     paths.add_argument("--search-path", action="append", metavar="DIR", help="look for packages here first")
     paths.add_argument("--probe", metavar="MODULE:CALLABLE", help="runtime: call factories with what this returns")
     paths.add_argument("--probe-kwargs", default="{}", metavar="JSON", help="keyword arguments for --probe")
-    paths.add_argument("--title", default="SSOT", help="heading of the text summary")
-    paths.add_argument("--format", choices=FORMATS, default="text")
+    paths.add_argument("--title", default="SSOT", help="heading of the text summary (default %(default)s)")
+    paths.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
     paths.set_defaults(func=_cmd_paths)
 
     scan = verbs.add_parser("scan", help="find and classify the classes playing a role under ROOT")
-    scan.add_argument("root", metavar="ROOT")
+    scan.add_argument("root", metavar="ROOT", help="the source tree to read")
     scan.add_argument("--role", required=True, metavar="REGEX", help="regular expression matched against class names")
     scan.add_argument("--include-tests", action="store_true", help="also scan test directories (as test doubles)")
-    scan.add_argument("--format", choices=FORMATS, default="text")
+    scan.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
     scan.set_defaults(func=_cmd_scan)
 
     audit = _tree_command(verbs, "audit", "list every import and call of the configured symbols under ROOT")
@@ -298,12 +305,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--fail-on",
         default="call-errors",
         metavar="KINDS",
-        help="exit 1 when a row of these kinds exists (comma-separated; default: call-errors; none)",
+        help="exit 1 when a row of one of these kinds exists: comma-separated kinds, call-errors (the default) or none",
     )
-    audit.add_argument("--format", choices=FORMATS, default="text")
+    audit.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
     audit.set_defaults(func=_cmd_audit)
 
     fix = _tree_command(verbs, "fix", "rewrite deprecated and private imports to the preferred path")
     fix.add_argument("--write", action="store_true", help="apply the changes (default: print a unified diff)")
-    fix.add_argument("--format", choices=FORMATS, default="text")
+    fix.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
     fix.set_defaults(func=_cmd_fix)
