@@ -183,8 +183,14 @@ def test_a_lazy_export_comes_after_what_binds_the_name_at_run_time(tmp_path: Pat
     typed = "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from lazypkg.a import X\n\n__all__ = ['X']\n"
     (package / "starred.py").write_text("from lazypkg.b import *\n" + typed + hook)
     (package / "rewritten.py").write_text("import lazypkg.b as _b\nglobals().update({'X': _b.X})\n" + typed + hook)
-    report = check_import_paths(["lazypkg.starred:X", "lazypkg.rewritten:X"], mode="static", search_path=[tmp_path])
+    aliased = "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from lazypkg import a\n\n    X = a.X\n"
+    (package / "aliased.py").write_text(aliased + "\n__all__ = ['X']\n" + hook)  # as pydantic exports ValidationError
+    paths = ["lazypkg.starred:X", "lazypkg.rewritten:X", "lazypkg.aliased:X"]
+    report = check_import_paths(paths, mode="static", search_path=[tmp_path])
     starred, rewritten = rows_by_path(report)["lazypkg.starred:X"], rows_by_path(report)["lazypkg.rewritten:X"]
+    aliased_row = rows_by_path(report)["lazypkg.aliased:X"]
+    assert (aliased_row.status, aliased_row.resolved) == ("resolved", "lazypkg.a.X")  # type: ignore[attr-defined]
+    assert "assumes lazypkg.aliased's module __getattr__" in aliased_row.detail  # type: ignore[attr-defined]
     assert (starred.status, starred.resolved) == ("resolved", "lazypkg.b.X")  # type: ignore[attr-defined]
     assert "assumes" not in starred.detail  # type: ignore[attr-defined]
     assert rewritten.status == "unresolved" and "rewrites its namespace" in rewritten.detail  # type: ignore[attr-defined]

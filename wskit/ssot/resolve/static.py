@@ -362,7 +362,8 @@ class StaticResolver:
             f" and its `if TYPE_CHECKING:` block imports (line {typed[-1].line})"
         )
         walk.chain.append(self._hop(info, typed[-1].line, _describe(typed[-1])))
-        return self._follow(info, typed[-1], walk, type_only_ok=False)
+        # `X = mod.X` in that block names what the same block imports for type checkers.
+        return self._follow(info, typed[-1], walk, type_only_ok=typed[-1].kind == "alias")
 
     def _follow(self, info: ModuleInfo, binding: Binding, walk: _Walk, *, type_only_ok: bool) -> Definition:
         relative = relative_source_name(info.name, info.is_package)
