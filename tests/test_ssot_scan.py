@@ -93,6 +93,28 @@ def test_a_module_imported_whole_counts_the_class_it_is_used_for(tmp_path: Path)
     assert core.importers == 2
 
 
+def test_a_class_defined_in_an_except_handler_is_an_implementation_too(tmp_path: Path) -> None:
+    """`try: from fast import X` / `except ImportError: class X: ...`: the fallback is a second
+    implementation (it runs where the import fails); the path through the try reaches the first."""
+    package = tmp_path / "excpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "fast.py").write_text("class WebSocketManager:\n    def send(self):\n        pass\n")
+    fallback = "    class WebSocketManager:\n        def send(self):\n            pass\n"
+    (package / "compat.py").write_text(
+        f"try:\n    from excpkg.fast import WebSocketManager\nexcept ImportError:\n{fallback}"
+    )
+    (package / "star.py").write_text(f"try:\n    import missing_module\nexcept* ImportError:\n{fallback}")
+    report = scan_tree(package, "WebSocketManager")
+    assert [(c.module, c.defined_at, c.classification) for c in report.classes] == [
+        ("excpkg.compat", "excpkg/compat.py:4", "implementation"),
+        ("excpkg.fast", "excpkg/fast.py:1", "implementation"),
+        ("excpkg.star", "excpkg/star.py:4", "implementation"),
+    ]
+    fast = next(c for c in report.classes if c.module == "excpkg.fast")
+    assert fast.aliases == ("excpkg.compat:WebSocketManager",)
+
+
 def test_tests_are_skipped_unless_asked_and_then_are_test_doubles() -> None:
     without = scan_tree(SCANPKG, "WebSocketManager")
     assert not any(c.module.startswith("scanpkg.tests") for c in without.classes)

@@ -138,8 +138,11 @@ def _classes(body: list[ast.stmt]) -> Iterator[tuple[str, ast.ClassDef]]:
             if isinstance(node, ast.ClassDef):
                 yield prefix + node.name, node
                 stack.append((f"{prefix}{node.name}.", node.body))
-            elif isinstance(node, ast.If | ast.Try | ast.With):
-                stack.append((prefix, [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]))
+            elif isinstance(node, ast.If | ast.Try | ast.TryStar | ast.With):
+                handlers = [s for handler in getattr(node, "handlers", []) for s in handler.body]
+                stack.append(
+                    (prefix, [*node.body, *handlers, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])])
+                )
 
 
 def _classify(name: str, is_test: bool, traits: set[str]) -> str:
