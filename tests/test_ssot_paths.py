@@ -196,6 +196,31 @@ def test_a_lazy_export_comes_after_what_binds_the_name_at_run_time(tmp_path: Pat
     assert rewritten.status == "unresolved" and "rewrites its namespace" in rewritten.detail  # type: ignore[attr-defined]
 
 
+def test_a_lazy_export_alias_follows_only_its_own_block_for_type_checkers(tmp_path: Path) -> None:
+    """`X = a.X` under `if TYPE_CHECKING:`: `a` is what that block imports (in a package `__init__`,
+    `from . import a` is the submodule); a module reached from there binds X at run time or not at all."""
+    package = tmp_path / "relpkg"
+    package.mkdir()
+    block = "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from . import {0}\n\n    X = {0}.X\n"
+    hook = (
+        "\n__all__ = ['X']\n\n\ndef __getattr__(name):\n    import importlib\n\n"
+        "    return getattr(importlib.import_module('relpkg.{0}'), name)\n"
+    )
+    (package / "__init__.py").write_text(block.format("a") + hook.format("a"))
+    (package / "a.py").write_text("class X:\n    pass\n")
+    (package / "typed.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from relpkg.a import X\n"
+    )
+    (package / "second.py").write_text(block.format("typed") + hook.format("typed"))
+    report = check_import_paths(["relpkg:X", "relpkg.second:X"], mode="static", search_path=[tmp_path])
+    in_init, second = rows_by_path(report)["relpkg:X"], rows_by_path(report)["relpkg.second:X"]
+    assert (in_init.status, in_init.resolved) == ("resolved", "relpkg.a.X")  # type: ignore[attr-defined]
+    assert (second.status, second.resolved) == ("failed", None)  # type: ignore[attr-defined]
+    assert "relpkg.typed has no module-level name 'X'" in second.detail  # type: ignore[attr-defined]
+    runtime = check_import_paths(["relpkg:X", "relpkg.second:X"], search_path=[tmp_path])
+    assert [r.status for r in runtime.rows] == ["resolved", "failed"]  # what static says is what runs
+
+
 def test_an_import_under_try_is_the_binding_and_a_fallback_is_said_to_be_assumed_away() -> None:
     """Real code imports under `try:` / `except ImportError:`; the `try` binding is what runs."""
     report = check_import_paths(

@@ -362,8 +362,10 @@ class StaticResolver:
             f" and its `if TYPE_CHECKING:` block imports (line {typed[-1].line})"
         )
         walk.chain.append(self._hop(info, typed[-1].line, _describe(typed[-1])))
-        # `X = mod.X` in that block names what the same block imports for type checkers.
-        return self._follow(info, typed[-1], walk, type_only_ok=typed[-1].kind == "alias")
+        if typed[-1].kind == "alias":
+            assert isinstance(typed[-1].node, ast.expr)
+            return self._expr(info, typed[-1].node, walk, type_only_ok=False, typed_head=True)
+        return self._follow(info, typed[-1], walk, type_only_ok=False)
 
     def _follow(self, info: ModuleInfo, binding: Binding, walk: _Walk, *, type_only_ok: bool) -> Definition:
         relative = relative_source_name(info.name, info.is_package)
@@ -391,8 +393,18 @@ class StaticResolver:
             " only run time knows its value",
         )
 
-    def _expr(self, info: ModuleInfo, node: ast.expr, walk: _Walk, *, type_only_ok: bool) -> Definition:
+    def _expr(
+        self, info: ModuleInfo, node: ast.expr, walk: _Walk, *, type_only_ok: bool, typed_head: bool = False
+    ) -> Definition:
+        """What `node` (a name or dotted name) in `info` refers to. With `typed_head` (`X = mod.X` in
+        the `if TYPE_CHECKING:` block of a lazy export), its first name may be one that block imports
+        for type checkers; what that import names is followed as at run time."""
         if isinstance(node, ast.Name):
+            bound = self._bound(info, node.id) if typed_head else []
+            typed = [b for b in bound if b.type_only and not b.conditional]
+            if typed and all(b.type_only for b in bound):
+                walk.chain.append(self._hop(info, typed[-1].line, _describe(typed[-1])))
+                return self._follow(info, typed[-1], walk, type_only_ok=False)
             if self._bound(info, node.id) or info.star_imports:
                 return self._name(info.name, node.id, walk, type_only_ok=type_only_ok)
             if hasattr(builtins, node.id):
@@ -401,7 +413,7 @@ class StaticResolver:
                 )
             raise _Stop("missing", f"{info.name} has no name {node.id!r}")
         if isinstance(node, ast.Attribute):
-            base = self._expr(info, node.value, walk, type_only_ok=type_only_ok)
+            base = self._expr(info, node.value, walk, type_only_ok=type_only_ok, typed_head=typed_head)
             if base.kind != "module":
                 raise _Stop("unresolved", f"{ast.unparse(node)} is an attribute of {base.kind} {base.identity}")
             if self.finder.submodule_exists(base.module, node.attr) and not self._bound(
