@@ -100,6 +100,20 @@ def test_configuration_errors_exit_2_naming_the_key(tmp_path: Path, body: str, m
     assert message in result.stderr and result.stderr.count("\n") == 1
 
 
+def test_an_unreadable_configuration_is_a_usage_error_for_every_command(tmp_path: Path) -> None:
+    """A pyproject.toml that is not UTF-8, or a search_path entry holding a NUL byte: exit 2 and one
+    line, for the audit too (a traceback exits 1, which CI would read as rows found)."""
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"[tool.wskit.ssot]\n# caf\xe9\n")
+    nul = write_config(tmp_path, '[tool.wskit.ssot]\nsearch_path = ["a\\u0000b"]\n')
+    for config, message in ((latin1, "latin1.toml is not UTF-8 text (byte 23); save it as UTF-8"),
+                            (nul, "search_path entry 'a\\x00b' is not a directory")):  # fmt: skip
+        for command in (["check"], ["audit", str(tmp_path)], ["fix", str(tmp_path)]):
+            result = wskit("ssot", *command, "--config", str(config))
+            assert result.returncode == 2, (command, result.stderr)
+            assert message in result.stderr and result.stderr.count("\n") == 1, (command, result.stderr)
+
+
 def test_paths_command_reports_the_websockets_split() -> None:
     result = wskit("ssot", "paths", "websockets.server:serve", "websockets.asyncio.server:serve", "--format", "json")
     assert result.returncode == 1

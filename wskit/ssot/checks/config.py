@@ -177,6 +177,8 @@ def load_config(pyproject: str | Path) -> SsotConfig:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file} is not UTF-8 text (byte {exc.start}); save it as UTF-8, as TOML requires") from None
     return parse_config(text, file)
 
 
@@ -201,10 +203,10 @@ def parse_config(text: str, file: Path) -> SsotConfig:
         raise ConfigError(f"tool.wskit.ssot.timeout must be a positive number of seconds; got {timeout!r}")
     search_path = []
     for entry in _strings(table.get("search_path", []), "tool.wskit.ssot.search_path", allow_empty=True):
-        directory = (file.parent / entry).resolve()
-        if not directory.is_dir():
+        directory = file.parent / entry
+        if not directory.is_dir():  # (before resolve(), which raises on a NUL byte)
             raise ConfigError(f"tool.wskit.ssot.search_path entry {entry!r} is not a directory")
-        search_path.append(directory)
+        search_path.append(directory.resolve())
     root = None
     if "root" in table:
         if not isinstance(table["root"], str) or not (file.parent / table["root"]).exists():
