@@ -114,6 +114,28 @@ def test_an_unreadable_configuration_is_a_usage_error_for_every_command(tmp_path
             assert message in result.stderr and result.stderr.count("\n") == 1, (command, result.stderr)
 
 
+def test_a_failure_of_the_analyzer_itself_exits_4_with_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug is not a finding: exit 1 means rows found to CI, so an exception of the analyzer
+    exits 4 and prints where it happened. Usage errors keep exit 2 and their one line."""
+    from wskit import cli
+    from wskit.ssot.checks import audit
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the audit")
+
+    monkeypatch.setattr(audit, "audit_calls", broken)
+    pyproject = str(PROJECT / "pyproject.toml")
+    assert cli.main(["ssot", "audit", str(PROJECT / "wskit"), "--config", pyproject]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and "RuntimeError: a bug in the audit" in err
+    assert err.rstrip().endswith("wskit ssot audit: the analyzer failed (traceback above); this is a bug, please"
+                                 " report it (exit 4)")  # fmt: skip
+    assert cli.main(["ssot", "audit", str(PROJECT / "wskit"), "--config", "missing.toml"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
 def test_paths_command_reports_the_websockets_split() -> None:
     result = wskit("ssot", "paths", "websockets.server:serve", "websockets.asyncio.server:serve", "--format", "json")
     assert result.returncode == 1

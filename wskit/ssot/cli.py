@@ -4,15 +4,19 @@ Exit codes: 0 consolidated (scan: at most one implementation and nothing shadowe
 row of a `--fail-on` kind; fix: nothing left to change; init: a section proposed; notebook:
 generated and executed), 1 violation found (init: nothing matches the role; notebook: a cell
 failed), 2 usage or configuration error (one line naming the bad key or value), 3 (check and
-paths, runtime mode) nothing could be checked: this environment lacks a dependency of the paths.
+paths, runtime mode) nothing could be checked: this environment lacks a dependency of the paths,
+4 the analyzer itself failed (a bug, not a finding: its traceback is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,6 +44,29 @@ class _Report(Protocol):
 
 _ENVIRONMENT = 3
 """Exit code: nothing could be checked here, the environment lacks a dependency (runtime mode)."""
+_ANALYZER_FAILED = 4
+"""Exit code: the analyzer itself failed; kept apart from 1, which CI reads as findings."""
+
+
+def _telling_failures(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`command`, where an exception of the analyzer itself prints its traceback and exits 4."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (UsageError, BrokenPipeError):
+            raise  # exit 2 with one line; a closed pipe ends the output quietly
+        except Exception:
+            traceback.print_exc()
+            print(
+                f"wskit ssot {args.ssot_command}: the analyzer failed (traceback above); this is a bug, please"
+                f" report it (exit {_ANALYZER_FAILED})",
+                file=sys.stderr,
+            )
+            return _ANALYZER_FAILED
+
+    return run
 
 
 def _render(report: _Report, fmt: str) -> str:
@@ -96,8 +123,6 @@ def _cmd_paths(args: argparse.Namespace) -> int:
             raise UsageError(f"--probe-kwargs is not valid JSON: {exc}") from None
         if not isinstance(kwargs, dict):
             raise UsageError(f"--probe-kwargs must be a JSON object; got {args.probe_kwargs}")
-        import functools
-
         from wskit.ssot.resolve.runtime import call_by_path
 
         probe = functools.partial(call_by_path, args.probe, **kwargs)
@@ -265,7 +290,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                       help="pyproject.toml to write (default %(default)s)")  # fmt: skip
     init.add_argument("--print", action="store_true", help="print the section instead of writing it")
     init.add_argument("--force", action="store_true", help="replace an existing [tool.wskit.ssot] section")
-    init.set_defaults(func=_cmd_init)
+    init.set_defaults(func=_telling_failures(_cmd_init))
 
     notebook = verbs.add_parser("notebook", help="generate and execute an analysis notebook guarding the config")
     notebook.add_argument("--config", type=Path, default=Path("pyproject.toml"), metavar="FILE",
@@ -273,14 +298,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     notebook.add_argument("-o", "--output", type=Path, required=True, metavar="NOTEBOOK", help="the .ipynb to write")
     notebook.add_argument("--timeout", type=int, default=120, metavar="SECONDS",
                           help="time allowed per cell (default %(default)s)")  # fmt: skip
-    notebook.set_defaults(func=_cmd_notebook)
+    notebook.set_defaults(func=_telling_failures(_cmd_notebook))
 
     check = verbs.add_parser("check", help="check the symbols declared in [tool.wskit.ssot]")
     check.add_argument("--config", type=Path, default=Path("pyproject.toml"), metavar="FILE",
                        help="pyproject.toml to read (default %(default)s)")  # fmt: skip
     check.add_argument("--mode", choices=MODES, help="override the configured mode")
     check.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
-    check.set_defaults(func=_cmd_check)
+    check.set_defaults(func=_telling_failures(_cmd_check))
 
     paths = verbs.add_parser("paths", help="check ad-hoc import paths (pkg.module:Name)")
     paths.add_argument("paths", nargs="+", metavar="PATH", help="the import paths that must reach one object")
@@ -291,14 +316,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     paths.add_argument("--probe-kwargs", default="{}", metavar="JSON", help="keyword arguments for --probe")
     paths.add_argument("--title", default="SSOT", help="heading of the text summary (default %(default)s)")
     paths.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
-    paths.set_defaults(func=_cmd_paths)
+    paths.set_defaults(func=_telling_failures(_cmd_paths))
 
     scan = verbs.add_parser("scan", help="find and classify the classes playing a role under ROOT")
     scan.add_argument("root", metavar="ROOT", help="the source tree to read")
     scan.add_argument("--role", required=True, metavar="REGEX", help="regular expression matched against class names")
     scan.add_argument("--include-tests", action="store_true", help="also scan test directories (as test doubles)")
     scan.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
-    scan.set_defaults(func=_cmd_scan)
+    scan.set_defaults(func=_telling_failures(_cmd_scan))
 
     audit = _tree_command(verbs, "audit", "list every import and call of the configured symbols under ROOT")
     audit.add_argument(
@@ -308,9 +333,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="exit 1 when a row of one of these kinds exists: comma-separated kinds, call-errors (the default) or none",
     )
     audit.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
-    audit.set_defaults(func=_cmd_audit)
+    audit.set_defaults(func=_telling_failures(_cmd_audit))
 
     fix = _tree_command(verbs, "fix", "rewrite deprecated and private imports to the preferred path")
     fix.add_argument("--write", action="store_true", help="apply the changes (default: print a unified diff)")
     fix.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
-    fix.set_defaults(func=_cmd_fix)
+    fix.set_defaults(func=_telling_failures(_cmd_fix))
