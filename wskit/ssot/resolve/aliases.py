@@ -73,7 +73,7 @@ def _follow(
         bindings = info.bound(bound)
         if not bindings or not any(_may_reach(b, found.names) for b in bindings):
             continue  # (any binding: a `try` import may be followed by its `except` fallback)
-        if bindings[-1].type_only and not any(not b.type_only for b in info.bound("__getattr__")):
+        if bindings[-1].type_only and not info.runtime_bindings("__getattr__"):
             continue  # only for type checkers, unless a module __getattr__ supplies it (a lazy export)
         resolution = tree.resolver.resolve(file.module, bound)
         target = target_of(resolution.definition)

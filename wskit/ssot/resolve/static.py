@@ -285,6 +285,11 @@ class StaticResolver:
             return True
         return self.finder.find(binding.module) is not None
 
+    def _type_checking_only(self, info: ModuleInfo, name: str) -> list[Binding]:
+        """The unconditional bindings of `name` made for type checkers only; none when it has a run-time one."""
+        bound = self._bound(info, name)
+        return [] if any(not b.type_only for b in bound) else [b for b in bound if not b.conditional]
+
     def _hop(self, info: ModuleInfo, line: int, text: str) -> str:
         return f"{relative_source_name(info.name, info.is_package)}:{line} {text}"
 
@@ -349,7 +354,7 @@ class StaticResolver:
         hook = next((b for b in self._bound(info, "__getattr__") if not b.type_only), None)
         if hook is None:
             raise _Stop("missing", f"{module} has no module-level name {name!r}")
-        typed = [b for b in self._bound(info, name) if b.type_only and not b.conditional]
+        typed = self._type_checking_only(info, name)
         if not typed or name not in (info.all_names or ()):
             raise _Stop(
                 "unresolved",
@@ -400,9 +405,8 @@ class StaticResolver:
         the `if TYPE_CHECKING:` block of a lazy export), its first name may be one that block imports
         for type checkers; what that import names is followed as at run time."""
         if isinstance(node, ast.Name):
-            bound = self._bound(info, node.id) if typed_head else []
-            typed = [b for b in bound if b.type_only and not b.conditional]
-            if typed and all(b.type_only for b in bound):
+            typed = self._type_checking_only(info, node.id) if typed_head else []
+            if typed:
                 walk.chain.append(self._hop(info, typed[-1].line, _describe(typed[-1])))
                 return self._follow(info, typed[-1], walk, type_only_ok=False)
             if self._bound(info, node.id) or info.star_imports:

@@ -167,13 +167,12 @@ class SourceTree:
         """
         wanted = {name.encode(): name for name in names}
         if holding is not None:
-            pieces = cover(holding)
-            return self._importing_in([f for f in self.files if _contains_any(f.data, pieces)], wanted)
+            return self._importing_in(self._holding(cover(holding)), wanted)
         if self._index is None:
             pieces = cover(wanted.values())
             sample = self.files[::_SAMPLE_STEP]
             if 2 * sum(1 for file in sample if _contains_any(file.data, pieces)) <= len(sample):
-                return self._importing_in([f for f in self.files if _contains_any(f.data, pieces)], wanted)
+                return self._importing_in(self._holding(pieces), wanted)
             self._index = {}
             for file in self.files:
                 for word in file.words:
@@ -183,6 +182,9 @@ class SourceTree:
             for file in self._index.get(word, ()):
                 found.setdefault(file, set()).add(name)
         return {file: found[file] for file in self.files if file in found}
+
+    def _holding(self, pieces: list[bytes]) -> list[SourceFile]:
+        return [file for file in self.files if _contains_any(file.data, pieces)]
 
     @staticmethod
     def _importing_in(files: list[SourceFile], wanted: dict[bytes, str]) -> dict[SourceFile, set[str]]:
