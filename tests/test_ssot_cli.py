@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -199,6 +200,24 @@ def test_the_analyzer_commands_do_not_load_the_runtime() -> None:
     assert result.stderr.splitlines() == ["0 []", "_UnifiedWebSocketManagerImplementation True"], result.stderr
     serve_help = wskit("serve", "--help")
     assert serve_help.returncode == 0 and "envelopes kept per user for resumes (default 1000)" in serve_help.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "cwd", "code", "key"),
+    [
+        (["scan", str(FIXTURES / "scanpkg"), "--role", "WebSocketManager"], PROJECT, 1, "implementations"),
+        (["audit", "."], FIXTURES / "auditpkg", 1, "counts"),
+        (["audit", "app/good.py"], FIXTURES / "auditpkg", 0, "counts"),
+    ],
+)
+def test_scan_and_audit_end_at_once_with_all_their_output(args: list[str], cwd: Path, code: int, key: str) -> None:
+    """The executable ends `ssot scan` and `ssot audit` without the interpreter's teardown: what
+    they printed into a buffered pipe is all there (the JSON parses) and the exit code is theirs."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    command = [*WSKIT, "ssot", *args, "--format", "json"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=300, check=False)
+    assert result.returncode == code, result.stderr
+    assert key in json.loads(result.stdout)
 
 
 def test_scan_command_exit_codes() -> None:

@@ -1,7 +1,5 @@
 """`python -m wskit` runs the `wskit` command."""
 
-import sys
+from wskit.cli import run
 
-from wskit.cli import main
-
-sys.exit(main())
+run()

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from wskit.registry import ManagerRegistry
     from wskit.serve.server import WskitServer
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -387,21 +387,45 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.Argu
     return [register_ssot]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `wskit` command; returns its exit code."""
+def main(argv: Sequence[str] | None = None, *, exit_when_done: bool = False) -> int:
+    """Run the `wskit` command; returns its exit code.
+
+    With `exit_when_done` (the `wskit` executable, `run`), a command that only reads and prints
+    (`ssot scan`, `ssot audit`: `exits_when_done` on its parser) ends the process as soon as its
+    output is flushed, without the interpreter's teardown: freeing the syntax trees it read cost
+    5-10 ms of a 0.1-0.2 s run (mypy ends the same way).
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(next((word for word in argv if not word.startswith("-")), None))
     args = parser.parse_args(argv)
     func: Command = args.func
     try:
-        return func(args)
+        code = func(args)
     except UsageError as exc:
         print(f"wskit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    if exit_when_done and getattr(args, "exits_when_done", False):
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """Flush the output, then end the process with `code` at once (no atexit work, no teardown)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = 1  # the reader went away (`| head`): what the normal exit reports too
+    os._exit(code)
+
+
+def run() -> None:
+    """The `wskit` executable (and `python -m wskit`): `main`, ending at once where it can."""
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main(exit_when_done=True))
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(BrokenPipeError):
-        sys.exit(main())
+    run()

@@ -323,7 +323,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     scan.add_argument("--role", required=True, metavar="REGEX", help="regular expression matched against class names")
     scan.add_argument("--include-tests", action="store_true", help="also scan test directories (as test doubles)")
     scan.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
-    scan.set_defaults(func=_telling_failures(_cmd_scan))
+    scan.set_defaults(func=_telling_failures(_cmd_scan), exits_when_done=True)
 
     audit = _tree_command(verbs, "audit", "list every import and call of the configured symbols under ROOT")
     audit.add_argument(
@@ -333,7 +333,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="exit 1 when a row of one of these kinds exists: comma-separated kinds, call-errors (the default) or none",
     )
     audit.add_argument("--format", choices=FORMATS, default="text", help=_FORMAT_HELP)
-    audit.set_defaults(func=_telling_failures(_cmd_audit))
+    audit.set_defaults(func=_telling_failures(_cmd_audit), exits_when_done=True)
 
     fix = _tree_command(verbs, "fix", "rewrite deprecated and private imports to the preferred path")
     fix.add_argument("--write", action="store_true", help="apply the changes (default: print a unified diff)")
