@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from wskit.ssot.read.bindings import ModuleInfo, parse_module, skim_module
+from wskit.ssot.read.forked import workers
 from wskit.ssot.read.skim import Skim, Unsplittable
 from wskit.ssot.read.textsearch import cover, mentions, required_literals
 from wskit.ssot.resolve.tree import SourceTree
@@ -187,6 +188,25 @@ def test_importing_answers_alike_from_the_files_holding_the_names_and_from_the_f
         holds = [p for p in expected if any(h.encode() in (root.parent / p).read_bytes() for h in held)]
         assert set(holds) <= holding.keys(), names  # left out only where the text holds none of them
     assert lazy._index is None
+
+
+def test_the_index_read_by_forked_workers_is_the_index_read_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over 1,000 files (pandas), forked workers read every file's words for the index: the
+    same words per file and the same files per word as when one process reads them all."""
+    root = Path(str(importlib.util.find_spec("pandas").origin)).parent  # type: ignore[union-attr]
+    indexes = {}
+    for count in ("2", "1"):
+        monkeypatch.setenv("WSKIT_SSOT_WORKERS", count)
+        tree = SourceTree(root)
+        assert workers(len(tree.files)) == (min(int(count), os.cpu_count() or 1))
+        tree.importing(["import"])  # a word of nearly every file: the index is built
+        assert tree._index is not None
+        indexes[count] = (
+            {word: [f.relative for f in files] for word, files in tree._index.items()},
+            {f.relative: f.words for f in tree.files},
+        )
+    assert indexes["2"] == indexes["1"]
+    assert len(indexes["1"][1]) > 1000 and len(indexes["1"][0]) > 1000
 
 
 def test_mentions_finds_whole_identifiers_only() -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wskit.ssot.read.bindings import ModuleInfo, skim_module
+from wskit.ssot.read.forked import map_forked
 from wskit.ssot.read.skim import Skim
 from wskit.ssot.read.textsearch import cover
 from wskit.ssot.resolve.static import StaticResolver
@@ -174,8 +175,11 @@ class SourceTree:
             if 2 * sum(1 for file in sample if _contains_any(file.data, pieces)) <= len(sample):
                 return self._importing_in(self._holding(pieces), wanted)
             self._index = {}
-            for file in self.files:
-                for word in file.words:
+            files = self.files
+            # Each file's words are read from its text alone: forked workers share the reading.
+            for file, words in zip(files, map_forked(lambda index: files[index].words, len(files)), strict=True):
+                file._words = words
+                for word in words:
                     self._index.setdefault(word, []).append(file)
         found: dict[SourceFile, set[str]] = {}
         for word, name in wanted.items():
