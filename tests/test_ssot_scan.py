@@ -93,9 +93,10 @@ def test_a_module_imported_whole_counts_the_class_it_is_used_for(tmp_path: Path)
     assert core.importers == 2
 
 
-def test_a_class_defined_in_an_except_handler_is_an_implementation_too(tmp_path: Path) -> None:
+def test_a_class_defined_in_an_except_handler_is_an_implementation_said_to_be_a_fallback(tmp_path: Path) -> None:
     """`try: from fast import X` / `except ImportError: class X: ...`: the fallback is a second
-    implementation (it runs where the import fails); the path through the try reaches the first."""
+    implementation (it runs where the import fails), and a finding says it is one; the path
+    through the try reaches the first."""
     package = tmp_path / "excpkg"
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -113,6 +114,14 @@ def test_a_class_defined_in_an_except_handler_is_an_implementation_too(tmp_path:
     ]
     fast = next(c for c in report.classes if c.module == "excpkg.fast")
     assert fast.aliases == ("excpkg.compat:WebSocketManager",)
+    # Each fallback is said to be one, with the handler that defines it and the try block.
+    assert [(f.kind, f.where, f.message) for f in report.findings] == [
+        ("fallback", "excpkg/compat.py:4", "class WebSocketManager is a fallback: defined in the `except ImportError`"
+         " handler at line 3: it exists only where the `try` block at line 1 raises"),
+        ("fallback", "excpkg/star.py:4", "class WebSocketManager is a fallback: defined in the `except* ImportError`"
+         " handler at line 3: it exists only where the `try` block at line 1 raises"),
+    ]  # fmt: skip
+    assert "! fallback at excpkg/compat.py:4: class WebSocketManager is a fallback" in report.summary()
 
 
 def test_tests_are_skipped_unless_asked_and_then_are_test_doubles() -> None:

@@ -48,6 +48,7 @@ class _Found:
     aliases: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     paths: Counter[str] = field(default_factory=Counter)
     role_aliases: list[str] = field(default_factory=list)
+    fallback: str | None = None  # why the class exists only where a `try` block raises
 
 
 _Key = tuple[str, str, int | None]
@@ -114,10 +115,10 @@ def _find_classes(tree: SourceTree, file: SourceFile, pattern: re.Pattern[str], 
     sparse = None if b"abstractmethod" in file.data else lambda start, end: any_between(hits, start, end)
     try:
         statements = info.statements_holding(hits, members=sparse, sparse_from=HEADER_ONLY_CLASS_BYTES)
-        for qualname, node in _classes(statements):
+        for qualname, node, fallback in _classes(statements):
             if pattern.search(node.name) and (file.module, qualname, node.lineno) not in found:
                 definition = Definition("class", file.module, qualname, file.relative, node.lineno, node)
-                _add(tree, file, definition, found)
+                _add(tree, file, definition, found).fallback = fallback
     except (SyntaxError, ValueError) as exc:
         tree.fail(file, exc)
 
@@ -130,19 +131,30 @@ def _add(tree: SourceTree, file: SourceFile | None, definition: Definition, foun
     return record
 
 
-def _classes(body: list[ast.stmt]) -> Iterator[tuple[str, ast.ClassDef]]:
-    stack: list[tuple[str, list[ast.stmt]]] = [("", body)]
+def _classes(body: list[ast.stmt]) -> Iterator[tuple[str, ast.ClassDef, str | None]]:
+    """(qualified name, node, fallback) of every class defined in `body`, at any depth of classes
+    and blocks; `fallback` says so when an `except` handler defines it (None otherwise)."""
+    stack: list[tuple[str, list[ast.stmt], str | None]] = [("", body, None)]
     while stack:
-        prefix, statements = stack.pop()
+        prefix, statements, fallback = stack.pop()
         for node in statements:
             if isinstance(node, ast.ClassDef):
-                yield prefix + node.name, node
-                stack.append((f"{prefix}{node.name}.", node.body))
+                yield prefix + node.name, node, fallback
+                stack.append((f"{prefix}{node.name}.", node.body, fallback))
             elif isinstance(node, ast.If | ast.Try | ast.TryStar | ast.With):
-                handlers = [s for handler in getattr(node, "handlers", []) for s in handler.body]
-                stack.append(
-                    (prefix, [*node.body, *handlers, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])])
-                )
+                blocks = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+                stack.append((prefix, blocks, fallback))
+                if isinstance(node, ast.Try | ast.TryStar):
+                    stack += [(prefix, handler.body, _fallback(node, handler)) for handler in node.handlers]
+
+
+def _fallback(block: ast.Try | ast.TryStar, handler: ast.ExceptHandler) -> str:
+    caught = ast.unparse(handler.type) if handler.type is not None else "BaseException"
+    keyword = "except*" if isinstance(block, ast.TryStar) else "except"
+    return (
+        f"defined in the `{keyword} {caught}` handler at line {handler.lineno}: it exists only where the `try`"
+        f" block at line {block.lineno} raises"
+    )
 
 
 def _classify(name: str, is_test: bool, traits: set[str]) -> str:
@@ -347,6 +359,9 @@ def _report(tree: SourceTree, root: str, role: str, found: dict[_Key, _Found], f
             dead.add(f"{definition.module}.{definition.qualname} is bound")
             where = f"{definition.relative}:{definition.line}"
             findings.append(Finding("shadowed", where, f"class {definition.qualname} is dead: {shadowed}"))
+        if record.fallback is not None:
+            where = f"{definition.relative}:{definition.line}"
+            findings.append(Finding("fallback", where, f"class {definition.qualname} is a fallback: {record.fallback}"))
         aliases = sorted(set(record.aliases))
         classes.append(
             ClassRecord(
