@@ -181,6 +181,24 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert result.returncode == 2 and message in result.stderr
 
 
+def test_scan_and_audit_of_a_small_tree_load_only_what_they_use() -> None:
+    """Start-up is a good part of a small tree's scan or audit: argparse's help width without
+    `shutil` (and its compression modules), `traceback` only on a failure, `threading` and
+    `multiprocessing` only for a tree big enough to fork for."""
+    probe = (
+        "import contextlib, io, sys\n"
+        "from wskit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    codes = [main(['ssot', 'scan', '.', '--role', 'Manager']), main(['ssot', 'audit', '.'])]\n"
+        "print(codes, [m for m in ('shutil', 'traceback', 'threading', 'multiprocessing') if m in sys.modules])\n"
+    )
+    command = [sys.executable, "-c", probe]
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=FIXTURES / "auditpkg", timeout=120, check=False
+    )
+    assert result.stdout.splitlines() == ["[0, 1] []"], result.stdout + result.stderr
+
+
 def test_the_analyzer_commands_do_not_load_the_runtime() -> None:
     # `wskit ssot ...` runs in CI on every commit: it must not pay for websockets, asyncio and the
     # registry, which it never uses (the server commands still get their defaults from them).

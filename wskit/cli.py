@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wskit.core.errors import BackplaneUnavailable  # a plain module: no runtime import
 from wskit.usage import UsageError
@@ -256,13 +256,44 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, as wide as the terminal, told without `shutil`: argparse imports
+    it (with zlib, bz2 and lzma) for the width, 5 ms of every start, since each option makes one."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
+
+
+def _terminal_columns() -> int:
+    """What `shutil.get_terminal_size().columns` says: $COLUMNS, else the terminal's width, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0 and sys.__stdout__ is not None:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` formatting with `_HelpFormatter`; its subcommands' parsers are `_Parser`s too."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{"formatter_class": _HelpFormatter, **kwargs})
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of the `wskit` command.
 
     With `command` (the word after `wskit`), a server command's options are added only when it is
     that command, so that `wskit ssot ...` does not import the runtime for its defaults.
     """
-    parser = argparse.ArgumentParser(prog="wskit", description="One WebSocket manager, served and proven.")
+    parser: argparse.ArgumentParser = _Parser(prog="wskit", description="One WebSocket manager, served and proven.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text, fill in (
         ("serve", "run the WebSocket server", _serve_options),

@@ -15,7 +15,6 @@ import functools
 import json
 import shlex
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -58,6 +57,8 @@ def _telling_failures(command: Callable[[argparse.Namespace], int]) -> Callable[
         except (UsageError, BrokenPipeError):
             raise  # exit 2 with one line; a closed pipe ends the output quietly
         except Exception:
+            import traceback  # only on a failure: 4 ms of every start
+
             traceback.print_exc()
             print(
                 f"wskit ssot {args.ssot_command}: the analyzer failed (traceback above); this is a bug, please"

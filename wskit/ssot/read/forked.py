@@ -10,7 +10,6 @@ them is unsafe), or `WSKIT_SSOT_WORKERS=1` in the environment.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,9 +30,13 @@ def _call(indexes: list[int]) -> list[object]:
 def workers(count: int) -> int:
     """How many processes `map_forked` would use for `count` items."""
     wanted = int(os.environ.get("WSKIT_SSOT_WORKERS", "0") or 0) or (os.cpu_count() or 1)
-    if wanted <= 1 or count < _MINIMUM or threading.active_count() > 1:
+    if wanted <= 1 or count < _MINIMUM:
         return 1
-    import multiprocessing  # only when it may fork: 5 ms of a small tree's audit
+    import threading  # only when it may fork, as multiprocessing (2 and 5 ms of a small tree's audit)
+
+    if threading.active_count() > 1:
+        return 1
+    import multiprocessing
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1

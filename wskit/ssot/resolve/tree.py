@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +218,8 @@ class SourceTree:
         if isinstance(exc, SyntaxError | ValueError):
             file.error = f"does not parse: {type(exc).__name__}: {exc}".splitlines()[0]
         else:
+            import traceback  # only for an analyzer error
+
             frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
             where = f" at {Path(frame[0].filename).name}:{frame[0].lineno}" if frame else ""
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
