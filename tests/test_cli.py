@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -395,3 +396,92 @@ def test_every_server_option_that_takes_a_value_names_its_unit_and_default() -> 
             assert isinstance(shown, str) and "_" not in shown, f"{command} {action.option_strings[0]}: {shown}"
             assert action.help and "(default" in action.help, f"{command} {action.option_strings[0]}: {action.help}"
     assert checked == 29  # 19 of serve, 2 of token, 3 of disconnect, 3 of report, 2 of notebooks
+
+
+class _Terminal:
+    """A real pseudo-terminal of a given width standing in for the process's stdout."""
+
+    def __init__(self, columns: int) -> None:
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        self.main, self.side = pty.openpty()
+        fcntl.ioctl(self.side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+
+    def fileno(self) -> int:
+        return self.side
+
+    def close(self) -> None:
+        os.close(self.main)
+        os.close(self.side)
+
+
+@pytest.mark.parametrize(
+    ("columns_env", "terminal"),
+    [(None, 123), ("0", 123), ("1", 123), ("97", 123), (None, None), ("x", None), (None, "none")],
+)
+def test_help_is_as_wide_as_shutil_would_say(
+    monkeypatch: pytest.MonkeyPatch, columns_env: str | None, terminal: int | str | None
+) -> None:
+    """The help width is read without importing shutil, and is what `shutil.get_terminal_size()`
+    says: $COLUMNS when it is a positive number, else the terminal's width, else 80."""
+    from wskit import cli
+
+    if columns_env is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns_env)
+    monkeypatch.delenv("LINES", raising=False)
+    with contextlib.ExitStack() as stack:
+        stdout: object = None  # "none": no stdout at all
+        if isinstance(terminal, int):
+            stdout = _Terminal(terminal)
+            stack.callback(stdout.close)
+        elif terminal is None:
+            stdout = stack.enter_context(open(os.devnull, "w"))  # a file: no terminal size
+        monkeypatch.setattr(sys, "__stdout__", stdout)
+        expected = shutil.get_terminal_size().columns  # the oracle: what argparse asks without wskit
+        assert cli._terminal_columns() == expected
+        monkeypatch.delitem(sys.modules, "shutil")
+        formatter = cli._HelpFormatter("wskit")
+        assert "shutil" not in sys.modules
+        assert formatter._width == expected - 2  # what argparse's own default gives
+        assert cli._HelpFormatter("wskit", width=50)._width == 50
+
+
+def test_only_scan_and_audit_end_the_process_at_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`main(exit_when_done=True)` (the executable) ends `ssot scan` and `ssot audit` with their
+    own exit code once the output is flushed; every other command returns, and so does `main()`."""
+    from wskit import cli
+
+    class Ended(Exception):
+        pass
+
+    ended: list[int] = []
+
+    def end(code: int) -> None:
+        ended.append(code)
+        raise Ended
+
+    monkeypatch.setattr(os, "_exit", end)
+    scanpkg = str(Path(__file__).parent / "fixtures" / "ssot" / "scanpkg")
+    for args, code in [
+        (["scan", scanpkg, "--role", "WebSocketManager"], 1),
+        (["scan", "wskit", "--role", "Nothing"], 0),
+    ]:
+        with pytest.raises(Ended):
+            cli.main(["ssot", *args], exit_when_done=True)
+        assert ended.pop() == code
+    monkeypatch.chdir(Path(__file__).parent / "fixtures" / "ssot" / "auditpkg")
+    with pytest.raises(Ended):
+        cli.main(["ssot", "audit", "."], exit_when_done=True)
+    assert ended.pop() == 1
+    assert cli.main(["ssot", "audit", "."]) == 1
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    assert cli.main(["ssot", "check", "--mode", "static"], exit_when_done=True) == 0
+    assert ended == []
+    assert "ROLE SCAN" in capsys.readouterr().out
