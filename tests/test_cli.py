@@ -441,12 +441,14 @@ def test_help_is_as_wide_as_shutil_would_say(
             stack.callback(stdout.close)
         elif terminal is None:
             stdout = stack.enter_context(open(os.devnull, "w"))  # a file: no terminal size
-        monkeypatch.setattr(sys, "__stdout__", stdout)
-        expected = shutil.get_terminal_size().columns  # the oracle: what argparse asks without wskit
-        assert cli._terminal_columns() == expected
-        monkeypatch.delitem(sys.modules, "shutil")
-        formatter = cli._HelpFormatter("wskit")
-        assert "shutil" not in sys.modules
+        with monkeypatch.context() as only_here:  # pytest itself writes to sys.__stdout__ between tests
+            only_here.setattr(sys, "__stdout__", stdout)
+            expected = shutil.get_terminal_size().columns  # the oracle: what argparse asks without wskit
+            columns = cli._terminal_columns()
+            only_here.delitem(sys.modules, "shutil")
+            formatter = cli._HelpFormatter("wskit")
+            imported_shutil = "shutil" in sys.modules
+        assert columns == expected and not imported_shutil
         assert formatter._width == expected - 2  # what argparse's own default gives
         assert cli._HelpFormatter("wskit", width=50)._width == 50
 
