@@ -487,3 +487,12 @@ def test_only_scan_and_audit_end_the_process_at_once(
     assert cli.main(["ssot", "check", "--mode", "static"], exit_when_done=True) == 0
     assert ended == []
     assert "ROLE SCAN" in capsys.readouterr().out
+
+    class ClosedPipe:  # what `| head` leaves once head has exited
+        def flush(self) -> None:
+            raise BrokenPipeError
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    with pytest.raises(Ended):
+        cli._exit_now(0)
+    assert ended == [1]  # as the normal exit reports a closed pipe
