@@ -1,0 +1,67 @@
+"""`wskit.ssot.read.forked`: when the per-file work of a big tree is spread over forked workers,
+how many there are, and that every item is done once, in order, whoever does it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from wskit.ssot.read import forked
+from wskit.ssot.read.forked import map_forked, workers
+
+
+@pytest.mark.parametrize(
+    ("setting", "count", "expected"),
+    [
+        ("1", 5000, 1),  # asked for one process
+        ("2", 999, 1),  # below 1,000 items forking costs more than it saves
+        ("2", 1000, 2),
+        ("3", 5000, 3),
+        ("20", 5000, 8),  # at most 8
+        ("", 5000, min(os.cpu_count() or 1, 8)),  # unset: the machine's cores
+    ],
+)
+def test_how_many_workers(monkeypatch: pytest.MonkeyPatch, setting: str, count: int, expected: int) -> None:
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", setting)
+    assert workers(count) == expected
+
+
+def test_no_workers_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forking a process with other threads (a Jupyter kernel has some) is unsafe: it runs in order."""
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", "2")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert workers(5000) == 1
+    finally:
+        stop.set()
+        other.join()
+    assert workers(5000) == 2
+
+
+@pytest.mark.parametrize("setting", ["1", "2", "3"])
+def test_every_item_is_done_once_in_order_by_the_workers_asked_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, setting: str
+) -> None:
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", setting)
+    log = tmp_path / "done"
+    count = 1200
+
+    def work(index: int) -> tuple[int, int]:
+        with log.open("a") as done:  # a side effect each call leaves, in whichever process
+            done.write(f"{index}\n")
+        return index * index, os.getpid()
+
+    results = map_forked(work, count)
+    assert [square for square, _ in results] == [index * index for index in range(count)]
+    assert sorted(int(line) for line in log.read_text().split()) == list(range(count))  # each item once
+    pids = {pid for _, pid in results}
+    if setting == "1":
+        assert pids == {os.getpid()}  # in this process
+    else:
+        assert len(pids) == int(setting) and os.getpid() not in pids  # by that many forked workers
+    assert forked._work is None  # nothing of the work is kept once it is done
