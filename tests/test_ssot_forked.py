@@ -21,11 +21,15 @@ from wskit.ssot.read.forked import map_forked, workers
         ("2", 1000, 2),
         ("3", 5000, 3),
         ("20", 5000, 8),  # at most 8
-        ("", 5000, min(os.cpu_count() or 1, 8)),  # unset: the machine's cores
+        ("", 5000, min(os.cpu_count() or 1, 8)),  # empty or unset: the machine's cores
+        (None, 5000, min(os.cpu_count() or 1, 8)),
     ],
 )
-def test_how_many_workers(monkeypatch: pytest.MonkeyPatch, setting: str, count: int, expected: int) -> None:
-    monkeypatch.setenv("WSKIT_SSOT_WORKERS", setting)
+def test_how_many_workers(monkeypatch: pytest.MonkeyPatch, setting: str | None, count: int, expected: int) -> None:
+    if setting is None:
+        monkeypatch.delenv("WSKIT_SSOT_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("WSKIT_SSOT_WORKERS", setting)
     assert workers(count) == expected
 
 
