@@ -13,7 +13,7 @@ under its `dest` is first extracted from its git mirror with `git archive COMMIT
 3. `wskit ssot scan ROOT --role R --format json` (text if json is refused), a fresh process, timed;
 4. benchmarks/audit_oracle.py over the same tree and config (in this process, timed; its own rules,
    written apart from wskit's analyzer).
-Steps 1-3 are each timed as the median of three runs after a first one, with Python's bytecode
+Steps 1-3 are each timed as the median of five runs after a first one, with Python's bytecode
 cache as an installed package has it.
 Then, per call kind (call, bad-arguments, await-sync, missing-await, direct-instantiation, unknown):
 oracle sites, audit rows, matched (the same file and line, the kind being the row's or one its detail
@@ -58,12 +58,13 @@ GRIMP = "import sys, grimp; sys.path.insert(0, sys.argv[1]); grimp.build_graph(*
 # Tags of how the oracle reached a site that describe its shape (the rest, like "alias", are common).
 SHAPE_TAGS = ("wrapper", "factory-method", "function-import", "try-import", "star-import", "bound-later", "reexport")
 EXTENSIONS = ("wrapper", "factory-method")
-RUNS = 3
+RUNS = 5
 
 
 # Each tool is timed in a fresh process as an installed package runs: with Python's bytecode cache,
 # after one untimed run of the same command (which writes the cache and reads the tree once); the
-# median of RUNS runs (one run of a 0.1 s command varied by up to 30% on this machine). This
+# median of RUNS runs (one run of a 0.1 s command varied by up to 30% on this machine; with three
+# runs, two slow ones once put mealie's audit at 0.201 s where 21 runs give a median of 0.157 s). This
 # machine sets PYTHONDONTWRITEBYTECODE=1, under which every run of a fresh checkout compiles wskit's
 # modules and its dependencies again (0.13 s of a 0.44 s scan of a small tree).
 
