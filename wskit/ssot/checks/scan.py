@@ -352,15 +352,14 @@ def _report(tree: SourceTree, root: str, role: str, found: dict[_Key, _Found], f
     classes = []
     for record in ordered:
         definition = record.definition
+        where = f"{definition.relative}:{definition.line}"
         winner = _live_binding_line(record.file, definition)
         shadowed = None
         if winner is not None and winner != definition.line:
             shadowed = f"rebound at line {winner} of {definition.relative}, which wins"
             dead.add(f"{definition.module}.{definition.qualname} is bound")
-            where = f"{definition.relative}:{definition.line}"
             findings.append(Finding("shadowed", where, f"class {definition.qualname} is dead: {shadowed}"))
         if record.fallback is not None:
-            where = f"{definition.relative}:{definition.line}"
             findings.append(Finding("fallback", where, f"class {definition.qualname} is a fallback: {record.fallback}"))
         aliases = sorted(set(record.aliases))
         classes.append(
@@ -368,7 +367,7 @@ def _report(tree: SourceTree, root: str, role: str, found: dict[_Key, _Found], f
                 name=definition.qualname.rpartition(".")[2],
                 module=definition.module,
                 qualname=definition.qualname,
-                defined_at=f"{definition.relative}:{definition.line}",
+                defined_at=where,
                 classification=record.classification,
                 aliases=tuple(a for a, _ in aliases),
                 alias_chains=tuple(tuple(c) for _, c in aliases),
