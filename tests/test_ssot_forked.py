@@ -48,7 +48,7 @@ def test_no_workers_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.parametrize("setting", ["1", "2", "3"])
-def test_every_item_is_done_once_in_order_by_the_workers_asked_for(
+def test_every_item_is_done_once_in_order_by_forked_workers_when_asked(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, setting: str
 ) -> None:
     monkeypatch.setenv("WSKIT_SSOT_WORKERS", setting)
@@ -66,6 +66,6 @@ def test_every_item_is_done_once_in_order_by_the_workers_asked_for(
     pids = {pid for _, pid in results}
     if setting == "1":
         assert pids == {os.getpid()}  # in this process
-    else:
-        assert len(pids) == int(setting) and os.getpid() not in pids  # by that many forked workers
+    else:  # by forked workers, at most that many (an idle one may get no chunk: the pool hands them out)
+        assert os.getpid() not in pids and 1 <= len(pids) <= int(setting)
     assert forked._work is None  # nothing of the work is kept once it is done
