@@ -17,10 +17,13 @@ import websockets
 from call_walker import calls
 
 from wskit.ssot import AuditReport, SymbolSpec, audit_calls, load_config
+from wskit.ssot.checks import callsites
 from wskit.ssot.checks.config import ConfigError
 from wskit.ssot.read.forked import workers
 from wskit.ssot.render.audit_report import CALL_ERRORS, COLUMNS, KINDS
-from wskit.ssot.resolve.static import StaticResolver
+from wskit.ssot.resolve.aliases import find_aliases
+from wskit.ssot.resolve.static import Definition, StaticResolver
+from wskit.ssot.resolve.tree import SourceFile, SourceTree
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ssot"
 AUDITPKG = FIXTURES / "auditpkg"
@@ -364,22 +367,139 @@ def test_every_call_of_a_symbol_has_exactly_one_row_in_the_back_end_fixture(back
     assert assert_every_call_has_one_row(backend, BACKEND, BACKEND, catalog_targets) >= 15
 
 
-@pytest.mark.parametrize(
-    ("package", "paths"),
-    [
-        ("starlette", ["responses:Response", "responses:JSONResponse", "routing:Route", "requests:Request",
-                       "datastructures:Headers", "datastructures:URL"]),
-        ("httpx", ["_models:Request", "_models:Response", "_urls:URL", "_models:Headers"]),
-        ("nbformat", ["notebooknode:NotebookNode", "notebooknode:from_dict"]),
-    ],
-)  # fmt: skip
+INSTALLED = [
+    ("starlette", ["responses:Response", "responses:JSONResponse", "routing:Route", "requests:Request",
+                   "datastructures:Headers", "datastructures:URL"]),
+    ("httpx", ["_models:Request", "_models:Response", "_urls:URL", "_models:Headers"]),
+    ("nbformat", ["notebooknode:NotebookNode", "notebooknode:from_dict"]),
+]  # fmt: skip
+
+
+def installed(package: str, paths: list[str]) -> tuple[Path, list[SymbolSpec]]:
+    """An installed package's directory, and each of `paths` in it as a symbol of its own."""
+    root = Path(importlib.util.find_spec(package).origin).parent  # type: ignore[union-attr, arg-type]
+    return root, [SymbolSpec(path, f"{package}.{path}", (f"{package}.{path}",)) for path in paths]
+
+
+@pytest.mark.parametrize(("package", "paths"), INSTALLED)
 def test_every_call_of_a_symbol_has_exactly_one_row_in_installed_code(package: str, paths: list[str]) -> None:
     """Real code: each path a symbol of its own, the whole installed package audited."""
-    root = Path(importlib.util.find_spec(package).origin).parent  # type: ignore[union-attr, arg-type]
-    specs = [SymbolSpec(path, f"{package}.{path}", (f"{package}.{path}",)) for path in paths]
+    root, specs = installed(package, paths)
     report = audit_calls(specs, root)
     targets = {f"{package}.{path}".replace(":", ".") for path in paths}
     assert assert_every_call_has_one_row(report, root, root.parent, targets) >= 15
+
+
+MODULE_REACHED = (
+    '"""Uses of the manager module that name no symbol: the factory is reached through the module."""\n'
+    "\n"
+    "from auditpkg.context import UserContext\n"
+    "\n"
+    "\n"
+    "class Service:\n"
+    "    def start(self, name):\n"
+    "        from auditpkg import manager\n"
+    "        return getattr(manager, name)(UserContext('x'))\n"
+    "\n"
+    "    def start_listed(self, name):\n"
+    "        from auditpkg import (\n"
+    "            context,\n"
+    "            manager,  # the module\n"
+    "        )\n"
+    "        return getattr(manager, name)(context.UserContext('x'))\n"
+    "\n"
+    "    def start_dotted(self, name):\n"
+    "        import auditpkg.manager\n"
+    "        return getattr(auditpkg.manager, name)(UserContext('x'))\n"
+    "\n"
+    "    def start_one_line(self, name):\n"
+    "        try: from auditpkg import manager as handle\n"
+    "        except ImportError: return None\n"
+    "        return getattr(handle, name)(UserContext('x'))\n"
+    "\n"
+    "    def manager(self):\n"
+    '        """The manager of this service: prose, and a method and an attribute named like the module."""\n'
+    "        self.manager = None\n"
+    "        return self.get_manager(UserContext('x'))\n"
+    "\n"
+    "    def get_manager(self, context):\n"
+    "        return self.manager\n"
+) + "".join(
+    f"\n    def other_{i}(self):\n        # More of the service: the class is long, read member by member.\n"
+    f"        return {i}\n"
+    for i in range(14)
+)
+
+
+def test_a_module_reached_without_a_symbol_s_name_keeps_its_rows_and_other_uses_of_its_name_are_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`manager` names the module `auditpkg.manager` only in an import or after a dot: elsewhere it is
+    prose, a method, `self.manager`; `self.get_manager` is not the factory either."""
+    (tmp_path / "uses.py").write_text(MODULE_REACHED)
+    report = audit_calls(AUDITPKG / "pyproject.toml", tmp_path, search_path=[FIXTURES])
+    detail = "an attribute of auditpkg.manager named at run time (name) may be a symbol"
+    assert [(row.line, row.kind, row.detail) for row in report.rows] == [
+        (9, "unknown", detail), (16, "unknown", detail), (20, "unknown", detail), (25, "unknown", detail)
+    ]  # fmt: skip
+    kept: list[int] = []
+    references = callsites._references
+
+    def recorded(file: SourceFile, where: dict[str, set[int]], module_words: set[str]) -> dict[str, set[int]]:
+        found = references(file, where, module_words)
+        kept.extend(file.data.count(b"\n", 0, offset) + 1 for offset in found.get("manager", ()))
+        return found
+
+    monkeypatch.setattr(callsites, "_references", recorded)
+    assert audit_calls(AUDITPKG / "pyproject.toml", tmp_path, search_path=[FIXTURES]).rows == report.rows
+    assert sorted(set(kept)) == [8, 14, 19, 20, 23]  # the imports, and `auditpkg.manager`
+    # Every occurrence read, the rows are the same: what is left out holds no reference.
+    monkeypatch.setattr(callsites, "_references", lambda file, where, module_words: where)
+    assert audit_calls(AUDITPKG / "pyproject.toml", tmp_path, search_path=[FIXTURES]).rows == report.rows
+
+
+# redis-py: module names that are common words (`client`, `connection`), and renamed imports.
+REDIS = ("redis", ["client:Redis", "client:Pipeline", "asyncio.client:Redis", "cluster:RedisCluster",
+                   "connection:SSLConnection", "asyncio.connection:SSLConnection"])  # fmt: skip
+
+
+@pytest.mark.parametrize(("package", "paths"), [REDIS, INSTALLED[0]])
+def test_occurrences_left_out_change_no_row_of_installed_code(
+    package: str, paths: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real code, where the modules' last names (`client`, `connection`, `responses`) are common words."""
+    root, specs = installed(package, paths)
+    report = audit_calls(specs, root)
+    dropped: list[int] = []
+    references = callsites._references
+
+    def counted(file: SourceFile, where: dict[str, set[int]], module_words: set[str]) -> dict[str, set[int]]:
+        found = references(file, where, module_words)
+        dropped.append(sum(map(len, where.values())) - sum(map(len, found.values())))
+        return found
+
+    monkeypatch.setattr(callsites, "_references", counted)
+    assert audit_calls(specs, root) == report
+    assert sum(dropped) >= 10  # the rule was exercised (redis: 3,124 occurrences; starlette: 12)
+    monkeypatch.setattr(callsites, "_references", lambda file, where, module_words: where)
+    assert audit_calls(specs, root) == report
+
+
+@pytest.mark.parametrize(("package", "paths", "renamed"), [(*REDIS, 7), (*INSTALLED[0], 0)])
+def test_aliases_for_names_only_are_the_same_names_with_fewer_resolutions(
+    package: str, paths: list[str], renamed: int
+) -> None:
+    root, _ = installed(package, paths)
+    targets = {f"{package}.{path}".replace(":", ".") for path in paths}
+    names = {path.rpartition(":")[2] for path in paths}
+
+    def target_of(definition: Definition | None) -> str | None:
+        return definition.identity if definition is not None and definition.identity in targets else None
+
+    every = find_aliases(SourceTree(root), names, target_of)
+    only = find_aliases(SourceTree(root), names, target_of, names_only=True)
+    assert only.names == every.names and len(every.names - names) == renamed  # AsyncRedis, SyncRedis...
+    assert set(only.paths) < set(every.paths)
 
 
 def test_awaiting_a_plain_function_that_returns_an_awaitable_object_is_fine(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from wskit.ssot.read.bindings import ModuleInfo, parse_module, skim_module
 from wskit.ssot.read.forked import workers
 from wskit.ssot.read.skim import Skim, Unsplittable
-from wskit.ssot.read.textsearch import cover, mentions, required_literals
+from wskit.ssot.read.textsearch import attribute_base, cover, mentions, required_literals
 from wskit.ssot.resolve.tree import SourceTree
 
 PROJECT = Path(__file__).parent.parent
@@ -214,6 +214,55 @@ def test_mentions_finds_whole_identifiers_only() -> None:
     data = b"from x import WebSocketManagerFactory, Manager\n# WebSocketManager in a comment\nManagers = 1\n"
     assert mentions(data, names, cover(names)) == {"Manager", "WebSocketManager"}
     assert mentions(b"ManagerX = WebSocketManagers", names, cover(names)) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "base"),
+    [
+        (b"manager", None),
+        (b"x = manager", None),
+        (b"self.manager", b"self"),
+        (b"cls.manager", b"cls"),
+        (b"self.factory.manager", b"self"),
+        (b"pkg.sub.manager", b"pkg"),
+        (b"return pkg .  manager", b""),  # spaces around the dot: an attribute of something unread
+        (b"make().manager", b""),
+        (b"items[0].manager", b""),
+        (b"from .manager", b""),  # a relative import
+        (b"from ..sub.manager", b""),
+        (b"\tx.\tmanager", b"x"),
+    ],
+)
+def test_the_base_of_an_attribute_is_its_dotted_name_s_first_name(text: bytes, base: bytes | None) -> None:
+    assert attribute_base(text, text.rindex(b"manager")) == base
+
+
+def test_a_word_in_an_import_statement_is_told_from_one_elsewhere() -> None:
+    data = (
+        b"from pkg import manager\n"
+        b"import pkg.manager as alias, other\n"
+        b"from pkg import (\n"
+        b"    context,\n"
+        b"    manager,  # the module\n"
+        b")\n"
+        b"from pkg import a, \\\n"
+        b"    manager\n"
+        b"manager = None\n"
+        b"def f():\n"
+        b"    try: from pkg import manager\n"
+        b"    except ImportError: manager = None\n"
+        b'    """The manager, imported below."""\n'
+        b"    return manager\n"
+    )
+    skim = Skim(data)
+    found = []
+    position = data.find(b"manager")
+    while position >= 0:
+        found.append((data.count(b"\n", 0, position) + 1, skim.in_import(position)))
+        position = data.find(b"manager", position + 1)
+    assert found == [
+        (1, True), (2, True), (5, True), (8, True), (9, False), (11, True), (12, False), (13, False), (14, False)
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

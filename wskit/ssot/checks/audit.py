@@ -92,7 +92,7 @@ def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[Au
     catalog = Catalog(symbols)
     names = {target.definition.qualname.rpartition(".")[2] for _, target in catalog.targets.values()}
     names |= {path.rpartition(":")[2] for symbol in catalog.symbols for path in symbol.path_targets}
-    catalog.names = find_aliases(tree, names, catalog.find).names
+    catalog.names = find_aliases(tree, names, catalog.find, names_only=True).names
     pieces = cover(catalog.names)
 
     def work(index: int) -> tuple[list[AuditRow], bool, str | None]:

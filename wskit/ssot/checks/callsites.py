@@ -3,7 +3,9 @@
 Names are looked up as Python does: the enclosing function scopes first (parameters, local
 assignments and function-level imports), then the module, whose names go through the static
 resolver (aliases, re-exports and star imports followed), then builtins. Only the top-level
-statements that mention one of the symbols' names are parsed. What depends on run time (a
+statements (and members of long classes) that mention one of the symbols' names are parsed, and
+only where the name may refer to one: not as an attribute of `self` or `cls`, and a module's last
+name (`manager`) only in an import or a dotted name. What depends on run time (a
 `getattr` on a module that holds a symbol, `*args`/`**kwargs` at the call, a name bound to a
 computed value) becomes an `unknown` row with the reason, never a silent pass.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from wskit.ssot.read.bindings import Binding, ModuleInfo, absolute_module
-from wskit.ssot.read.textsearch import any_between, cover, occurrences, occurrences_by_name
+from wskit.ssot.read.textsearch import any_between, attribute_base, cover, occurrences, occurrences_by_name
 from wskit.ssot.render.audit_report import AuditRow
 from wskit.ssot.resolve.constructors import without_first as _without_first
 from wskit.ssot.resolve.signature import FunctionNode, check_call, describe, forwarded_to, rejects_extras
@@ -124,9 +126,10 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
     # The catalog's other names do not occur in the file (`mentioned` is what its text holds of them).
     leaves = {module.rpartition(".")[2] for module in catalog.modules}
     where = occurrences_by_name(file.data, mentioned | leaves, cover(mentioned | leaves))
+    where = _references(file, where, leaves - mentioned)
     near = walker.module_level_words(mentioned, [offset for found in where.values() for offset in found])
     if near:
-        where |= occurrences_by_name(file.data, near, cover(near))
+        where |= _references(file, occurrences_by_name(file.data, near, cover(near)), set())
     walker.hits = sorted({offset for found in where.values() for offset in found})
     try:
         # A long class's body statements without a hit are not visited (`_mentioned`): not parsed either.
@@ -140,6 +143,27 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, mentioned: 
     for statement in statements:
         walker.visit(statement, [], [_Scope(None, "module")])
     return sorted(set(walker.rows))
+
+
+def _references(file: SourceFile, where: dict[str, set[int]], module_words: set[str]) -> dict[str, set[int]]:
+    """The occurrences in `where` that may refer to a symbol or to a module holding one. Not an
+    attribute of `self` or `cls` (a method's own parameter). A module's last name (`module_words`)
+    only in an import statement or after a dot (`pkg.manager`): elsewhere `manager` is a local, a
+    parameter or prose (a name bound to the module is found as such: a module-level word, or a
+    function's local)."""
+    kept: dict[str, set[int]] = {}
+    for word, offsets in where.items():
+        found = set()
+        for offset in offsets:
+            base = attribute_base(file.data, offset)
+            if base is not None:
+                if base not in (b"self", b"cls"):
+                    found.add(offset)
+            elif word not in module_words or file.skim.in_import(offset):
+                found.add(offset)
+        if found:
+            kept[word] = found
+    return kept
 
 
 class _FileAudit:

@@ -379,6 +379,15 @@ class Skim:
             self._imports = list(self._find_imports())
         return self._imports
 
+    def in_import(self, offset: int) -> bool:
+        """Whether `offset` may lie in an import statement: one of `imports`, or after the word
+        `import` on its line (`try: import x`, which `imports` does not list)."""
+        statements = self.imports
+        index = bisect.bisect_right(statements, offset, key=lambda statement: statement.start) - 1
+        if index >= 0 and offset < statements[index].end:
+            return True
+        return self.data.find(b"import", self.data.rfind(b"\n", 0, offset) + 1, offset) >= 0
+
     def _find_imports(self) -> Iterator[ImportStatement]:
         data, pos = self.data, self.data.find(b"import")
         while pos >= 0:

@@ -13,9 +13,12 @@ import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-__all__ = ["any_between", "cover", "mentions", "occurrences", "occurrences_by_name", "required_literals"]
+__all__ = [
+    "any_between", "attribute_base", "cover", "mentions", "occurrences", "occurrences_by_name", "required_literals"
+]  # fmt: skip
 
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_DOTTED = _WORD | {ord(".")}
 _PIECE = 5  # length of the substrings searched for (shorter names are searched whole)
 _IDENTIFIER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _OPTIONAL = ("*", "?", "{")
@@ -89,6 +92,20 @@ def any_between(offsets: list[int], start: int, end: int) -> bool:
     """Whether a sorted list of offsets (`occurrences`) has one in [start, end)."""
     index = bisect.bisect_left(offsets, start)
     return index < len(offsets) and offsets[index] < end
+
+
+def attribute_base(data: bytes, offset: int) -> bytes | None:
+    """The first name of the dotted name that the word at `offset` ends (`a` for `a.b.word`; b""
+    when a call or a subscript comes before the dot), or None when the word is not an attribute."""
+    dot = offset
+    while dot > 0 and data[dot - 1] in b" \t":
+        dot -= 1
+    if dot == 0 or data[dot - 1] != ord("."):
+        return None
+    start = dot - 1
+    while start > 0 and data[start - 1] in _DOTTED:
+        start -= 1
+    return data[start : dot - 1].partition(b".")[0]
 
 
 def required_literals(regex: str) -> list[str] | None:

@@ -38,10 +38,18 @@ class Aliases(Generic[T]):
     importing: dict[SourceFile, set[str]] = field(default_factory=dict)
 
 
-def find_aliases(tree: SourceTree, names: set[str], target_of: Callable[[Definition | None], T | None]) -> Aliases[T]:
+def find_aliases(
+    tree: SourceTree,
+    names: set[str],
+    target_of: Callable[[Definition | None], T | None],
+    *,
+    names_only: bool = False,
+) -> Aliases[T]:
     """Follow every binding of the tree that may reach a target, starting from the targets' `names`.
 
-    `target_of` maps a resolved definition to its target (None when it is not one).
+    `target_of` maps a resolved definition to its target (None when it is not one). `names_only`:
+    only `names` is wanted, so a binding whose name is known already is not resolved (`paths`
+    then lacks it: `from m import Target` in a thousand files adds no name).
     """
     found: Aliases[T] = Aliases(names=set(names))
     pending = set(names)
@@ -50,7 +58,7 @@ def find_aliases(tree: SourceTree, names: set[str], target_of: Callable[[Definit
         for file, seen in tree.importing(searched).items():
             found.importing.setdefault(file, set()).update(seen)
             with tree.reading(file):
-                pending |= _follow(tree, file, seen, found, target_of)
+                pending |= _follow(tree, file, seen, found, target_of, names_only=names_only)
     return found
 
 
@@ -60,6 +68,8 @@ def _follow(
     seen: set[str],
     found: Aliases[T],
     target_of: Callable[[Definition | None], T | None],
+    *,
+    names_only: bool,
 ) -> set[str]:
     """Record the file's bindings that reach a target; return the names newly found to do so."""
     info = tree.module_info(file)
@@ -68,7 +78,7 @@ def _follow(
     new: set[str] = set()
     for bound in sorted(info.names_bound_near(seen)):
         path = f"{file.module}:{bound}"
-        if path in found.paths:
+        if path in found.paths or (names_only and bound in found.names):
             continue
         bindings = info.bound(bound)
         if not bindings or not any(_may_reach(b, found.names) for b in bindings):

@@ -169,7 +169,7 @@ def _alias_names(tree: SourceTree, found: dict[str, Factory], classes: dict[str,
         return definition.identity if definition is not None and definition.identity in wanted else None
 
     start = set(classes.values()) | {f.definition.qualname for f in found.values()}
-    return find_aliases(tree, start, target_of).names
+    return find_aliases(tree, start, target_of, names_only=True).names
 
 
 def _factories_in(
