@@ -17,7 +17,7 @@ import pytest
 from wskit.ssot.read.bindings import ModuleInfo, parse_module, skim_module
 from wskit.ssot.read.forked import workers
 from wskit.ssot.read.skim import Skim, Unsplittable
-from wskit.ssot.read.textsearch import attribute_base, cover, mentions, required_literals
+from wskit.ssot.read.textsearch import any_between, attribute_base, cover, mentions, required_literals
 from wskit.ssot.resolve.tree import SourceTree
 
 PROJECT = Path(__file__).parent.parent
@@ -214,6 +214,16 @@ def test_mentions_finds_whole_identifiers_only() -> None:
     data = b"from x import WebSocketManagerFactory, Manager\n# WebSocketManager in a comment\nManagers = 1\n"
     assert mentions(data, names, cover(names)) == {"Manager", "WebSocketManager"}
     assert mentions(b"ManagerX = WebSocketManagers", names, cover(names)) == set()
+    # At the very start and the very end of the text, next to other words.
+    assert mentions(b"Manager = x", {"Manager"}, [b"Manag"]) == {"Manager"}
+    assert mentions(b"x = Manager", {"Manager"}, [b"nager"]) == {"Manager"}
+    assert mentions(b"Managerial = x", {"Manager"}, [b"Manag"]) == set()
+
+
+def test_an_offset_counts_between_start_and_end_but_not_at_end() -> None:
+    offsets = [3, 8]
+    assert any_between(offsets, 0, 4) and any_between(offsets, 3, 4) and any_between(offsets, 4, 9)
+    assert not any_between(offsets, 0, 3) and not any_between(offsets, 4, 8) and not any_between(offsets, 9, 20)
 
 
 @pytest.mark.parametrize(
@@ -231,6 +241,9 @@ def test_mentions_finds_whole_identifiers_only() -> None:
         (b"from .manager", b""),  # a relative import
         (b"from ..sub.manager", b""),
         (b"\tx.\tmanager", b"x"),
+        (b"obj.X manager", None),  # only spaces and tabs may stand between the dot and the name
+        (b"manager.", None),  # the word starts the text: nothing before it is read
+        (b"  manager. ", None),
     ],
 )
 def test_the_base_of_an_attribute_is_its_dotted_name_s_first_name(text: bytes, base: bytes | None) -> None:

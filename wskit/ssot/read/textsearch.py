@@ -49,43 +49,41 @@ def _cover(names: frozenset[str]) -> tuple[bytes, ...]:
     return tuple(pieces)
 
 
-def mentions(data: bytes, names: set[str], pieces: list[bytes], start: int = 0, end: int | None = None) -> set[str]:
-    """Which of `names` occur in `data[start:end]` as whole identifiers (in code, strings or comments alike).
+def mentions(data: bytes, names: set[str], pieces: list[bytes]) -> set[str]:
+    """Which of `names` occur in `data` as whole identifiers (in code, strings or comments alike).
 
     `pieces` is `cover(names)`; only their occurrences are looked at.
     """
-    return {word for word, _ in _occurrences(data, names, pieces, start, end)}
+    return {word for word, _ in _occurrences(data, names, pieces)}
 
 
 def occurrences(data: bytes, names: set[str], pieces: list[bytes]) -> list[int]:
     """The sorted offsets where one of `names` occurs in `data` as a whole identifier."""
-    return sorted({position for _, position in _occurrences(data, names, pieces, 0, None)})
+    return sorted({position for _, position in _occurrences(data, names, pieces)})
 
 
 def occurrences_by_name(data: bytes, names: set[str], pieces: list[bytes]) -> dict[str, set[int]]:
     """The offsets where each of `names` occurs in `data` as a whole identifier (names found only)."""
     found: dict[str, set[int]] = {}
-    for word, position in _occurrences(data, names, pieces, 0, None):
+    for word, position in _occurrences(data, names, pieces):
         found.setdefault(word, set()).add(position)
     return found
 
 
-def _occurrences(
-    data: bytes, names: set[str], pieces: list[bytes], start: int, end: int | None
-) -> Iterator[tuple[str, int]]:
-    size = len(data) if end is None else end
+def _occurrences(data: bytes, names: set[str], pieces: list[bytes]) -> Iterator[tuple[str, int]]:
+    size = len(data)
     for piece in pieces:
-        position = data.find(piece, start, size)
+        position = data.find(piece)
         while position >= 0:
             first, last = position, position + len(piece)
-            while first > start and data[first - 1] in _WORD:
+            while first > 0 and data[first - 1] in _WORD:
                 first -= 1
             while last < size and data[last] in _WORD:
                 last += 1
-            word = data[first:last].decode("ascii", "replace")
+            word = data[first:last].decode("ascii")  # only ASCII word characters
             if word in names:
                 yield word, first
-            position = data.find(piece, last, size)
+            position = data.find(piece, last)
 
 
 def any_between(offsets: list[int], start: int, end: int) -> bool:
