@@ -290,6 +290,25 @@ def test_a_word_in_an_import_statement_is_told_from_one_elsewhere() -> None:
         ("(?i)manager", None),  # case-insensitive: any spelling
         (".*", None),
         ("Ab|Manager", None),  # one alternative without a usable literal
+        ("Abc|Manager", ["Abc", "Manager"]),  # three characters are enough
+        ("(?:Foo|Bar)Manager", ["Manager"]),  # groups that change no flag
+        ("(?P<kind>Web)SocketManager", ["SocketManager"]),
+        ("Manager(?=Impl)", ["Manager"]),
+        ("Manager(?!Factory)", ["Manager"]),
+        ("(WebSocketManager|Other)Impl", ["Impl"]),  # what is in a group is never required
+        ("((Foo|Bar))Manager|Client", ["Client", "Manager"]),  # only a top-level | splits
+        ("(Foo|Bar)Manager|Client", ["Client", "Manager"]),
+        (r"Web\|SocketManager", ["SocketManager"]),  # an escaped | does not split
+        ("[|]Manager", ["Manager"]),  # nor one in a class
+        ("[Ww]ebSocketManager", ["ebSocketManager"]),
+        ("[^]]Manager", ["Manager"]),
+        ("[]a]Manager", ["Manager"]),
+        (r"[\]x]Manager", ["Manager"]),
+        (r"(a\)LongerName)X", None),  # an escaped ) does not close the group
+        (r"Web\.Socket", ["Socket"]),
+        ("Managers?Impl", ["Manager"]),  # an optional character ends a literal
+        ("Managers{0,1}", ["Manager"]),
+        ("ab*cdManager", ["cdManager"]),
     ],
 )
 def test_required_literals_of_a_role(regex: str, literals: list[str] | None) -> None:
