@@ -309,6 +309,15 @@ def test_a_word_in_an_import_statement_is_told_from_one_elsewhere() -> None:
         ("Managers?Impl", ["Manager"]),  # an optional character ends a literal
         ("Managers{0,1}", ["Manager"]),
         ("ab*cdManager", ["cdManager"]),
+        (r"\dManager", ["Manager"]),  # an escape is never part of a literal
+        ("XyzManager", ["XyzManager"]),
+        # What a class or a group holds is skipped, however it ends: a long name inside is never taken.
+        ("Ab[^]LongName]X", None),
+        ("Ab[]LongName]X", None),
+        (r"Ab[\]LongName]X", None),
+        (r"(\)()LongName)X", None),
+        ("Manager[abc", ["Manager"]),  # unterminated: skipped to the end
+        ("Manager(abc", ["Manager"]),
     ],
 )
 def test_required_literals_of_a_role(regex: str, literals: list[str] | None) -> None:
