@@ -217,6 +217,7 @@ def test_mentions_finds_whole_identifiers_only() -> None:
     # At the very start and the very end of the text, next to other words.
     assert mentions(b"Manager = x", {"Manager"}, [b"Manag"]) == {"Manager"}
     assert mentions(b"x = Manager", {"Manager"}, [b"nager"]) == {"Manager"}
+    assert mentions(b"Manager = x", {"Manager"}, [b"nager"]) == {"Manager"}  # back to the first byte
     assert mentions(b"Managerial = x", {"Manager"}, [b"Manag"]) == set()
 
 
@@ -315,6 +316,7 @@ def test_a_word_in_an_import_statement_is_told_from_one_elsewhere() -> None:
         ("Ab[^]LongName]X", None),
         ("Ab[]LongName]X", None),
         (r"Ab[\]LongName]X", None),
+        (r"Ab[\]]LongName]X", ["LongName"]),  # the class is [\]]
         (r"(\)()LongName)X", None),
         ("Manager[abc", ["Manager"]),  # unterminated: skipped to the end
         ("Manager(abc", ["Manager"]),
