@@ -7,8 +7,10 @@ import ast
 import concurrent.futures
 import gc
 import importlib.util
+import io
 import os
 import sysconfig
+import tokenize
 import weakref
 from pathlib import Path
 
@@ -113,6 +115,27 @@ def test_tricky_text_reads_like_a_full_parse(tmp_path: Path) -> None:
 )
 def test_ambiguous_text_is_parsed_whole(text: str) -> None:
     assert not Skim(text.encode()).exact
+
+
+def test_string_spans_of_both_triple_quotes_are_the_tokenizer_s() -> None:
+    double, single = '"' * 3, "'" * 3
+    text = (
+        f"x = {double}a {single} inside{double}\n"  # the other quote inside a string
+        f"y = {single}b {double} inside{single}\n"
+        f"# a comment with {single} and {double}\n"  # passed over: the next of each kind is searched again
+        f"z = {double}c{double}\nw = {single}d{single}\n"
+        f"v = {single}\n{double}\n{single}\nu = {double}{double}\n"
+    )
+    lines = [0]
+    for line in text.splitlines(keepends=True):
+        lines.append(lines[-1] + len(line))
+    expected = [
+        (lines[token.start[0] - 1] + token.start[1], lines[token.end[0] - 1] + token.end[1])
+        for token in tokenize.generate_tokens(io.StringIO(text).readline)
+        if token.type == tokenize.STRING and token.string[:3] in (double, single)
+    ]
+    assert len(expected) == 6
+    assert Skim(text.encode()).spans == expected
 
 
 def test_a_statement_split_wrongly_falls_back_to_a_whole_parse(tmp_path: Path) -> None:

