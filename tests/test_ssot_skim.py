@@ -230,6 +230,33 @@ def test_the_index_read_by_forked_workers_is_the_index_read_in_one_process(monke
         )
     assert indexes["2"] == indexes["1"]
     assert len(indexes["1"][1]) > 1000 and len(indexes["1"][0]) > 1000
+    # Files whose words a selective reading has read already are not read again by the workers.
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", "2")
+    tree = SourceTree(root)
+    first = tree.importing(["Categorical"], holding=["Categorical"])
+    read = {f.relative: f._words for f in tree.files if f._words is not None}
+    assert first and 100 < len(read) < len(tree.files) // 2
+    tree.importing(["import"])
+    assert all(f._words is read[f.relative] for f in tree.files if f.relative in read)  # not read again
+    assert all(tree._index[word] == [f for f in tree.files if word in f.words] for word in (b"Categorical", b"numpy"))
+    assert {word: [f.relative for f in files] for word, files in tree._index.items()} == indexes["1"][0]
+
+
+def test_the_index_is_built_when_each_worker_reads_less_than_the_files_holding_the_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A question whose names about a third of the files hold: one process reads those files only;
+    two forked workers build the index (half of the files each, and every later question is free)."""
+    root = Path(str(importlib.util.find_spec("pandas").origin)).parent  # type: ignore[union-attr]
+    built = {}
+    for count in ("1", "2"):
+        monkeypatch.setenv("WSKIT_SSOT_WORKERS", count)
+        tree = SourceTree(root)
+        holding = sum(1 for f in tree.files[::8] if b"Times" in f.data) / len(tree.files[::8])
+        assert 0.25 < holding < 0.5
+        tree.importing(["Timestamp"])
+        built[count] = tree._index is not None
+    assert built == {"1": False, "2": True}
 
 
 def test_mentions_finds_whole_identifiers_only() -> None:

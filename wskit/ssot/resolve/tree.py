@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wskit.ssot.read.bindings import ModuleInfo, skim_module
-from wskit.ssot.read.forked import map_forked
+from wskit.ssot.read.forked import map_forked, workers
 from wskit.ssot.read.skim import Skim
 from wskit.ssot.read.textsearch import cover
 from wskit.ssot.resolve.static import StaticResolver
@@ -171,14 +171,18 @@ class SourceTree:
         if self._index is None:
             pieces = cover(wanted.values())
             sample = self.files[::_SAMPLE_STEP]
-            if 2 * sum(1 for file in sample if _contains_any(file.data, pieces)) <= len(sample):
+            # Reading the files that hold the names costs their share of the whole; the index costs
+            # the whole split over the workers, and answers every later question too.
+            holders = sum(1 for file in sample if _contains_any(file.data, pieces))
+            if 2 * workers(len(self.files)) * holders <= len(sample):
                 return self._importing_in(self._holding(pieces), wanted)
             self._index = {}
-            files = self.files
             # Each file's words are read from its text alone: forked workers share the reading.
-            for file, words in zip(files, map_forked(lambda index: files[index].words, len(files)), strict=True):
+            unread = [file for file in self.files if file._words is None]
+            for file, words in zip(unread, map_forked(lambda index: unread[index].words, len(unread)), strict=True):
                 file._words = words
-                for word in words:
+            for file in self.files:
+                for word in file.words:
                     self._index.setdefault(word, []).append(file)
         found: dict[SourceFile, set[str]] = {}
         for word, name in wanted.items():
