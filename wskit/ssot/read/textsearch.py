@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -35,15 +36,12 @@ def cover(names: Iterable[str]) -> list[bytes]:
 
 @functools.lru_cache(maxsize=4096)
 def _cover(names: frozenset[str]) -> tuple[bytes, ...]:
+    substrings = {name: {name[i : i + _PIECE] for i in range(max(1, len(name) - _PIECE + 1))} for name in names}
     remaining = sorted(names)
     pieces: list[bytes] = []
     while remaining:
-        counts = Counter(
-            piece
-            for name in remaining
-            for piece in {name[i : i + _PIECE] for i in range(max(1, len(name) - _PIECE + 1))}
-        )
-        best = max(sorted(counts), key=lambda piece: counts[piece])
+        counts = Counter(itertools.chain.from_iterable(substrings[name] for name in remaining))
+        best = min(counts, key=lambda piece: (-counts[piece], piece))  # the most common; the first in order on a tie
         pieces.append(best.encode())
         remaining = [name for name in remaining if best not in name]
     return tuple(pieces)
