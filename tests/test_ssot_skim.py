@@ -10,6 +10,7 @@ import importlib.util
 import io
 import os
 import sysconfig
+import threading
 import tokenize
 import weakref
 from pathlib import Path
@@ -257,6 +258,18 @@ def test_the_index_is_built_when_each_worker_reads_less_than_the_files_holding_t
         tree.importing(["Timestamp"])
         built[count] = tree._index is not None
     assert built == {"1": False, "2": True}
+
+
+def test_a_file_longer_than_its_size_says_is_read_to_its_end(tmp_path: Path) -> None:
+    """A named pipe has size 0 to `fstat`, as a file that grows after it: its bytes are read to the end."""
+    pipe = tmp_path / "piped.py"
+    os.mkfifo(pipe)
+    text = b"Manager = 1\n" * 50_000  # more than a pipe holds at once
+    writer = threading.Thread(target=pipe.write_bytes, args=(text,))
+    writer.start()
+    tree = SourceTree(tmp_path)
+    writer.join()
+    assert [(f.relative, f.data, f.path) for f in tree.files] == [("piped.py", text, pipe)]
 
 
 def test_mentions_finds_whole_identifiers_only() -> None:
