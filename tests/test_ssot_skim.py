@@ -272,6 +272,22 @@ def test_a_file_longer_than_its_size_says_is_read_to_its_end(tmp_path: Path) -> 
     assert [(f.relative, f.data, f.path) for f in tree.files] == [("piped.py", text, pipe)]
 
 
+def test_a_file_searches_each_name_once_and_finds_what_a_fresh_search_finds(tmp_path: Path) -> None:
+    """`SourceFile.occurrences` remembers what each name's search found: a later call searches only
+    the names not searched yet, with the pieces that cover them, and answers as a fresh search would."""
+    text = b"from m import WebSocketManager, Client\nManager = WebSocketManager\nx = ClientX(Manager)\n"
+    (tmp_path / "m.py").write_bytes(text)
+    (file,) = SourceTree(tmp_path).files
+    fresh = {"WebSocketManager": {14, 49}, "Manager": {39, 78}, "Client": {32}}
+    assert file.occurrences({"WebSocketManager", "Nowhere"}, cover({"WebSocketManager", "Nowhere"})) == {
+        "WebSocketManager": fresh["WebSocketManager"]
+    }
+    for names in ({"WebSocketManager", "Manager"}, {"Client", "Nowhere", "Manager"}, set(fresh)):
+        assert file.occurrences(names, cover(names)) == {n: fresh[n] for n in names if n in fresh}, names
+    file.data = text.replace(b"Client", b"Server")  # names searched already are not searched again
+    assert file.occurrences({"Client", "Server"}, cover({"Client", "Server"})) == {"Client": {32}, "Server": {32}}
+
+
 def test_mentions_finds_whole_identifiers_only() -> None:
     names = {"WebSocketManager", "Manager"}
     data = b"from x import WebSocketManagerFactory, Manager\n# WebSocketManager in a comment\nManagers = 1\n"

@@ -17,7 +17,7 @@ from wskit.ssot.checks.config import SsotConfig, load_config
 from wskit.ssot.model import SymbolSpec
 from wskit.ssot.read.forked import map_forked
 from wskit.ssot.read.gcpause import gc_paused
-from wskit.ssot.read.textsearch import cover, occurrences_by_name
+from wskit.ssot.read.textsearch import cover
 from wskit.ssot.render.audit_report import CALL_ERRORS, KINDS, AuditReport, AuditRow
 from wskit.ssot.resolve.aliases import find_aliases
 from wskit.ssot.resolve.constructors import defines
@@ -98,7 +98,7 @@ def collect(tree: SourceTree, specs: list[SymbolSpec]) -> tuple[Catalog, list[Au
     def work(index: int) -> tuple[list[AuditRow], bool, str | None]:
         file = tree.files[index]
         found: list[AuditRow] = []
-        where = occurrences_by_name(file.data, catalog.names, pieces)  # most files name no symbol: not parsed
+        where = file.occurrences(catalog.names, pieces)  # most files name no symbol: not parsed at all
         if where:
             with tree.reading(file):
                 found = audit_file(tree, file, catalog, where)

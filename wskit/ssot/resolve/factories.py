@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from wskit.ssot.read.bindings import absolute_module
-from wskit.ssot.read.textsearch import cover, mentions
+from wskit.ssot.read.textsearch import cover
 from wskit.ssot.resolve.aliases import find_aliases
 from wskit.ssot.resolve.static import Definition, StaticResolver
 from wskit.ssot.resolve.tree import SourceFile, SourceTree
@@ -149,7 +149,7 @@ def find_factories(
         for file in tree.files:
             if file.is_test:
                 continue
-            words = mentions(file.data, pending, pieces)
+            words = set(file.occurrences(pending, pieces))
             if not words:
                 continue
             with tree.reading(file):

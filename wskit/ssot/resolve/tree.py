@@ -16,7 +16,7 @@ from pathlib import Path
 from wskit.ssot.read.bindings import ModuleInfo, skim_module
 from wskit.ssot.read.forked import map_forked, workers
 from wskit.ssot.read.skim import Skim
-from wskit.ssot.read.textsearch import cover
+from wskit.ssot.read.textsearch import cover, occurrences_by_name
 from wskit.ssot.resolve.static import StaticResolver
 
 __all__ = ["SourceFile", "SourceTree", "is_test_path"]
@@ -29,6 +29,7 @@ _ALIAS_LINE = re.compile(
 )
 _SKIP_DIRS = {"__pycache__", "node_modules"}
 _SAMPLE_STEP = 8  # `importing` looks at every 8th file to choose between its two ways
+_NOWHERE: set[int] = set()  # the offsets of a name a file does not hold (shared, never changed)
 
 
 @dataclass(eq=False)
@@ -46,6 +47,23 @@ class SourceFile:
     _skim: Skim | None = None
     _words: frozenset[bytes] | None = None
     _path: Path | None = None
+    _found: dict[str, set[int]] | None = None  # name -> its offsets, for every name searched so far
+
+    def occurrences(self, names: set[str], pieces: list[bytes]) -> dict[str, set[int]]:
+        """The offsets where each of `names` occurs in the text as a whole identifier (names found
+        only); `pieces` is `cover(names)`. Each name is searched for once: later calls (another round
+        of a search, the audit after factory discovery) reuse what was found."""
+        if self._found is None:
+            self._found = {}
+        found = self._found
+        unknown = names - found.keys()
+        if unknown:
+            if len(unknown) < len(names):  # the pieces that some unknown name holds cover those names
+                pieces = [piece for piece in pieces if any(piece.decode() in name for name in unknown)]
+            new = occurrences_by_name(self.data, unknown, pieces)
+            for name in unknown:
+                found[name] = new.get(name, _NOWHERE)
+        return {name: found[name] for name in names if found[name]}
 
     @property
     def path(self) -> Path:
