@@ -4,12 +4,13 @@ how many there are, and that every item is done once, in order, whoever does it.
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from wskit.ssot.read import forked
 from wskit.ssot.read.forked import map_forked, workers
 
 
@@ -66,6 +67,47 @@ def test_every_item_is_done_once_in_order_by_forked_workers_when_asked(
     pids = {pid for _, pid in results}
     if setting == "1":
         assert pids == {os.getpid()}  # in this process
-    else:  # by forked workers, at most that many (an idle one may get no chunk: the pool hands them out)
-        assert os.getpid() not in pids and 1 <= len(pids) <= int(setting)
-    assert forked._work is None  # nothing of the work is kept once it is done
+    else:  # by that many forked workers, every one of them reaped once done
+        assert os.getpid() not in pids and len(pids) == int(setting)
+        with pytest.raises(ChildProcessError):
+            os.waitpid(-1, os.WNOHANG)
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("not picklable")
+
+
+def _raise_key_error() -> None:
+    raise KeyError("item 1100")
+
+
+def _raise_unpicklable() -> None:
+    raise _Unpicklable("no way back")
+
+
+def _die() -> None:
+    os._exit(3)
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised", "message"),
+    [
+        (_raise_key_error, KeyError, "item 1100"),  # sent back as it is
+        (_raise_unpicklable, RuntimeError, "_Unpicklable: no way back"),  # its text, when it cannot be
+        (_die, RuntimeError, "a forked worker died before sending its results"),
+        (threading.Lock, TypeError, "cannot pickle '_thread.lock' object"),  # a result that cannot go back
+    ],
+)
+def test_a_failure_in_a_worker_is_raised_here_and_every_worker_is_reaped(
+    monkeypatch: pytest.MonkeyPatch, failure: Callable[[], object], raised: type[Exception], message: str
+) -> None:
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", "2")
+
+    def work(index: int) -> object:
+        return failure() if index == 1100 else index
+
+    with pytest.raises(raised, match=re.escape(message)):
+        map_forked(work, 1200)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

@@ -2,14 +2,15 @@
 
 A tree walk's per-file step (parse the statements that matter, classify them) is independent from
 one file to the next. Forked workers inherit everything read so far (the tree, the resolver's
-caches) without copying it, and send back only their results. It runs in order, in this process,
-when there is little to do, one core, no `fork`, other threads (a Jupyter kernel has some: forking
-them is unsafe), or `WSKIT_SSOT_WORKERS=1` in the environment.
+caches) without copying it, and send back only their results, through a pipe each. It runs in
+order, in this process, when there is little to do, one core, no `fork`, other threads (a Jupyter
+kernel has some: forking them is unsafe), or `WSKIT_SSOT_WORKERS=1` in the environment.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -19,47 +20,75 @@ T = TypeVar("T")
 _MINIMUM = 1000  # files below which starting workers costs more than it saves
 # (measured: forking 2 workers made the audit of 367 and 536 real files 0.01-0.02 s slower, of
 # 4,100-4,450 files 0.5 s faster)
-_work: Callable[[int], object] | None = None  # set before forking: workers find it in their copy
-
-
-def _call(indexes: list[int]) -> list[object]:
-    assert _work is not None
-    return [_work(index) for index in indexes]
 
 
 def workers(count: int) -> int:
     """How many processes `map_forked` would use for `count` items."""
     wanted = int(os.environ.get("WSKIT_SSOT_WORKERS", "0") or 0) or (os.cpu_count() or 1)
-    if wanted <= 1 or count < _MINIMUM:
+    if wanted <= 1 or count < _MINIMUM or not hasattr(os, "fork"):
         return 1
-    import threading  # only when it may fork, as multiprocessing (2 and 5 ms of a small tree's audit)
+    import threading  # only when it may fork
 
     if threading.active_count() > 1:
-        return 1
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return min(wanted, 8)
 
 
 def map_forked(work: Callable[[int], T], count: int) -> list[T]:
-    """`[work(0), ..., work(count - 1)]`, computed by forked workers when that pays (see above)."""
+    """`[work(0), ..., work(count - 1)]`, computed by forked workers when that pays (see above).
+
+    Worker `k` of `n` does items k, k + n, k + 2n...: neighbouring files, often alike in size, are
+    shared out. An exception in a worker is raised here (a `RuntimeError` naming it when it cannot
+    be sent back as it is).
+    """
     processes = workers(count)
     if processes == 1:
         return [work(index) for index in range(count)]
-    import multiprocessing
-
-    global _work
-    _work = work
+    children: list[tuple[int, int]] = []
     try:
-        chunks = [list(range(start, count, processes * 4)) for start in range(processes * 4)]
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            parts = pool.map(_call, chunks)
+        for first in range(processes):
+            children.append(_start(work, range(first, count, processes)))
+        results: list[T] = [None] * count  # type: ignore[list-item]
+        for first, (pid, reader) in enumerate(children):
+            with os.fdopen(reader, "rb", closefd=False) as pipe:
+                payload = pipe.read()
+            os.waitpid(pid, 0)
+            if not payload:
+                raise RuntimeError("a forked worker died before sending its results")
+            done, value = pickle.loads(payload)
+            if not done:
+                raise value
+            results[first::processes] = value
+        return results
     finally:
-        _work = None
-    results: list[object] = [None] * count
-    for chunk, part in zip(chunks, parts, strict=True):
-        for index, result in zip(chunk, part, strict=True):
-            results[index] = result
-    return results  # type: ignore[return-value]
+        for pid, reader in children:
+            os.close(reader)
+            try:  # a worker still running after a failure here is stopped, and reaped
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def _start(work: Callable[[int], object], indexes: range) -> tuple[int, int]:
+    """Fork a worker that sends back `(True, [work(i) for i in indexes])`, or `(False, exception)`."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(writer)
+        return pid, reader
+    status = 1  # the worker: it leaves by os._exit, running none of the parent's cleanup
+    try:
+        os.close(reader)
+        try:
+            payload = pickle.dumps((True, [work(index) for index in indexes]), pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:  # sent to the parent, which raises it
+            try:
+                payload = pickle.dumps((False, exc), pickle.HIGHEST_PROTOCOL)
+            except Exception:  # an exception that cannot be pickled: its text
+                payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        with os.fdopen(writer, "wb") as pipe:
+            pipe.write(payload)
+        status = 0
+    finally:
+        os._exit(status)
