@@ -52,9 +52,9 @@ def map_forked(work: Callable[[int], T], count: int) -> list[T]:
         for first, (pid, reader) in enumerate(children):
             with os.fdopen(reader, "rb", closefd=False) as pipe:
                 payload = pipe.read()
-            os.waitpid(pid, 0)
-            if not payload:
-                raise RuntimeError("a forked worker died before sending its results")
+            _, status = os.waitpid(pid, 0)
+            if status or not payload:
+                raise RuntimeError(f"a forked worker died before sending its results (wait status {status})")
             done, value = pickle.loads(payload)
             if not done:
                 raise value
