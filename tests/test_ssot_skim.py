@@ -288,6 +288,23 @@ def test_a_file_searches_each_name_once_and_finds_what_a_fresh_search_finds(tmp_
     assert file.occurrences({"Client", "Server"}, cover({"Client", "Server"})) == {"Client": {32}, "Server": {32}}
 
 
+def test_cover_pieces_are_each_the_longest_text_their_names_share() -> None:
+    """Every name holds one of a few pieces, and each piece is the longest text common to the names
+    it was chosen for: as many searches as with 5-character pieces, each one faster."""
+    leaves = {"migration_adapter", "reconnection_handler", "unified_init", "unified_manager", "utils"}
+    leaves |= {"websocket_core", "websocket_manager", "websocket_manager_factory"}  # zen's module names
+    assert cover(leaves) == [b"_manager", b"tion_", b"websocket_core", b"unified_init", b"utils"]
+    classes = {"ErrorRecoveryHandler", "ReconnectionHandler", "get_reconnection_handler", "WebSocketManager"}
+    assert cover(classes | {"get_manager", "BroadcastCore"}) == [b"andler", b"anager", b"BroadcastCore"]
+    assert cover({"ab", "abc"}) == [b"ab"] and cover({"x"}) == [b"x"]
+    names = set()
+    for file in _installed_sources("websockets"):
+        names |= {node.name for node in ast.walk(ast.parse(file.read_bytes())) if isinstance(node, ast.FunctionDef)}
+    pieces = [piece.decode() for piece in cover(names)]
+    assert len(names) > 200 and all(any(piece in name for piece in pieces) for name in names)
+    assert all(len(piece) >= 5 or piece in names for piece in pieces) and len(pieces) < len(names) / 2
+
+
 def test_mentions_finds_whole_identifiers_only() -> None:
     names = {"WebSocketManager", "Manager"}
     data = b"from x import WebSocketManagerFactory, Manager\n# WebSocketManager in a comment\nManagers = 1\n"

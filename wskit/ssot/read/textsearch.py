@@ -29,7 +29,9 @@ def cover(names: Iterable[str]) -> list[bytes]:
     """A few substrings such that every name contains one of them (greedy set cover).
 
     Searching for these with `bytes.find` is much faster than a regular expression over all
-    names, and rules out most files at once. Remembered: tree walks ask for the same sets often.
+    names, and rules out most files at once. Each piece is then the longest text common to the
+    names it was chosen for (`_manager` rather than `_mana`): as many passes, each faster, with
+    fewer false hits. Remembered: tree walks ask for the same sets often.
     """
     return list(_cover(frozenset(names)))
 
@@ -42,9 +44,20 @@ def _cover(names: frozenset[str]) -> tuple[bytes, ...]:
     while remaining:
         counts = Counter(itertools.chain.from_iterable(substrings[name] for name in remaining))
         best = min(counts, key=lambda piece: (-counts[piece], piece))  # the most common; the first in order on a tie
-        pieces.append(best.encode())
+        pieces.append(_common([name for name in remaining if best in name], best).encode())
         remaining = [name for name in remaining if best not in name]
     return tuple(pieces)
+
+
+def _common(names: list[str], piece: str) -> str:
+    """The longest text that every one of `names` contains (they all contain `piece`)."""
+    shortest = min(names, key=len)
+    for length in range(len(shortest), len(piece), -1):
+        for start in range(len(shortest) - length + 1):
+            candidate = shortest[start : start + length]
+            if all(candidate in name for name in names):
+                return candidate
+    return piece
 
 
 def mentions(data: bytes, names: set[str], pieces: list[bytes]) -> set[str]:
