@@ -111,3 +111,24 @@ def test_a_failure_in_a_worker_is_raised_here_and_every_worker_is_reaped(
         map_forked(work, 1200)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_fork_that_fails_is_raised_and_leaves_no_worker_and_no_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: the second of three forks fails (as when the process limit is reached); the
+    error is raised, the first worker is stopped and reaped, and no pipe is left open."""
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", "3")
+    real_fork, forks = os.fork, []
+
+    def fork() -> int:
+        forks.append(1)
+        if len(forks) == 2:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(BlockingIOError, match="Resource temporarily unavailable"):
+        map_forked(lambda index: index, 1200)
+    assert sorted(os.listdir("/proc/self/fd")) == before and len(forks) == 2
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

@@ -73,7 +73,12 @@ def map_forked(work: Callable[[int], T], count: int) -> list[T]:
 def _start(work: Callable[[int], object], indexes: range) -> tuple[int, int]:
     """Fork a worker that sends back `(True, [work(i) for i in indexes])`, or `(False, exception)`."""
     reader, writer = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(reader)
+        os.close(writer)
+        raise
     if pid:
         os.close(writer)
         return pid, reader
