@@ -635,10 +635,10 @@ def test_a_failure_on_one_file_is_named_and_the_run_goes_on(monkeypatch: pytest.
 
     real = audit_module.audit_file
 
-    def failing(tree: object, file: object, catalog: object, found: object) -> object:
+    def failing(tree: object, file: object, catalog: object, held: object) -> object:
         if str(getattr(file, "relative", "")).endswith("app/bad.py"):
             raise AssertionError("an internal invariant broke")
-        return real(tree, file, catalog, found)  # type: ignore[arg-type]
+        return real(tree, file, catalog, held)  # type: ignore[arg-type]
 
     monkeypatch.setattr(audit_module, "audit_file", failing)
     report = audit_calls(AUDITPKG / "pyproject.toml", AUDITPKG)

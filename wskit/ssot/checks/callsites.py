@@ -117,18 +117,18 @@ class _Scope:
         return self._bindings
 
 
-def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, found: dict[str, set[int]]) -> list[AuditRow]:
-    """The rows of one file whose text holds some of the catalog's names: `found` maps each of
+def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, held: dict[str, set[int]]) -> list[AuditRow]:
+    """The rows of one file whose text holds some of the catalog's names: `held` maps each of
     them to its offsets (`occurrences_by_name` of the catalog's names)."""
     info = tree.module_info(file)
     if info is None:
         return []
     walker = _FileAudit(tree, file, info, catalog)
     # The catalog's other names do not occur in the file: only the modules' last names are searched.
-    mentioned = set(found)
+    mentioned = set(held)
     leaves = {module.rpartition(".")[2] for module in catalog.modules}
     others = leaves - catalog.names
-    where = {**occurrences_by_name(file.data, others, cover(others)), **found}
+    where = {**occurrences_by_name(file.data, others, cover(others)), **held}
     where = _references(file, where, leaves - mentioned)
     near = walker.module_level_words(mentioned, [offset for found in where.values() for offset in found])
     if near:
