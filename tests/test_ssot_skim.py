@@ -21,7 +21,7 @@ from wskit.ssot.read import textsearch
 from wskit.ssot.read.bindings import ModuleInfo, parse_module, skim_module
 from wskit.ssot.read.forked import workers
 from wskit.ssot.read.skim import Skim, Unsplittable
-from wskit.ssot.read.textsearch import any_between, attribute_base, cover, mentions, required_literals
+from wskit.ssot.read.textsearch import any_between, attribute_base, cover, occurrences_by_name, required_literals
 from wskit.ssot.resolve.tree import SourceTree
 
 PROJECT = Path(__file__).parent.parent
@@ -307,19 +307,21 @@ def test_cover_pieces_are_each_the_longest_text_their_names_share() -> None:
     assert all(len(piece) >= 5 or piece in names for piece in pieces) and len(pieces) < len(names) / 2
 
 
-def test_mentions_finds_whole_identifiers_only() -> None:
+def test_names_are_found_as_whole_identifiers_only() -> None:
     names = {"WebSocketManager", "Manager"}
     data = b"from x import WebSocketManagerFactory, Manager\n# WebSocketManager in a comment\nManagers = 1\n"
-    assert mentions(data, names, cover(names)) == {"Manager", "WebSocketManager"}
-    assert mentions(b"ManagerX = WebSocketManagers", names, cover(names)) == set()
+    assert occurrences_by_name(data, names, cover(names)).keys() == {"Manager", "WebSocketManager"}
+    assert occurrences_by_name(b"ManagerX = WebSocketManagers", names, cover(names)).keys() == set()
     pair = {"get_manager_sync", "get_manager_async"}  # the piece is their common start: the rest is read on
     assert cover(pair) == [b"get_manager_"]
-    assert mentions(b"m = get_manager_async()\nget_manager_syncs()", pair, cover(pair)) == {"get_manager_async"}
+    assert occurrences_by_name(b"m = get_manager_async()\nget_manager_syncs()", pair, cover(pair)).keys() == {
+        "get_manager_async"
+    }
     # At the very start and the very end of the text, next to other words.
-    assert mentions(b"Manager = x", {"Manager"}, [b"Manag"]) == {"Manager"}
-    assert mentions(b"x = Manager", {"Manager"}, [b"nager"]) == {"Manager"}
-    assert mentions(b"Manager = x", {"Manager"}, [b"nager"]) == {"Manager"}  # back to the first byte
-    assert mentions(b"Managerial = x", {"Manager"}, [b"Manag"]) == set()
+    assert occurrences_by_name(b"Manager = x", {"Manager"}, [b"Manag"]).keys() == {"Manager"}
+    assert occurrences_by_name(b"x = Manager", {"Manager"}, [b"nager"]).keys() == {"Manager"}
+    assert occurrences_by_name(b"Manager = x", {"Manager"}, [b"nager"]).keys() == {"Manager"}  # back to the first byte
+    assert occurrences_by_name(b"Managerial = x", {"Manager"}, [b"Manag"]).keys() == set()
 
 
 def test_an_offset_counts_between_start_and_end_but_not_at_end() -> None:

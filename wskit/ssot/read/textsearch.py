@@ -1,7 +1,7 @@
 """Finding names in source text without parsing it: the first, cheap filter of every tree walk.
 
-`cover(names)` picks a few substrings that every name contains; `mentions(data, names, pieces)`
-looks only at their occurrences and returns the names found as whole identifiers;
+`cover(names)` picks a few substrings that every name contains; `occurrences_by_name(data, names,
+pieces)` looks only at their occurrences and returns where each name occurs as a whole identifier;
 `required_literals(regex)` tells which text every match of a role pattern must contain, so that
 files without it need no regular-expression pass at all.
 """
@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 __all__ = [
-    "any_between", "attribute_base", "cover", "mentions", "occurrences", "occurrences_by_name", "required_literals"
+    "any_between", "attribute_base", "cover", "occurrences", "occurrences_by_name", "required_literals"
 ]  # fmt: skip
 
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
@@ -60,21 +60,14 @@ def _common(names: list[str], piece: str) -> str:
     return piece
 
 
-def mentions(data: bytes, names: set[str], pieces: list[bytes]) -> set[str]:
-    """Which of `names` occur in `data` as whole identifiers (in code, strings or comments alike).
-
-    `pieces` is `cover(names)`; only their occurrences are looked at.
-    """
-    return {word for word, _ in _occurrences(data, names, pieces)}
-
-
 def occurrences(data: bytes, names: set[str], pieces: list[bytes]) -> list[int]:
     """The sorted offsets where one of `names` occurs in `data` as a whole identifier."""
     return sorted({position for _, position in _occurrences(data, names, pieces)})
 
 
 def occurrences_by_name(data: bytes, names: set[str], pieces: list[bytes]) -> dict[str, set[int]]:
-    """The offsets where each of `names` occurs in `data` as a whole identifier (names found only)."""
+    """The offsets where each of `names` occurs in `data` as a whole identifier, in code, strings or
+    comments alike (names found only). `pieces` is `cover(names)`; only their occurrences are looked at."""
     found: dict[str, set[int]] = {}
     for word, position in _occurrences(data, names, pieces):
         found.setdefault(word, set()).add(position)
