@@ -763,6 +763,10 @@ def test_a_tree_walked_by_forked_workers_gets_the_rows_of_a_walk_in_one_process(
     for index in range(600):
         (copies / f"bad_{index}.py").write_text(bad)
         (copies / f"good_{index}.py").write_text(good)
+    # Read before the walk (its module-level names, when aliases are searched), then skipped by it:
+    # the function that mentions the module does not parse. Not counted as read, either way.
+    broken = "from auditpkg import manager\nfrom auditpkg.manager import Manager\n\nALIAS = Manager\n\n\n"
+    (package / "app" / "broken.py").write_text(broken + "def use():\n    return manager.thing)\n")
     monkeypatch.setenv("WSKIT_SSOT_WORKERS", "2")
     assert workers(1215) == (2 if (os.cpu_count() or 1) > 1 else 1)
     forked = audit_calls(package / "pyproject.toml", package)
@@ -770,5 +774,6 @@ def test_a_tree_walked_by_forked_workers_gets_the_rows_of_a_walk_in_one_process(
     assert workers(1215) == 1
     in_order = audit_calls(package / "pyproject.toml", package)
     assert forked.files_parsed == in_order.files_parsed >= 1200
+    assert [path for path, _ in forked.skipped] == [path for path, _ in in_order.skipped] == ["auditpkg/app/broken.py"]
     assert forked.rows == in_order.rows and forked.to_json() == in_order.to_json()
     assert forked.counts["await-sync"] == in_order.counts["await-sync"] > 600

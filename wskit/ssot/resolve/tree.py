@@ -254,11 +254,13 @@ class SourceTree:
         return sum(1 for f in self.files if f.info is not None or f.relative in self._read_elsewhere)
 
     def note_read(self, file: SourceFile, read: bool, skipped: str | None) -> None:
-        """Record what happened to `file` in a forked worker: read, or skipped and why."""
-        if read and file.info is None:
-            self._read_elsewhere.add(file.relative)
+        """Record what happened to `file` in a forked worker: read, or skipped and why (then what
+        was read of it here before is dropped, as `fail` does: it is not counted as read)."""
         if skipped is not None:
+            file.info, file.error = None, skipped
             self.skipped[file.relative] = skipped
+        elif read and file.info is None:
+            self._read_elsewhere.add(file.relative)
 
     def fail(self, file: SourceFile, exc: Exception) -> None:
         """Record that `file` could not be read: it does not parse, or (any other exception) the
