@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,6 +72,31 @@ def test_every_item_is_done_once_in_order_by_forked_workers_when_asked(
         assert os.getpid() not in pids and len(pids) == int(setting)
         with pytest.raises(ChildProcessError):
             os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_free_worker_takes_the_next_items_while_another_is_busy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Items are not dealt out in advance: while one worker is held up by item 0, the other one
+    does the whole second half (dealt out, half of it would wait for the busy worker forever)."""
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", "2")
+    log, count = tmp_path / "done", 1200
+    second_half = {str(index) for index in range(count // 2, count)}
+
+    def work(index: int) -> int:
+        if index == 0:
+            deadline = time.monotonic() + 60
+            while not (log.exists() and second_half <= set(log.read_text().split())):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the second half was not done while item 0 was busy")
+                time.sleep(0.01)
+        with log.open("a") as done:
+            done.write(f"{index}\n")
+        return os.getpid()
+
+    pids = map_forked(work, count)
+    assert len(set(pids)) == 2 and pids[0] not in pids[count // 2 :]
+    assert sorted(int(line) for line in log.read_text().split()) == list(range(count))
 
 
 class _Unpicklable(Exception):

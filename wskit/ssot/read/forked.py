@@ -37,30 +37,44 @@ def workers(count: int) -> int:
 def map_forked(work: Callable[[int], T], count: int) -> list[T]:
     """`[work(0), ..., work(count - 1)]`, computed by forked workers when that pays (see above).
 
-    Worker `k` of `n` does items k, k + n, k + 2n...: neighbouring files, often alike in size, are
-    shared out. An exception in a worker is raised here (a `RuntimeError` naming it when it cannot
-    be sent back as it is).
+    The items are cut into batches of neighbouring ones, and each worker takes the next batch as
+    soon as it is free, so that a worker given slow files does not keep the others waiting. An
+    exception in a worker is raised here (a `RuntimeError` naming it when it cannot be sent back
+    as it is).
     """
     processes = workers(count)
     if processes == 1:
         return [work(index) for index in range(count)]
+    batches = _batches(count, processes)
+    tickets, writer = os.pipe()
+    # Every ticket is written before a worker reads one: 4 bytes each, at most 4 KB in all, which
+    # a pipe's buffer always holds. A pipe is read by one process at a time, so each read of 4
+    # bytes takes one whole ticket; the last read finds the end (no process keeps the writer).
+    os.write(writer, b"".join(number.to_bytes(4, "little") for number in range(len(batches))))
+    os.close(writer)
     children: list[tuple[int, int]] = []
     try:
-        for first in range(processes):
-            children.append(_start(work, range(first, count, processes)))
+        for _ in range(processes):
+            children.append(_start(work, batches, tickets))
         results: list[T] = [None] * count  # type: ignore[list-item]
-        for first, (pid, reader) in enumerate(children):
+        done = 0
+        for pid, reader in children:
             with os.fdopen(reader, "rb", closefd=False) as pipe:
                 payload = pipe.read()
             _, status = os.waitpid(pid, 0)
             if status or not payload:
                 raise RuntimeError(f"a forked worker died before sending its results (wait status {status})")
-            done, value = pickle.loads(payload)
-            if not done:
+            finished, value = pickle.loads(payload)
+            if not finished:
                 raise value
-            results[first::processes] = value
+            for number, values in value:
+                results[batches[number].start : batches[number].stop] = values
+                done += 1
+        if done != len(batches):
+            raise RuntimeError(f"forked workers did {done} of {len(batches)} batches")
         return results
     finally:
+        os.close(tickets)
         for pid, reader in children:
             os.close(reader)
             try:  # a worker still running after a failure here is stopped, and reaped
@@ -70,8 +84,15 @@ def map_forked(work: Callable[[int], T], count: int) -> list[T]:
                 pass
 
 
-def _start(work: Callable[[int], object], indexes: range) -> tuple[int, int]:
-    """Fork a worker that sends back `(True, [work(i) for i in indexes])`, or `(False, exception)`."""
+def _batches(count: int, processes: int) -> list[range]:
+    """`range(count)` cut into neighbouring batches: about 64 a worker, and at most 1,024."""
+    size = max(1, -(-count // min(64 * processes, 1024)))
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _start(work: Callable[[int], object], batches: list[range], tickets: int) -> tuple[int, int]:
+    """Fork a worker that takes tickets (batch numbers) until none is left and sends back
+    `(True, [(number, [work(i) for i in batch]), ...])`, or `(False, exception)`."""
     reader, writer = os.pipe()
     try:
         pid = os.fork()
@@ -86,7 +107,11 @@ def _start(work: Callable[[int], object], indexes: range) -> tuple[int, int]:
     try:
         os.close(reader)
         try:
-            payload = pickle.dumps((True, [work(index) for index in indexes]), pickle.HIGHEST_PROTOCOL)
+            done = []
+            while ticket := os.read(tickets, 4):
+                number = int.from_bytes(ticket, "little")
+                done.append((number, [work(index) for index in batches[number]]))
+            payload = pickle.dumps((True, done), pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # sent to the parent, which raises it
             try:
                 payload = pickle.dumps((False, exc), pickle.HIGHEST_PROTOCOL)
