@@ -74,6 +74,13 @@ def test_every_item_is_done_once_in_order_by_forked_workers_when_asked(
             os.waitpid(-1, os.WNOHANG)
 
 
+def test_many_items_in_few_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batches are written to a pipe before any worker reads one: 20,000 items, one a batch,
+    would fill its buffer and hang; they are cut into at most 1,024 batches."""
+    monkeypatch.setenv("WSKIT_SSOT_WORKERS", "2")
+    assert map_forked(lambda index: index, 20_000) == list(range(20_000))
+
+
 def test_a_free_worker_takes_the_next_items_while_another_is_busy(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
