@@ -68,8 +68,8 @@ def test_every_item_is_done_once_in_order_by_forked_workers_when_asked(
     pids = {pid for _, pid in results}
     if setting == "1":
         assert pids == {os.getpid()}  # in this process
-    else:  # by that many forked workers, every one of them reaped once done
-        assert os.getpid() not in pids and len(pids) == int(setting)
+    else:  # by forked workers (a worker started last may find no batch left), every one reaped once done
+        assert os.getpid() not in pids and 1 <= len(pids) <= int(setting)
         with pytest.raises(ChildProcessError):
             os.waitpid(-1, os.WNOHANG)
 
