@@ -777,3 +777,20 @@ def test_a_tree_walked_by_forked_workers_gets_the_rows_of_a_walk_in_one_process(
     assert [path for path, _ in forked.skipped] == [path for path, _ in in_order.skipped] == ["auditpkg/app/broken.py"]
     assert forked.rows == in_order.rows and forked.to_json() == in_order.to_json()
     assert forked.counts["await-sync"] == in_order.counts["await-sync"] > 600
+
+
+def test_calls_through_names_that_hold_no_symbol_name_get_their_rows(tmp_path: Path) -> None:
+    """Only a call whose callee's text holds a symbol's name, a module holding one, or a name bound
+    to either is resolved (`json.dumps(x)` beside a symbol is not): callees that hold none of the
+    symbol's own names but such a bound name still get their rows."""
+    svc = "class Handler:\n    pass\n\n\ndef get_handler() -> Handler:\n    return Handler()\n"
+    use = (
+        "import json\n\nimport svc as s\nfrom svc import get_handler as fetch\n\nmake = s.get_handler\n\n\n"
+        "def use():\n    local = make\n"
+        "    return json.dumps([local(), fetch(), make(), s.get_handler(), s.Handler()])\n"
+    )
+    rows = rows_of(tmp_path, {"svc.py": svc, "use.py": use}, SymbolSpec("h", "svc:Handler", ("svc:get_handler",)))
+    line = use.splitlines().index("def use():") + 3
+    assert sorted(via for file, at, kind, via in rows if file == "use.py" and at == line and kind == "call") == [
+        "fetch", "local", "make", "s.Handler", "s.get_handler"
+    ]  # fmt: skip

@@ -206,7 +206,10 @@ class _FileAudit:
         """Whether the source lines of `node` (a statement) mention a word worth looking at: a
         symbol's name, a module holding one, or an enclosing function's local name for either.
         A statement that mentions none holds no call or import of a symbol."""
-        start, end = self._span(node)
+        return self._holds_a_word(*self._span(node), scopes)
+
+    def _holds_a_word(self, start: int, end: int, scopes: list[_Scope]) -> bool:
+        """Whether the text between byte offsets `start` and `end` holds one of those words."""
         if any_between(self.hits, start, end):
             return True
         return any(scope.kind == "function" and any_between(self._local_hits(scope), start, end) for scope in scopes)
@@ -252,17 +255,28 @@ class _FileAudit:
     def _span(self, node: ast.AST) -> tuple[int, int]:
         """Byte offsets of the lines of `node`, decorators included."""
         if self._line_starts is None:
-            data, starts, position = self.file.data, [0], self.file.data.find(b"\n")
-            while position >= 0:
-                starts.append(position + 1)
-                position = data.find(b"\n", position + 1)
-            self._line_starts = starts
+            self._line_starts = self._starts()
         decorators = [d.lineno for d in getattr(node, "decorator_list", [])]
         first = min([getattr(node, "lineno", 1), *decorators])
         last = getattr(node, "end_lineno", None) or len(self._line_starts)
         start = self._line_starts[first - 1]
         end = self._line_starts[last] if last < len(self._line_starts) else len(self.file.data)
         return start, end
+
+    def _starts(self) -> list[int]:
+        data, starts, position = self.file.data, [0], self.file.data.find(b"\n")
+        while position >= 0:
+            starts.append(position + 1)
+            position = data.find(b"\n", position + 1)
+        return starts
+
+    def _expression_span(self, node: ast.expr) -> tuple[int, int]:
+        """Byte offsets of the text of `node` itself (its columns are byte offsets too)."""
+        if self._line_starts is None:
+            self._line_starts = self._starts()
+        starts = self._line_starts
+        end_line, end_column = node.end_lineno or node.lineno, node.end_col_offset or 0
+        return starts[node.lineno - 1] + node.col_offset, starts[end_line - 1] + end_column
 
     # -- walking ---------------------------------------------------------------------------------
 
@@ -370,10 +384,12 @@ class _FileAudit:
                 if ref is not None and ref.unknown:
                     self._row(node.lineno, "unknown", ast.unparse(node), None, ref.unknown, column=node.col_offset)
             return
+        if not self._holds_a_word(*self._expression_span(func), scopes):
+            return  # (`json.dumps(x)` in a statement that mentions a symbol): the callee cannot be one
         ref = self._resolve(func, scopes)
-        via = ast.unparse(func)
         if ref is None or ref.module is not None:
             return
+        via = ast.unparse(func)
         if ref.unknown is not None:
             if not isinstance(func, ast.Call):  # getattr(...)(...): the inner call has its row
                 self._row(node.lineno, "unknown", via, ref.found, ref.unknown, column=node.col_offset)
