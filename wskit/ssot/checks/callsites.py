@@ -13,6 +13,7 @@ computed value) becomes an `unknown` row with the reason, never a silent pass.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -264,10 +265,9 @@ class _FileAudit:
         return start, end
 
     def _starts(self) -> list[int]:
-        data, starts, position = self.file.data, [0], self.file.data.find(b"\n")
-        while position >= 0:
-            starts.append(position + 1)
-            position = data.find(b"\n", position + 1)
+        """Byte offset of each line's start (in C: a line's start is the last one's plus its length and 1)."""
+        starts = list(itertools.accumulate(map((1).__add__, map(len, self.file.data.split(b"\n"))), initial=0))
+        starts.pop()  # (where a line after the last would start)
         return starts
 
     def _expression_span(self, node: ast.expr) -> tuple[int, int]:
