@@ -255,26 +255,24 @@ class _FileAudit:
 
     def _span(self, node: ast.AST) -> tuple[int, int]:
         """Byte offsets of the lines of `node`, decorators included."""
-        if self._line_starts is None:
-            self._line_starts = self._starts()
+        starts = self._starts()
         decorators = [d.lineno for d in getattr(node, "decorator_list", [])]
         first = min([getattr(node, "lineno", 1), *decorators])
-        last = getattr(node, "end_lineno", None) or len(self._line_starts)
-        start = self._line_starts[first - 1]
-        end = self._line_starts[last] if last < len(self._line_starts) else len(self.file.data)
-        return start, end
+        last = getattr(node, "end_lineno", None) or len(starts)
+        return starts[first - 1], starts[last] if last < len(starts) else len(self.file.data)
 
     def _starts(self) -> list[int]:
-        """Byte offset of each line's start (in C: a line's start is the last one's plus its length and 1)."""
-        starts = list(itertools.accumulate(map((1).__add__, map(len, self.file.data.split(b"\n"))), initial=0))
-        starts.pop()  # (where a line after the last would start)
-        return starts
+        """Byte offset of each line's start (made on first use, in C: a line's start is the last
+        one's plus its length and 1)."""
+        if self._line_starts is None:
+            lengths = map((1).__add__, map(len, self.file.data.split(b"\n")))
+            self._line_starts = list(itertools.accumulate(lengths, initial=0))
+            self._line_starts.pop()  # (where a line after the last would start)
+        return self._line_starts
 
     def _expression_span(self, node: ast.expr) -> tuple[int, int]:
         """Byte offsets of the text of `node` itself (its columns are byte offsets too)."""
-        if self._line_starts is None:
-            self._line_starts = self._starts()
-        starts = self._line_starts
+        starts = self._starts()
         end_line, end_column = node.end_lineno or node.lineno, node.end_col_offset or 0
         return starts[node.lineno - 1] + node.col_offset, starts[end_line - 1] + end_column
 

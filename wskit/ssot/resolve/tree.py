@@ -250,7 +250,7 @@ class SourceTree:
 
     @property
     def files_read(self) -> int:
-        """How many files had at least one statement parsed (here or in a forked worker)."""
+        """How many files were read (here or in a forked worker) and not skipped."""
         return sum(1 for f in self.files if f.info is not None or f.relative in self._read_elsewhere)
 
     def note_read(self, file: SourceFile, read: bool, skipped: str | None) -> None:
