@@ -794,3 +794,22 @@ def test_calls_through_names_that_hold_no_symbol_name_get_their_rows(tmp_path: P
     assert sorted(via for file, at, kind, via in rows if file == "use.py" and at == line and kind == "call") == [
         "fetch", "local", "make", "s.Handler", "s.get_handler"
     ]  # fmt: skip
+
+
+def test_a_statement_that_names_a_symbol_only_in_comments_and_docstrings_is_not_read(tmp_path: Path) -> None:
+    """Its syntax error (here a line that does not parse) does not cost the file its other rows."""
+    svc = "class Handler:\n    pass\n\n\ndef get_handler() -> Handler:\n    return Handler()\n"
+    use = (
+        "from svc import get_handler\n\nhandler = get_handler()\n\n\n"
+        'def documented():\n    """Call get_handler() for one."""\n    # get_handler() is the factory\n    return 1 +\n'
+    )
+    (tmp_path / "svc.py").write_text(svc)
+    (tmp_path / "use.py").write_text(use)
+    spec = SymbolSpec("h", "svc:Handler", ("svc:get_handler",))
+    report = audit_calls(spec, tmp_path)
+    assert [(row.file, row.line, row.kind) for row in report.rows if row.file == "use.py"] == [
+        ("use.py", 1, "import-canonical"), ("use.py", 3, "call")
+    ]  # fmt: skip
+    assert report.skipped == ()
+    (tmp_path / "use.py").write_text(use.replace("# get_handler()", "get_handler()"))  # now in code: read
+    assert [path for path, _ in audit_calls(spec, tmp_path).skipped] == ["use.py"]

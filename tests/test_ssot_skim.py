@@ -8,7 +8,9 @@ import concurrent.futures
 import gc
 import importlib.util
 import io
+import itertools
 import os
+import re
 import sysconfig
 import threading
 import tokenize
@@ -678,3 +680,53 @@ def test_a_line_that_continues_the_one_before_is_never_read_as_a_statement(
     read = skim_module("m", file, False).statements_holding([offset], members=lambda s, e: s <= offset < e)
     found = {_where(s) for s in ast.walk(ast.Module(read, [])) if isinstance(s, ast.stmt)}
     assert wanted and wanted <= found
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "prose"),
+    [
+        (b"x = 1  # Manager is made by get_manager\n", b"get_manager", True),  # a comment
+        (b'def f():\n    """Call get_manager() for one."""\n', b"get_manager", True),  # a docstring
+        (b"s = '''\nget_manager\n'''\n", b"get_manager", True),
+        (b'x = f"""{get_manager()}"""\n', b"get_manager", False),  # an f-string's expression is code
+        (b'x = rF"""{get_manager()}"""\n', b"get_manager", False),
+        (b'x = "#"; get_manager()\n', b"get_manager", False),  # a `#` in a string: code after it
+        (b'x = "get_manager"\n', b"get_manager", True),  # a one-line string
+        (b"x = b'it is get_manager'\n", b"get_manager", True),
+        (b'x = "a" + get_manager() + "b"\n', b"get_manager", False),  # between two strings
+        (b"print(\"it's\", get_manager())  # it's\n", b"get_manager", False),
+        (b"x = f'{get_manager()}'\n", b"get_manager", False),  # an f-string on one line
+        (b"x = 'a' + \\\n  'get_manager'\n", b"get_manager", False),  # a line after a backslash: unsure
+        (b'x = """a""" + "get_manager"\n', b"get_manager", False),  # a triple quote on the line: unsure
+        (b"get_manager()  # get_manager\n", b"get_manager", False),  # the first one, before the `#`
+        (b'"""a\n"""  # get_manager\n', b"get_manager", True),  # after a string that ends on the line
+        (b"x = 'a'  # get_manager\n", b"get_manager", True),
+    ],
+)
+def test_prose_is_a_comment_or_a_string_that_is_no_f_string(text: bytes, word: bytes, prose: bool) -> None:
+    assert Skim(text).in_prose(text.find(word)) is prose
+
+
+def test_prose_is_never_a_name_of_the_code_in_real_files() -> None:
+    """Every name the tokenizer reads as code, in this environment's stdlib (asyncio, email, json,
+    importlib), websockets and starlette, is not prose; the words of comments and strings mostly are."""
+    roots = [Path(sysconfig.get_paths()["stdlib"]) / name for name in ("asyncio", "email", "json", "importlib")]
+    roots += [Path(importlib.util.find_spec(name).origin or "").parent for name in ("websockets", "starlette")]
+    code = prose = text_words = 0
+    for file in _every_file(roots):
+        data = file.read_bytes()
+        skim, lines = Skim(data), data.splitlines(keepends=True)
+        starts = [0, *itertools.accumulate(len(line) for line in lines)]
+        for token in tokenize.tokenize(io.BytesIO(data).readline):
+            row, column = token.start
+            if not 0 < row <= len(lines):
+                continue
+            offset = starts[row - 1] + len(lines[row - 1].decode("utf-8")[:column].encode())
+            if token.type == tokenize.NAME:
+                code += 1
+                assert not skim.in_prose(offset), (str(file), row, token.string)
+            elif token.type in (tokenize.COMMENT, tokenize.STRING):
+                for word in re.finditer(rb"[A-Za-z_]\w+", token.string.encode()):
+                    text_words += 1
+                    prose += skim.in_prose(offset + len(token.string[: word.start()].encode()))
+    assert code > 100_000 and prose > 0.5 * text_words

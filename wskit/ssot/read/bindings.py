@@ -193,10 +193,10 @@ class ModuleInfo:
         """
         return self._statements_of(self._holding(offsets), members, sparse_from)
 
-    def functions_mentioning(self, words: Iterable[str]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-        """The module-level functions whose text mentions any of `words` (no other statement is parsed)."""
+    def functions_holding(self, offsets: Iterable[int]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The module-level functions holding any of the byte `offsets` (no other statement is parsed)."""
         skim = self._skim
-        indexes = [i for i in self._mentioning(words) if skim is not None and not skim.only_a_class(i)]
+        indexes = [i for i in self._holding(offsets) if skim is not None and not skim.only_a_class(i)]
         found = self._statements_of(indexes, None, SPARSE_CLASS_BYTES) if skim is not None else self._body or []
         return [node for node in found if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
 

@@ -37,6 +37,7 @@ _BRACKETS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
 _STRING_OR_COMMENT = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*")
 _ONE_LINE_STRING = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
 _OPEN_ENDS = frozenset(bytes([c]) for c in b"([{,\\+-/%&|^<>=")  # what a line that goes on may end with
+_NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _BODY_LINE = re.compile(rb"\n([ \t]+)[^ \t\r\n\f#]")  # the first line of an indented block
 
 
@@ -361,6 +362,38 @@ class Skim:
             return False
         line_start = self.data.rfind(b"\n", 0, offset) + 1
         return self.data.find(b"#", line_start, offset) < 0
+
+    def in_prose(self, offset: int) -> bool:
+        """True when `offset` is certainly not in code: in a comment, or in a string that is no
+        f-string (triple-quoted, or on one line). The opposite doubt of `is_code`: anything unsure
+        (a line with a triple quote or continued by a backslash, a quote after a name that is no
+        string prefix, a file whose strings cannot be told) counts as code."""
+        data = self.data
+        if self.in_string(offset, strictly=True):
+            return self._plain_string_at(self._spans[bisect.bisect_right(self._span_starts, offset) - 1][0])
+        start = data.rfind(b"\n", 0, offset) + 1
+        if self.in_string(start):  # a triple-quoted string that ends on this line, before `offset`
+            start = self._spans[bisect.bisect_right(self._span_starts, start) - 1][1]
+        elif data[max(start - 3, 0) : start].rstrip(b"\r\n").endswith(b"\\"):
+            return False  # the line may go on with a string of the line before
+        end = data.find(b"\n", offset)
+        end = len(data) if end < 0 else end
+        if data.find(b'"""', start, end) >= 0 or data.find(b"'''", start, end) >= 0:
+            return False
+        for found in _STRING_OR_COMMENT.finditer(data, start, end):
+            if found.start() > offset:
+                return False
+            if offset < found.end():
+                return data[found.start()] == ord("#") or self._plain_string_at(found.start())
+        return False
+
+    def _plain_string_at(self, quote: int) -> bool:
+        """Whether the quote at `quote` opens a string that is no f-string (its prefix letters say so)."""
+        data, first = self.data, quote
+        while first > 0 and data[first - 1] in _NAME_BYTES:
+            first -= 1
+        letters = data[first:quote]
+        return len(letters) <= 2 and not letters.strip(b"rbuRBU") and (first == 0 or data[first - 1] not in b"\"'")
 
     def line_of(self, offset: int) -> int:
         """1-based line number of byte `offset`."""

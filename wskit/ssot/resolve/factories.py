@@ -149,11 +149,14 @@ def find_factories(
         for file in tree.files:
             if file.is_test:
                 continue
-            words = set(file.occurrences(pending, pieces))
+            words = file.occurrences(pending, pieces)
             if not words:
                 continue
+            # Where the names occur in code: a function that names them only in comments and
+            # docstrings returns none of their results by them.
+            code = [offset for offsets in words.values() for offset in offsets if not file.skim.in_prose(offset)]
             with tree.reading(file):
-                for factory in _factories_in(tree, reader, file, sorted(words), classes):
+                for factory in _factories_in(tree, reader, file, code, classes):
                     found.setdefault(factory.identity, factory)
         if len(found) == before:
             break
@@ -173,12 +176,12 @@ def _alias_names(tree: SourceTree, found: dict[str, Factory], classes: dict[str,
 
 
 def _factories_in(
-    tree: SourceTree, reader: ReturnReader, file: SourceFile, words: list[str], classes: dict[str, str]
+    tree: SourceTree, reader: ReturnReader, file: SourceFile, offsets: list[int], classes: dict[str, str]
 ) -> Iterator[Factory]:
     info = tree.module_info(file)
     if info is None:
         return
-    for statement in info.functions_mentioning(words):
+    for statement in info.functions_holding(offsets):
         definition = tree.resolver.resolve(file.module, statement.name).definition
         if definition is None or definition.kind != "function" or definition.line != statement.lineno:
             continue  # not the binding that wins at import
