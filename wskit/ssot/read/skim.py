@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from wskit.ssot.read.textsearch import WORD_BYTES
+
 __all__ = ["Chunk", "ImportStatement", "Skim", "Unsplittable"]
 
 _QUOTES = (b'"""', b"'''")  # the two triple quotes
@@ -37,7 +39,6 @@ _BRACKETS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
 _STRING_OR_COMMENT = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*")
 _ONE_LINE_STRING = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
 _OPEN_ENDS = frozenset(bytes([c]) for c in b"([{,\\+-/%&|^<>=")  # what a line that goes on may end with
-_NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _BODY_LINE = re.compile(rb"\n([ \t]+)[^ \t\r\n\f#]")  # the first line of an indented block
 
 
@@ -390,7 +391,7 @@ class Skim:
     def _plain_string_at(self, quote: int) -> bool:
         """Whether the quote at `quote` opens a string that is no f-string (its prefix letters say so)."""
         data, first = self.data, quote
-        while first > 0 and data[first - 1] in _NAME_BYTES:
+        while first > 0 and data[first - 1] in WORD_BYTES:
             first -= 1
         letters = data[first:quote]
         return len(letters) <= 2 and not letters.strip(b"rbuRBU") and (first == 0 or data[first - 1] not in b"\"'")

@@ -15,11 +15,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 __all__ = [
-    "any_between", "attribute_base", "cover", "occurrences", "occurrences_by_name", "required_literals"
+    "WORD_BYTES", "any_between", "attribute_base", "cover", "occurrences", "occurrences_by_name", "required_literals"
 ]  # fmt: skip
 
-_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-_DOTTED = _WORD | {ord(".")}
+WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")  # of an identifier
+_DOTTED = WORD_BYTES | {ord(".")}
 _PIECE = 5  # length of the substrings searched for (shorter names are searched whole)
 _IDENTIFIER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _OPTIONAL = ("*", "?", "{")
@@ -80,9 +80,9 @@ def _occurrences(data: bytes, names: set[str], pieces: list[bytes]) -> Iterator[
         position = data.find(piece)
         while position >= 0:
             first, last = position, position + len(piece)
-            while first > 0 and data[first - 1] in _WORD:
+            while first > 0 and data[first - 1] in WORD_BYTES:
                 first -= 1
-            while last < size and data[last] in _WORD:
+            while last < size and data[last] in WORD_BYTES:
                 last += 1
             word = data[first:last].decode("ascii")  # only ASCII word characters
             if word in names:

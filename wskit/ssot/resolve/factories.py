@@ -153,7 +153,7 @@ def find_factories(
             if not words:
                 continue
             # Where the names occur in code: a function that names them only in comments and
-            # docstrings returns none of their results by them.
+            # strings returns none of their results by them.
             code = [offset for offsets in words.values() for offset in offsets if not file.skim.in_prose(offset)]
             with tree.reading(file):
                 for factory in _factories_in(tree, reader, file, code, classes):
