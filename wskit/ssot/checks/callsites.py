@@ -151,10 +151,10 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, held: dict[
 
 def _references(file: SourceFile, where: dict[str, set[int]], module_words: set[str]) -> dict[str, set[int]]:
     """The occurrences in `where` that may refer to a symbol or to a module holding one. Not in a
-    comment or a string that is no f-string (`Skim.in_prose`), nor an attribute of `self` or `cls` (a method's own
-    parameter). A module's last name (`module_words`) only in an import statement or after a dot
-    (`pkg.manager`): elsewhere `manager` is a local, a parameter or prose (a name bound to the
-    module is found as such: a module-level word, or a function's local)."""
+    comment or a string that is no f-string (`Skim.in_prose`), nor an attribute of `self` or `cls`
+    (a method's own parameter). A module's last name (`module_words`) only in an import statement or
+    after a dot (`pkg.manager`): elsewhere `manager` is a local, a parameter or prose (a name bound
+    to the module is found as such: a module-level word, or a function's local)."""
     kept: dict[str, set[int]] = {}
     skim = file.skim
     for word, offsets in where.items():

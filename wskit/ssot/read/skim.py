@@ -346,12 +346,16 @@ class Skim:
 
         False when that cannot be told from the text (not `exact`).
         """
+        return self._string_holding(offset, strictly=strictly) is not None
+
+    def _string_holding(self, offset: int, *, strictly: bool = False) -> tuple[int, int] | None:
+        """(start, end) of the triple-quoted string `in_string` finds `offset` in, or None."""
         self._scan_spans(offset)
         index = bisect.bisect_right(self._span_starts, offset) - 1
         if index < 0 or self._ambiguous:
-            return False
+            return None
         start, end = self._spans[index]
-        return (start < offset if strictly else start <= offset) and offset < end
+        return (start, end) if (start < offset if strictly else start <= offset) and offset < end else None
 
     def is_code(self, offset: int) -> bool:
         """True when `offset` is in code: not in a triple-quoted string, not after a `#` on its line.
@@ -370,16 +374,18 @@ class Skim:
         (a line with a triple quote or continued by a backslash, a quote after a name that is no
         string prefix, a file whose strings cannot be told) counts as code."""
         data = self.data
-        if self.in_string(offset, strictly=True):
-            return self._plain_string_at(self._spans[bisect.bisect_right(self._span_starts, offset) - 1][0])
+        string = self._string_holding(offset, strictly=True)
+        if string is not None:
+            return self._plain_string_at(string[0])
         start = data.rfind(b"\n", 0, offset) + 1
-        if self.in_string(start):  # a triple-quoted string that ends on this line, before `offset`
-            start = self._spans[bisect.bisect_right(self._span_starts, start) - 1][1]
+        string = self._string_holding(start)
+        if string is not None:  # a triple-quoted string that ends on this line, before `offset`
+            start = string[1]
         elif data[max(start - 3, 0) : start].rstrip(b"\r\n").endswith(b"\\"):
             return False  # the line may go on with a string of the line before
         end = data.find(b"\n", offset)
         end = len(data) if end < 0 else end
-        if data.find(b'"""', start, end) >= 0 or data.find(b"'''", start, end) >= 0:
+        if any(data.find(quote, start, end) >= 0 for quote in _QUOTES):
             return False
         for found in _STRING_OR_COMMENT.finditer(data, start, end):
             if found.start() > offset:
