@@ -42,6 +42,7 @@ def stages_in_this_process(root: str, config: str, started: float) -> dict[str, 
     import functools
 
     from wskit.ssot.checks import audit
+    from wskit.ssot.read.forked import workers
     from wskit.ssot.resolve.tree import SourceTree
 
     imported = time.perf_counter()
@@ -103,6 +104,7 @@ def stages_in_this_process(root: str, config: str, started: float) -> dict[str, 
         "parsed": {k: {"seconds": round(v[0], 3), "megabytes": round(v[1] / 1e6, 2)} for k, v in parsed.items()},
         "rows": len(report.rows),
         "files_parsed": report.files_parsed,
+        "workers": workers(report.files_scanned),  # what the walk used (map_forked's own rule)
     }
 
 
@@ -131,7 +133,6 @@ def measure(tree: dict[str, Any]) -> dict[str, Any]:
     staged = runs[len(runs) // 2]
     single = run_stages(root, config, workers="1")
     walk_parse = single["parsed"].get("walk", {"seconds": 0.0, "megabytes": 0.0})
-    workers = max(1, os.cpu_count() or 1)
     result = {
         "tree": tree["name"],
         "audit_seconds": round(audit_seconds, 3),
@@ -142,7 +143,7 @@ def measure(tree: dict[str, Any]) -> dict[str, Any]:
         "stages": staged,
         "stage_totals": [r["total"] for r in runs],
         "one_process": single,
-        "walk_parse_over_workers": round(walk_parse["seconds"] / min(workers, 8), 3),
+        "walk_parse_over_workers": round(walk_parse["seconds"] / staged["workers"], 3),
     }
     report(result)
     return result

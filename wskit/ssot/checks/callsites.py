@@ -166,7 +166,7 @@ def _references(file: SourceFile, where: dict[str, set[int]], module_words: set[
             if base is not None:
                 if base not in (b"self", b"cls"):
                     found.add(offset)
-            elif word not in module_words or file.skim.in_import(offset):
+            elif word not in module_words or skim.in_import(offset):
                 found.add(offset)
         if found:
             kept[word] = found
