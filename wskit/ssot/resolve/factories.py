@@ -29,6 +29,7 @@ __all__ = ["Factory", "ReturnReader", "Returned", "find_factories"]
 _MAX_ROUNDS = 8
 _MAX_DEPTH = 12
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")  # in the order of each node's _fields
 
 
 class Returned(NamedTuple):
@@ -102,17 +103,19 @@ class ReturnReader:
             info = self.resolver.module(function.module)
         except LookupError:
             return None
-        local = _Locals(function.module, info.is_package, node)
-        for statement in _returns(node):
-            if statement.value is None:
-                continue
-            value, awaited = _unwrap(statement.value, local)
+        statements = list(_own_statements(node))
+        returns = [(s, s.value) for s in statements if isinstance(s, ast.Return) and s.value is not None]
+        if not returns:
+            return None
+        local = _Locals(function.module, info.is_package, statements)
+        for statement, returned in returns:
+            value, awaited = _unwrap(returned, local)
             if not isinstance(value, ast.Call):
                 continue
             callee = local.resolve(self.resolver, value.func)
             if callee is None:
                 continue
-            code = ast.unparse(statement.value)
+            code = ast.unparse(returned)
             code = code if len(code) <= 70 else code[:67] + "..."
             why = f"it returns {code} ({function.relative}:{statement.lineno})"
             if callee.kind == "class":
@@ -191,15 +194,17 @@ def _factories_in(
             yield Factory(definition, returned.target.identity, returned.awaitable, returned.why, wraps)
 
 
-def _returns(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Return]:
-    """The function's own `return` statements (nested functions and classes left out)."""
+def _own_statements(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
+    """The function's own statements, `except` handlers and `case` blocks (nested functions and
+    classes not entered; expressions hold no statement), last block first: the order in which its
+    `return` statements have always been read, which decides the one reported."""
     stack: list[ast.AST] = list(function.body)
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Return):
-            yield node
-        elif not isinstance(node, _NESTED):
-            stack.extend(ast.iter_child_nodes(node))
+        yield node
+        if not isinstance(node, _NESTED):
+            for block in _BLOCKS:
+                stack.extend(getattr(node, block, ()))
 
 
 def _unwrap(value: ast.expr, local: _Locals) -> tuple[ast.expr, bool]:
@@ -219,16 +224,15 @@ def _unwrap(value: ast.expr, local: _Locals) -> tuple[ast.expr, bool]:
 
 
 class _Locals:
-    """A function's own imports and single assignments, looked up before module-level names."""
+    """A function's own imports and single assignments (from `_own_statements`), looked up before
+    module-level names."""
 
-    def __init__(self, module: str, is_package: bool, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    def __init__(self, module: str, is_package: bool, statements: list[ast.AST]) -> None:
         self.module = module
         self.imports: dict[str, tuple[str, str | None]] = {}  # name -> (module, attribute or None)
         self.assigned: dict[str, ast.expr] = {}
         counts: dict[str, int] = {}
-        stack: list[ast.AST] = list(function.body)
-        while stack:
-            node = stack.pop()
+        for node in statements:
             if isinstance(node, ast.ImportFrom):
                 source = absolute_module(module, is_package, node.level, node.module)
                 for alias in node.names:
@@ -242,8 +246,6 @@ class _Locals:
                 name = node.targets[0].id
                 counts[name] = counts.get(name, 0) + 1
                 self.assigned[name] = node.value
-            if not isinstance(node, _NESTED):
-                stack.extend(ast.iter_child_nodes(node))
         for name, count in counts.items():
             if count > 1 and not isinstance(self.assigned[name], ast.Call | ast.Await):
                 del self.assigned[name]  # rebound to different values: which one is returned is not known
