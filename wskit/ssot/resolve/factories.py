@@ -224,14 +224,17 @@ def _unwrap(value: ast.expr, local: _Locals) -> tuple[ast.expr, bool]:
 
 
 class _Locals:
-    """A function's own imports and single assignments (from `_own_statements`), looked up before
-    module-level names."""
+    """A function's own imports and assignments (from `_own_statements`), looked up before
+    module-level names. A name imported twice is the first import's (the one in `try`, not its
+    `except ImportError` fallback); a name assigned more than once is followed only when its last
+    assignment in the source is a call or an `await`."""
 
     def __init__(self, module: str, is_package: bool, statements: list[ast.AST]) -> None:
         self.module = module
         self.imports: dict[str, tuple[str, str | None]] = {}  # name -> (module, attribute or None)
         self.assigned: dict[str, ast.expr] = {}
         counts: dict[str, int] = {}
+        last: dict[str, tuple[int, int]] = {}  # where the kept assignment of a name is
         for node in statements:
             if isinstance(node, ast.ImportFrom):
                 source = absolute_module(module, is_package, node.level, node.module)
@@ -245,10 +248,13 @@ class _Locals:
             elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 name = node.targets[0].id
                 counts[name] = counts.get(name, 0) + 1
-                self.assigned[name] = node.value
+                if (node.lineno, node.col_offset) >= last.get(name, (0, 0)):
+                    last[name] = (node.lineno, node.col_offset)
+                    self.assigned[name] = node.value
         for name, count in counts.items():
             if count > 1 and not isinstance(self.assigned[name], ast.Call | ast.Await):
-                del self.assigned[name]  # rebound to different values: which one is returned is not known
+                # Rebound, and its last assignment in the source is no call: what is returned is not known.
+                del self.assigned[name]
 
     def resolve(self, resolver: StaticResolver, func: ast.expr) -> Definition | None:
         """What a called expression is: a class or function definition, or None."""
