@@ -183,3 +183,45 @@ def test_a_function_that_returns_itself_is_not_followed_forever(tmp_path: Path) 
         "def real():\n    return Widget()\n"
     )
     assert list(found(tmp_path, {"pkg/makers.py": text})) == ["pkg.makers.real"]
+
+
+def test_a_module_imported_inside_the_function_is_followed_attribute_by_attribute(tmp_path: Path) -> None:
+    text = (
+        "def through_the_package():\n    import pkg as p\n    return p.models.Widget()\n\n\n"
+        "def through_a_module_imported_from_its_package():\n    from pkg import models as mod\n"
+        "    return mod.Widget()\n\n\n"
+        "def an_attribute_of_a_class_is_not_followed():\n    from pkg.models import Widget as W\n"
+        "    return W.anything()\n\n\n"
+        "def a_subscript_is_not_a_name():\n    from pkg.models import Widget\n"
+        "    return {'widget': Widget}['widget']()\n"
+    )
+    factories = found(tmp_path, {"pkg/makers.py": text})
+    assert sorted(factories) == [
+        "pkg.makers.through_a_module_imported_from_its_package",
+        "pkg.makers.through_the_package",
+    ]
+    assert {f.target for f in factories.values()} == {"pkg.models.Widget"}
+
+
+def test_only_the_definition_that_wins_at_import_is_read_and_the_cut_starts_above_70(tmp_path: Path) -> None:
+    text = (
+        "from pkg.models import Widget\n\n\n"
+        "def make():\n    return Widget()\n\n\n"
+        "def make():\n    return None\n\n\n"
+        "def other():\n    return Widget(a_keyword_argument_sized_to_reach_seventy_one_chars_xxxxxxxxx=1)\n\n\n"
+        "async def annotated_async() -> Widget:\n    return make_it_somehow()\n"
+    )
+    factories = found(tmp_path, {"pkg/makers.py": text})
+    assert sorted(factories) == ["pkg.makers.annotated_async", "pkg.makers.other"]  # the first make() is replaced
+    code = "Widget(a_keyword_argument_sized_to_reach_seventy_one_chars_xxxxxxxxx=1)"
+    assert len(code) == 71
+    assert factories["pkg.makers.other"].why == f"it returns {code[:67]}... (pkg/makers.py:13)"
+    assert factories["pkg.makers.annotated_async"].awaitable
+
+
+def test_wrappers_in_test_files_are_not_factories_wherever_they_sort(tmp_path: Path) -> None:
+    files = {
+        "conftest.py": "from pkg.core import build\n\n\ndef helper():\n    return build()\n",  # the first file read
+        "pkg/core.py": "from pkg.models import Widget\n\n\ndef build():\n    return Widget()\n",
+    }
+    assert list(found(tmp_path, files)) == ["pkg.core.build"]
