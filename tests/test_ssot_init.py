@@ -98,6 +98,35 @@ def test_families_bases_renamed_imports_and_what_says_deprecated(tmp_path: Path)
     ]
 
 
+def test_a_lazy_export_of_a_package_is_a_path_and_an_import_only_for_type_checkers_is_not(tmp_path: Path) -> None:
+    lazy_getattr = (
+        "def __getattr__(name):\n    import importlib\n\n"
+        "    return getattr(importlib.import_module('pkg.impl'), name)\n"
+    )
+    root = write(
+        tmp_path,
+        {
+            # PEP 562: the names exist at run time through __getattr__, and for type checkers.
+            "pkg/__init__.py": (
+                "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from pkg.impl import Client, get_client\n\n"
+                "__all__ = ['Client', 'get_client']\n\n\n" + lazy_getattr
+            ),
+            "pkg/impl.py": "class Client:\n    pass\n\n\ndef get_client() -> Client:\n    return Client()\n",
+            # No __getattr__: these imports exist only for type checkers.
+            "pkg/typed.py": (
+                "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from pkg.impl import Client, get_client\n"
+            ),
+            "pkg/use.py": "from pkg import Client, get_client\n\n\ndef run() -> Client:\n    return get_client()\n",
+        },
+    )
+    (family,) = propose_config(root, "Client").families
+    assert [(p.path, p.kind) for p in family.paths] == [
+        ("pkg:Client", "class"), ("pkg.impl:Client", "class"),
+        ("pkg.impl:get_client", "factory"), ("pkg.use:run", "factory"), ("pkg:get_client", "factory"),
+    ]  # fmt: skip
+    # pkg/typed.py has the same imports but no __getattr__: they exist for type checkers only.
+
+
 def test_init_writes_a_section_check_accepts_and_leaves_the_rest_of_the_file_alone(shop: Path) -> None:
     before = (shop / "pyproject.toml").read_text()
     result = wskit("ssot", "init", ".", "--role", "SessionManager", cwd=shop)

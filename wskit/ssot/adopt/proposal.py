@@ -262,7 +262,8 @@ class _Proposer:
     def _is_path(self, path: str) -> bool:
         """Whether `module:name` is a path others are meant to import: a definition, an alias
         `X = Y`, or an import in a package `__init__`, listed in `__all__` or not used by the
-        module itself (a re-export)."""
+        module itself (a re-export); or a lazy export (PEP 562): an `if TYPE_CHECKING:` import in a
+        package `__init__` or listed in `__all__`, of a module whose `__getattr__` supplies it."""
         module, _, name = path.partition(":")
         file = self.files.get(module)
         info = self.tree.module_info(file) if file is not None and module not in self.tests else None
@@ -270,8 +271,11 @@ class _Proposer:
             return False
         try:
             bindings = info.runtime_bindings(name)
+            lazy = not bindings and bool(info.bound(name)) and bool(info.runtime_bindings("__getattr__"))
         except (SyntaxError, ValueError):
             return False
+        if lazy:
+            return file.is_package or name in (info.all_names or ())
         if not bindings:
             return False
         if bindings[-1].kind in ("class", "function", "alias"):
