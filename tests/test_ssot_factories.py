@@ -225,3 +225,28 @@ def test_wrappers_in_test_files_are_not_factories_wherever_they_sort(tmp_path: P
         "pkg/core.py": "from pkg.models import Widget\n\n\ndef build():\n    return Widget()\n",
     }
     assert list(found(tmp_path, files)) == ["pkg.core.build"]
+
+
+def test_a_dispatcher_is_a_factory_of_each_class_it_returns(tmp_path: Path) -> None:
+    text = (
+        "from pkg.models import Gadget, Widget\n\n\n"
+        "def get(sync=False):\n    if sync:\n        return Widget()\n    return Gadget()\n\n\n"
+        "async def get_async(sync=False):\n    return get(sync)\n"
+    )
+    both = {"pkg.models.Widget": "Widget", "pkg.models.Gadget": "Gadget"}
+    factories = found(tmp_path, {"pkg/makers.py": text}, both)
+    # Read last block first: the plain `return Gadget()` before the one inside the `if`.
+    get = factories["pkg.makers.get"]
+    assert (get.target, get.why) == ("pkg.models.Gadget", "it returns Gadget() (pkg/makers.py:7)")
+    assert get.also == (("pkg.models.Widget", "it returns Widget() (pkg/makers.py:6)"),)
+    assert [target for target, _ in factories["pkg.makers.get_async"].made] == [
+        "pkg.models.Gadget",
+        "pkg.models.Widget",
+    ]
+    assert factories["pkg.makers.get_async"].awaitable
+    # Searching for Widget alone: the dispatcher is one of its factories, whatever it returns first.
+    only_widget = find_factories(SourceTree(tmp_path), {"pkg.models.Widget": "Widget"})
+    assert {name: (f.target, f.also) for name, f in only_widget.items()} == {
+        "pkg.makers.get": ("pkg.models.Widget", ()),
+        "pkg.makers.get_async": ("pkg.models.Widget", ()),
+    }

@@ -127,6 +127,29 @@ def test_a_lazy_export_of_a_package_is_a_path_and_an_import_only_for_type_checke
     # pkg/typed.py has the same imports but no __getattr__: they exist for type checkers only.
 
 
+def test_a_dispatcher_is_proposed_for_each_class_it_returns_and_check_accepts_both(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "disp/__init__.py": "",
+            "disp/clients.py": (
+                "class AsyncClient:\n    pass\n\n\nclass SyncClient:\n    pass\n\n\n"
+                "def get_client(sync_client=False):\n"
+                "    if sync_client:\n        return SyncClient()\n    return AsyncClient()\n"
+            ),
+            "disp/use.py": "from disp.clients import get_client\n\n\ndef run():\n    return get_client().send()\n",
+        },
+    )
+    families = {f.name: f for f in propose_config(root, "Client$").families}
+    for name, line in (("AsyncClient", 12), ("SyncClient", 11)):
+        (factory,) = [p for p in families[name].paths if p.kind == "factory"]
+        assert factory.path == "disp.clients:get_client"
+        assert f"(disp/clients.py:{line})" in factory.why
+    assert wskit("ssot", "init", ".", "--role", "Client$", cwd=root).returncode == 0
+    checked = wskit("ssot", "check", "--mode", "static", cwd=root)  # at run time it would need a probe
+    assert checked.returncode == 0, checked.stdout
+
+
 def test_init_writes_a_section_check_accepts_and_leaves_the_rest_of_the_file_alone(shop: Path) -> None:
     before = (shop / "pyproject.toml").read_text()
     result = wskit("ssot", "init", ".", "--role", "SessionManager", cwd=shop)

@@ -120,6 +120,27 @@ def test_static_resolves_factories_through_their_annotations() -> None:
     assert report.consolidated  # all four reach the one Engine
 
 
+def test_static_reads_a_dispatcher_as_a_factory_of_whichever_canonical_it_can_return(tmp_path: Path) -> None:
+    (tmp_path / "disp").mkdir()
+    (tmp_path / "disp" / "__init__.py").write_text("")
+    (tmp_path / "disp" / "clients.py").write_text(
+        "class AsyncClient:\n    pass\n\n\nclass SyncClient:\n    pass\n\n\n"
+        "def get_client(sync_client=False):\n"
+        "    if sync_client:\n        return SyncClient()\n    return AsyncClient()\n"
+    )
+    for canonical, line in (("disp.clients:AsyncClient", 12), ("disp.clients:SyncClient", 11)):  # its returns
+        report = check_import_paths(
+            [canonical, "disp.clients:get_client"], mode="static", search_path=[tmp_path], canonical=canonical
+        )
+        assert report.consolidated, report.violations
+        row = rows_by_path(report)["disp.clients:get_client"]
+        assert row.resolved == canonical.replace(":", ".")  # type: ignore[attr-defined]
+        assert f"(disp/clients.py:{line})" in row.detail  # type: ignore[attr-defined]
+    # Without a canonical the first return read decides, as before.
+    alone = check_import_paths(["disp.clients:get_client"], mode="static", search_path=[tmp_path])
+    assert rows_by_path(alone)["disp.clients:get_client"].resolved == "disp.clients.AsyncClient"  # type: ignore[attr-defined]
+
+
 def test_static_recognises_interfaces_by_their_bases() -> None:
     report = check_import_paths(
         [

@@ -349,7 +349,8 @@ class _Proposer:
 
         def add(path: str, factory: Factory, chain: tuple[str, ...]) -> None:
             because = self._object_deprecated(factory.definition)
-            result.setdefault(factory.target, {}).setdefault(path, (factory.kind, chain, because, factory.why))
+            for target, why in factory.made:  # a dispatcher is a factory of each class it returns
+                result.setdefault(target, {}).setdefault(path, (factory.kind, chain, because, why))
 
         for factory in found.values():
             own = f"{factory.definition.module}:{factory.definition.qualname}"

@@ -129,14 +129,15 @@ def _add_found_factories(tree: SourceTree, symbols: list[Symbol]) -> None:
     if not classes:
         return
     for factory in find_factories(tree, classes, known).values():
-        symbol = owner[factory.target]
         deprecated = tree.resolver.is_deprecated(factory.definition)
-        awaitable = defines(tree.resolver, symbol.targets[factory.target].definition, "__await__")
-        symbol.targets.setdefault(
-            factory.identity,
-            Target(factory.definition, factory.kind, deprecated=deprecated, returns_awaitable=awaitable,
-                   found_because=factory.why),
-        )  # fmt: skip
+        for class_identity, why in factory.made:  # a dispatcher is a factory of each class it returns
+            symbol = owner[class_identity]
+            awaitable = defines(tree.resolver, symbol.targets[class_identity].definition, "__await__")
+            symbol.targets.setdefault(
+                factory.identity,
+                Target(factory.definition, factory.kind, deprecated=deprecated, returns_awaitable=awaitable,
+                       found_because=why),
+            )  # fmt: skip
 
 
 def _audit(tree: SourceTree, root: str, specs: list[SymbolSpec]) -> AuditReport:

@@ -82,7 +82,7 @@ def check_import_paths(
     else:
         if probe is not None:
             raise ValueError("probe applies to mode='runtime' only; static mode never calls anything")
-        rows, findings, files_parsed = _static_rows(queries, roots)
+        rows, findings, files_parsed = _static_rows(queries, roots, canonical_path)
     by_path = {row.path: row for row in rows}
     return ImportPathReport(
         rows=tuple(by_path[str(p)] for p in parsed),
@@ -121,9 +121,12 @@ def _runtime_rows(
     return rows, findings, None
 
 
-def _static_rows(paths: list[ImportPath], roots: list[Path]) -> tuple[list[PathRow], list[Finding], int]:
+def _static_rows(
+    paths: list[ImportPath], roots: list[Path], canonical: ImportPath | None
+) -> tuple[list[PathRow], list[Finding], int]:
     resolver = StaticResolver(roots)
-    rows = [_static_row(resolver, path) for path in paths]
+    expected = _static_row(resolver, canonical).resolved if canonical is not None else None
+    rows = [_static_row(resolver, path, expected) for path in paths]
     return rows, resolver.findings, resolver.files_parsed
 
 
@@ -131,7 +134,9 @@ def _hops(chain: tuple[str, ...]) -> str:
     return " -> ".join(hop.partition(" ")[0] for hop in chain)
 
 
-def _static_row(resolver: StaticResolver, path: ImportPath) -> PathRow:
+def _static_row(resolver: StaticResolver, path: ImportPath, expected: str | None = None) -> PathRow:
+    """The path's row; a factory that may return one of several classes (a dispatcher) resolves
+    to `expected` (the canonical's identity) when that is one of them."""
     resolution = resolver.resolve(path.module, path.name)
 
     def row(
@@ -169,9 +174,12 @@ def _static_row(resolver: StaticResolver, path: ImportPath) -> PathRow:
     target = returned.definition
     if target is None:
         # No usable annotation: what its `return` statements produce (a class, or another factory's result).
-        produced = ReturnReader(resolver).returned(definition)
+        reader = ReturnReader(resolver)
+        produced = reader.returned(definition)
         if produced is None:
             return row(kind, UNRESOLVED, returned.reason, deprecated=deprecated, chain=chain)
+        if expected is not None and produced.target.identity != expected:
+            produced = next((r for r in reader.every(definition) if r.target.identity == expected), produced)
         kind = "async factory" if produced.awaitable else kind
         detail = f"factory: {produced.why}, via {_hops(resolution.chain)}"
         return row(kind, RESOLVED, detail, produced.target, deprecated=deprecated)

@@ -4,9 +4,10 @@ A module-level function (sync or async, in any module: package `__init__` and de
 included) is a factory of a class when its return annotation names the class, or when one of its
 `return` statements produces an instance of it: `return Cls(...)`, `return Alias(...)`, a local
 `x = Cls(...)` returned, or the result of another factory of the class, awaited or not
-(`return await real(...)`, `return real(...)`). Wrappers of wrappers chain. Read statically: a
-name is looked up in the function first (its own imports), then at module level through the
-resolver, as Python would.
+(`return await real(...)`, `return real(...)`). Wrappers of wrappers chain. A function that returns
+one of several classes (a dispatcher: `get_client(sync_client=...)`) is a factory of each. Read
+statically: a name is looked up in the function first (its own imports), then at module level
+through the resolver, as Python would.
 
 What a caller must do follows from the function, not from its name: an `async def` must be
 awaited; so must a plain `def` that returns an async factory's coroutine without awaiting it.
@@ -15,7 +16,7 @@ awaited; so must a plain `def` that returns an async factory's coroutine without
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from wskit.ssot.read.bindings import absolute_module
@@ -47,13 +48,18 @@ class Returned(NamedTuple):
 
 
 class Factory(NamedTuple):
-    """A function of a tree that returns an instance of `target` (a class identity)."""
+    """A function of a tree that returns an instance of `target` (a class identity).
+
+    `also`: (class identity, why) of the other classes of the search it may return instead (a
+    dispatcher such as `get_client(sync_client=...)`): it is a factory of each of them too.
+    """
 
     definition: Definition
     target: str
     awaitable: bool
     why: str
     wraps: str | None = None
+    also: tuple[tuple[str, str], ...] = ()
 
     @property
     def identity(self) -> str:
@@ -65,6 +71,11 @@ class Factory(NamedTuple):
         """ "async factory" when callers must await it, else "factory"."""
         return "async factory" if self.awaitable else "factory"
 
+    @property
+    def made(self) -> tuple[tuple[str, str], ...]:
+        """(class identity, why) of every class it returns: `target` first, then `also`."""
+        return ((self.target, self.why), *self.also)
+
 
 class ReturnReader:
     """Reads what functions return, following the functions they return the result of (memoized)."""
@@ -72,10 +83,13 @@ class ReturnReader:
     def __init__(self, resolver: StaticResolver) -> None:
         self.resolver = resolver
         self._known: dict[str, Returned | None] = {}
+        self._every: dict[str, tuple[Returned, ...]] = {}
         self._reading: set[str] = set()
+        self._listing: set[str] = set()
 
     def returned(self, function: Definition) -> Returned | None:
-        """The class an instance of which `function` returns, or None when nothing says so."""
+        """The class an instance of which `function` returns, or None when nothing says so: its
+        annotation, else the first of its `return` statements that says (in reading order)."""
         identity = function.identity
         if identity in self._known:
             return self._known[identity]
@@ -83,30 +97,56 @@ class ReturnReader:
             return None  # a wrapper of itself, or too deep to follow
         self._reading.add(identity)
         try:
-            found = self._read(function)
+            found = next(self._read(function, self._first), None)
         finally:
             self._reading.discard(identity)
         self._known[identity] = found
         return found
 
-    def _read(self, function: Definition) -> Returned | None:
+    def every(self, function: Definition) -> tuple[Returned, ...]:
+        """Every class `function` may return an instance of, one `Returned` each, in reading order:
+        a dispatcher returns one of several (`return Sync(...) if sync else Async(...)`)."""
+        identity = function.identity
+        if identity in self._every:
+            return self._every[identity]
+        if identity in self._listing or len(self._listing) > _MAX_DEPTH:
+            return ()
+        self._listing.add(identity)
+        try:
+            distinct: dict[str, Returned] = {}
+            for returned in self._read(function, self.every):
+                distinct.setdefault(returned.target.identity, returned)
+        finally:
+            self._listing.discard(identity)
+        self._every[identity] = found = tuple(distinct.values())
+        return found
+
+    def _first(self, function: Definition) -> tuple[Returned, ...]:
+        found = self.returned(function)
+        return () if found is None else (found,)
+
+    def _read(self, function: Definition, follow: Callable[[Definition], tuple[Returned, ...]]) -> Iterator[Returned]:
+        """What `function` returns, statement by statement; `follow` reads a function whose result
+        it returns."""
         node = function.node
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            return None
+            return
         is_async = isinstance(node, ast.AsyncFunctionDef)
         if node.returns is not None:
             annotated = self.resolver.resolve_return(function).definition
             if annotated is not None and annotated.kind == "class":
-                why = f"its return annotation names {annotated.qualname} ({function.defined_at})"
-                return Returned(annotated, is_async, why)
+                yield Returned(
+                    annotated, is_async, f"its return annotation names {annotated.qualname} ({function.defined_at})"
+                )
+                return
         try:
             info = self.resolver.module(function.module)
         except LookupError:
-            return None
+            return
         statements = list(_own_statements(node))
         returns = [(s, s.value) for s in statements if isinstance(s, ast.Return) and s.value is not None]
         if not returns:
-            return None
+            return
         local = _Locals(function.module, info.is_package, statements)
         for statement, returned in returns:
             value, awaited = _unwrap(returned, local)
@@ -119,13 +159,11 @@ class ReturnReader:
             code = code if len(code) <= 70 else code[:67] + "..."
             why = f"it returns {code} ({function.relative}:{statement.lineno})"
             if callee.kind == "class":
-                if "interface" in self.resolver.class_traits(callee, inherited=False):
-                    continue
-                return Returned(callee, is_async, why)
-            inner = self.returned(callee)
-            if inner is not None:
-                return Returned(inner.target, is_async or (inner.awaitable and not awaited), why, callee)
-        return None
+                if "interface" not in self.resolver.class_traits(callee, inherited=False):
+                    yield Returned(callee, is_async, why)
+                continue
+            for inner in follow(callee):
+                yield Returned(inner.target, is_async or (inner.awaitable and not awaited), why, callee)
 
 
 def find_factories(
@@ -188,10 +226,14 @@ def _factories_in(
         definition = tree.resolver.resolve(file.module, statement.name).definition
         if definition is None or definition.kind != "function" or definition.line != statement.lineno:
             continue  # not the binding that wins at import
-        returned = reader.returned(definition)
-        if returned is not None and returned.target.identity in classes:
-            wraps = returned.wraps.identity if returned.wraps is not None else None
-            yield Factory(definition, returned.target.identity, returned.awaitable, returned.why, wraps)
+        if reader.returned(definition) is None:
+            continue  # it returns no class at all
+        made = [returned for returned in reader.every(definition) if returned.target.identity in classes]
+        if made:
+            first, others = made[0], made[1:]
+            wraps = first.wraps.identity if first.wraps is not None else None
+            also = tuple((returned.target.identity, returned.why) for returned in others)
+            yield Factory(definition, first.target.identity, first.awaitable, first.why, wraps, also)
 
 
 def _own_statements(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
