@@ -180,9 +180,12 @@ def test_a_function_that_returns_itself_is_not_followed_forever(tmp_path: Path) 
         "def again(n):\n    return again(n - 1)\n\n\n"
         "def ping():\n    return pong()\n\n\n"
         "def pong():\n    return ping()\n\n\n"
-        "def real():\n    return Widget()\n"
+        "def real():\n    return Widget()\n\n\n"
+        "def retry(flag):\n    if flag:\n        return Widget()\n    return retry(True)\n"
     )
-    assert list(found(tmp_path, {"pkg/makers.py": text})) == ["pkg.makers.real"]
+    factories = found(tmp_path, {"pkg/makers.py": text})
+    assert sorted(factories) == ["pkg.makers.real", "pkg.makers.retry"]
+    assert factories["pkg.makers.retry"].made == (("pkg.models.Widget", "it returns Widget() (pkg/makers.py:22)"),)
 
 
 def test_a_module_imported_inside_the_function_is_followed_attribute_by_attribute(tmp_path: Path) -> None:

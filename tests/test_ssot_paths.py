@@ -128,6 +128,11 @@ def test_static_reads_a_dispatcher_as_a_factory_of_whichever_canonical_it_can_re
         "def get_client(sync_client=False):\n"
         "    if sync_client:\n        return SyncClient()\n    return AsyncClient()\n"
     )
+    (tmp_path / "disp" / "typed.py").write_text(
+        "from typing import Protocol\n\nfrom disp.clients import AsyncClient\n\n\n"
+        "class Client(Protocol):\n    def send(self) -> None: ...\n\n\n"
+        "def make(flag):\n    if flag:\n        return AsyncClient()\n    return Client()\n"
+    )
     for canonical, line in (("disp.clients:AsyncClient", 12), ("disp.clients:SyncClient", 11)):  # its returns
         report = check_import_paths(
             [canonical, "disp.clients:get_client"], mode="static", search_path=[tmp_path], canonical=canonical
@@ -139,6 +144,9 @@ def test_static_reads_a_dispatcher_as_a_factory_of_whichever_canonical_it_can_re
     # Without a canonical the first return read decides, as before.
     alone = check_import_paths(["disp.clients:get_client"], mode="static", search_path=[tmp_path])
     assert rows_by_path(alone)["disp.clients:get_client"].resolved == "disp.clients.AsyncClient"  # type: ignore[attr-defined]
+    # An interface it returns is no answer: the class it also returns is.
+    typed = check_import_paths(["disp.typed:make"], mode="static", search_path=[tmp_path])
+    assert rows_by_path(typed)["disp.typed:make"].resolved == "disp.clients.AsyncClient"  # type: ignore[attr-defined]
 
 
 def test_static_recognises_interfaces_by_their_bases() -> None:
