@@ -384,6 +384,26 @@ def test_a_word_in_an_import_statement_is_told_from_one_elsewhere() -> None:
     ]  # fmt: skip
 
 
+def test_a_word_in_the_module_a_from_import_names_is_told_apart_from_the_names_it_binds() -> None:
+    data = (
+        b"from pkg.sub import pkg\n"
+        b"import pkg.sub\n"
+        b"def f():\n"
+        b"    from .pkg import x as pkg\n"
+        b"    return pkg.sub\n"
+        b"from pkg import (\n"
+        b"    pkg,\n"
+        b")\n"
+    )
+    skim = Skim(data)
+    found = []
+    position = data.find(b"pkg")
+    while position >= 0:
+        found.append((data.count(b"\n", 0, position) + 1, skim.in_from_module(position)))
+        position = data.find(b"pkg", position + 1)
+    assert found == [(1, True), (1, False), (2, False), (4, True), (4, False), (5, False), (6, True), (7, False)]
+
+
 @pytest.mark.parametrize(
     ("regex", "literals"),
     [

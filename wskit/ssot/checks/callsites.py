@@ -133,7 +133,7 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, held: dict[
     where = _references(file, where, leaves - mentioned)
     near = walker.module_level_words(mentioned, [offset for found in where.values() for offset in found])
     if near:
-        where |= _references(file, occurrences_by_name(file.data, near, cover(near)), set())
+        where |= _references(file, occurrences_by_name(file.data, near, cover(near)), set(), near)
     walker.hits = sorted({offset for found in where.values() for offset in found})
     try:
         # A long class's body statements without a hit are not visited (`_mentioned`): not parsed either.
@@ -149,12 +149,19 @@ def audit_file(tree: SourceTree, file: SourceFile, catalog: Catalog, held: dict[
     return sorted(set(walker.rows))
 
 
-def _references(file: SourceFile, where: dict[str, set[int]], module_words: set[str]) -> dict[str, set[int]]:
+def _references(
+    file: SourceFile,
+    where: dict[str, set[int]],
+    module_words: set[str],
+    bound_words: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, set[int]]:
     """The occurrences in `where` that may refer to a symbol or to a module holding one. Not in a
     comment or a string that is no f-string (`Skim.in_prose`), nor an attribute of `self` or `cls`
     (a method's own parameter). A module's last name (`module_words`) only in an import statement or
     after a dot (`pkg.manager`): elsewhere `manager` is a local, a parameter or prose (a name bound
-    to the module is found as such: a module-level word, or a function's local)."""
+    to the module is found as such: a module-level word, or a function's local). Neither those nor
+    names bound in the file (`bound_words`) in the module a `from` import names: `from pkg.sub
+    import x` uses no variable `pkg` and binds only `x`, found by its own name."""
     kept: dict[str, set[int]] = {}
     skim = file.skim
     for word, offsets in where.items():
@@ -166,7 +173,10 @@ def _references(file: SourceFile, where: dict[str, set[int]], module_words: set[
             if base is not None:
                 if base not in (b"self", b"cls"):
                     found.add(offset)
-            elif word not in module_words or skim.in_import(offset):
+            elif word in module_words:
+                if skim.in_import(offset) and not skim.in_from_module(offset):
+                    found.add(offset)
+            elif word not in bound_words or not skim.in_from_module(offset):
                 found.add(offset)
         if found:
             kept[word] = found

@@ -35,6 +35,7 @@ _DECORATED = re.compile(rb"\n(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-
 _CONTINUATIONS = {"else", "elif", "except", "finally"}
 _COOKIE = re.compile(rb"(?:[^\n]*\n)?[ \t\f]*#[^\n]*?coding[:=][ \t]*([-\w.]+)")
 _FROM_PREFIX = re.compile(rb"[ \t]*from[ \t]+[.\w]+[ \t]+")
+_FROM_CLAUSE = re.compile(rb"[ \t]*from[ \t]+[.\w]*")  # a line up to a word of a `from` import's module
 _BRACKETS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
 _STRING_OR_COMMENT = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*")
 _ONE_LINE_STRING = re.compile(rb"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
@@ -427,6 +428,11 @@ class Skim:
         if index >= 0 and offset < statements[index].end:
             return True
         return self.data.find(b"import", self.data.rfind(b"\n", 0, offset) + 1, offset) >= 0
+
+    def in_from_module(self, offset: int) -> bool:
+        """Whether `offset` lies in the module named by a `from ... import` (`pkg` or `sub` in
+        `from pkg.sub import x`), which binds only the names it imports."""
+        return _FROM_CLAUSE.fullmatch(self.data, self.data.rfind(b"\n", 0, offset) + 1, offset) is not None
 
     def _find_imports(self) -> Iterator[ImportStatement]:
         data, pos = self.data, self.data.find(b"import")
