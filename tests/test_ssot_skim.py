@@ -15,6 +15,7 @@ import sysconfig
 import threading
 import tokenize
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -373,15 +374,20 @@ def test_a_word_in_an_import_statement_is_told_from_one_elsewhere() -> None:
         b'    """The manager, imported below."""\n'
         b"    return manager\n"
     )
-    skim = Skim(data)
-    found = []
-    position = data.find(b"manager")
-    while position >= 0:
-        found.append((data.count(b"\n", 0, position) + 1, skim.in_import(position)))
-        position = data.find(b"manager", position + 1)
+    found = _per_occurrence(data, b"manager", Skim(data).in_import)
     assert found == [
         (1, True), (2, True), (5, True), (8, True), (9, False), (11, True), (12, False), (13, False), (14, False)
     ]  # fmt: skip
+
+
+def _per_occurrence(data: bytes, word: bytes, check: Callable[[int], bool]) -> list[tuple[int, bool]]:
+    """(line, check(offset)) for each occurrence of `word` in `data`."""
+    found = []
+    position = data.find(word)
+    while position >= 0:
+        found.append((data.count(b"\n", 0, position) + 1, check(position)))
+        position = data.find(word, position + 1)
+    return found
 
 
 def test_a_word_in_the_module_a_from_import_names_is_told_apart_from_the_names_it_binds() -> None:
@@ -395,12 +401,7 @@ def test_a_word_in_the_module_a_from_import_names_is_told_apart_from_the_names_i
         b"    pkg,\n"
         b")\n"
     )
-    skim = Skim(data)
-    found = []
-    position = data.find(b"pkg")
-    while position >= 0:
-        found.append((data.count(b"\n", 0, position) + 1, skim.in_from_module(position)))
-        position = data.find(b"pkg", position + 1)
+    found = _per_occurrence(data, b"pkg", Skim(data).in_from_module)
     assert found == [(1, True), (1, False), (2, False), (4, True), (4, False), (5, False), (6, True), (7, False)]
 
 
