@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import itertools
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -153,7 +154,7 @@ def _references(
     file: SourceFile,
     where: dict[str, set[int]],
     module_words: set[str],
-    bound_words: frozenset[str] | set[str] = frozenset(),
+    bound_words: AbstractSet[str] = frozenset(),
 ) -> dict[str, set[int]]:
     """The occurrences in `where` that may refer to a symbol or to a module holding one. Not in a
     comment or a string that is no f-string (`Skim.in_prose`), nor an attribute of `self` or `cls`

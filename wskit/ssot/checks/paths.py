@@ -125,8 +125,12 @@ def _static_rows(
     paths: list[ImportPath], roots: list[Path], canonical: ImportPath | None
 ) -> tuple[list[PathRow], list[Finding], int]:
     resolver = StaticResolver(roots)
-    expected = _static_row(resolver, canonical).resolved if canonical is not None else None
-    rows = [_static_row(resolver, path, expected) for path in paths]
+    canonical_row = _static_row(resolver, canonical) if canonical is not None else None
+    expected = canonical_row.resolved if canonical_row is not None else None
+    rows = [
+        canonical_row if canonical_row is not None and path == canonical else _static_row(resolver, path, expected)
+        for path in paths
+    ]
     return rows, resolver.findings, resolver.files_parsed
 
 
