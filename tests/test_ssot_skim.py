@@ -751,3 +751,47 @@ def test_prose_is_never_a_name_of_the_code_in_real_files() -> None:
                     text_words += 1
                     prose += skim.in_prose(offset + len(token.string[: word.start()].encode()))
     assert code > 100_000 and prose > 0.5 * text_words
+
+
+DECORATED = b"""import functools
+
+@functools.cache
+def make_client():
+    return Client()
+
+@dataclass(frozen=True)
+class Settings:
+    client: str = "make_client"
+
+@app.command(help="class Client")
+async def run():
+    return make_client()
+
+class Plain:
+    name = "make_client"
+
+@decorator
+\fclass WithFormFeed:
+    pass
+x = make_client()
+"""
+
+
+def test_decorated_chunks_say_whether_they_define_a_class_or_a_function(tmp_path: Path) -> None:
+    """Factory discovery leaves class chunks unparsed; a decorated class is one (prefect's dataclasses)."""
+    skim = Skim(DECORATED)
+    rows = [(c.line, c.head, c.defines, c.keyword, skim.only_a_class(i)) for i, c in enumerate(skim.chunks)]
+    assert rows == [
+        (1, "import", None, None, False),
+        (3, "@", "make_client", "def", False),
+        (7, "@", "Settings", "class", True),
+        (11, "@", "run", "def", False),
+        (15, "class", "Plain", "class", True),
+        (18, "@", None, None, False),  # a line starting with a form feed is never split at: not known
+    ]
+    file = tmp_path / "m.py"
+    file.write_bytes(DECORATED)
+    info = skim_module("m", file, False)
+    everywhere = [m.start() for m in re.finditer(rb"make_client|Client|class", DECORATED)]
+    assert [(f.name, f.lineno) for f in info.functions_holding(everywhere)] == [("make_client", 4), ("run", 12)]
+    assert [b.line for b in info.bound("x")] == [21]

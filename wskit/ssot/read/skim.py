@@ -30,8 +30,7 @@ _QUOTES = (b'"""', b"'''")  # the two triple quotes
 _OPENER_PREFIX = re.compile(rb"[^#\"'\\\n]*")  # what may precede an opening triple quote on its line
 _STATEMENT_START = re.compile(rb"\n[^ \t\r\n\f#)\]}]")
 _HEAD = re.compile(rb"@|[A-Za-z_][A-Za-z0-9_]*")
-_DEFINES = re.compile(rb"(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
-_DECORATED = re.compile(rb"\n(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
+_DEFINES = re.compile(rb"(?:async[ \t]+)?(def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
 _CONTINUATIONS = {"else", "elif", "except", "finally"}
 _COOKIE = re.compile(rb"(?:[^\n]*\n)?[ \t\f]*#[^\n]*?coding[:=][ \t]*([-\w.]+)")
 _FROM_PREFIX = re.compile(rb"[ \t]*from[ \t]+[.\w]+[ \t]+")
@@ -51,7 +50,8 @@ class Chunk(NamedTuple):
     """One top-level statement (with its decorators, `else`/`except` parts and trailing comments).
 
     `head` is its first word (`from`, `class`, `if`, a target name, or `@`); `defines` the name a
-    `def` or `class` statement binds (None for every other statement).
+    `def` or `class` statement binds (None for every other statement), `keyword` which of the two
+    it is (decorators or not).
     """
 
     start: int
@@ -59,6 +59,7 @@ class Chunk(NamedTuple):
     line: int
     head: str
     defines: str | None
+    keyword: str | None = None
 
 
 class ImportStatement(NamedTuple):
@@ -150,20 +151,18 @@ class Skim:
             counted = start
             if chunks and (head in _CONTINUATIONS or (chunks[-1].head == "@" and chunks[-1].defines is None)):
                 previous = chunks[-1]
-                defines = previous.defines
+                defines, keyword = previous.defines, previous.keyword
                 if previous.head == "@" and defines is None:
-                    found = _DEFINES.match(data, start + indent)
-                    defines = found.group(1).decode() if found else None
-                chunks[-1] = Chunk(previous.start, previous.end, previous.line, previous.head, defines)
+                    defines, keyword = _definition(data, start + indent)
+                chunks[-1] = Chunk(previous.start, previous.end, previous.line, previous.head, defines, keyword)
                 continue
-            defines = None
+            defines = keyword = None
             if head in ("def", "class", "async"):
-                found = _DEFINES.match(data, start + indent)
-                defines = found.group(1).decode() if found else None
-            chunks.append(Chunk(start, start, line, head, defines))
+                defines, keyword = _definition(data, start + indent)
+            chunks.append(Chunk(start, start, line, head, defines, keyword))
         # Each chunk ends where the next one starts.
         ends = [c.start for c in chunks[1:]] + [end] * bool(chunks)
-        return [Chunk(c.start, stop, c.line, c.head, c.defines) for c, stop in zip(chunks, ends, strict=True)]
+        return [c._replace(end=stop) for c, stop in zip(chunks, ends, strict=True)]
 
     def chunk_at(self, offset: int) -> int:
         """Index of the chunk holding byte `offset` (-1 before the first statement)."""
@@ -237,7 +236,7 @@ class Skim:
         """Whether chunk `index` is a class statement and nothing else (a line that starts with a
         form feed is not split at, so a chunk holding one may hold a statement after the class)."""
         chunk = self.chunks[index]
-        return chunk.head == "class" and not self._form_feed_line(chunk)
+        return chunk.keyword == "class" and not self._form_feed_line(chunk)
 
     def _form_feed_line(self, chunk: Chunk) -> bool:
         """Whether a line of the chunk starts with a form feed (which resets the indentation and
@@ -586,3 +585,9 @@ def _next_triple(data: bytes, position: int, known: list[int]) -> tuple[int, byt
         if at >= 0 and (start < 0 or at < start):
             start, quote = at, kind
     return start, quote
+
+
+def _definition(data: bytes, offset: int) -> tuple[str | None, str | None]:
+    """(name, `def` or `class`) of the definition whose line's code starts at `offset`, else (None, None)."""
+    found = _DEFINES.match(data, offset)
+    return (found.group(2).decode(), found.group(1).decode()) if found else (None, None)
