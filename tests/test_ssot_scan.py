@@ -224,8 +224,8 @@ def test_names_matching_the_role_only_as_aliases_are_reported_as_what_they_point
 
 
 def test_long_classes_keep_their_nested_classes_and_their_abstract_methods(tmp_path: Path) -> None:
-    """A class of 16 KB or more is read member by member (only the members holding a match), except
-    where abstract methods may decide what it is."""
+    """A class longer than 4 KB is read member by member (only the members holding a match),
+    except where abstract methods may decide what it is."""
     method = "    def method_{0}(self, value: int) -> int:\n        return value + {0}\n\n"
     methods = "".join(method.format(i) for i in range(300))
     assert len(methods) > 16_384

@@ -795,3 +795,29 @@ def test_decorated_chunks_say_whether_they_define_a_class_or_a_function(tmp_path
     everywhere = [m.start() for m in re.finditer(rb"make_client|Client|class", DECORATED)]
     assert [(f.name, f.lineno) for f in info.functions_holding(everywhere)] == [("make_client", 4), ("run", 12)]
     assert [b.line for b in info.bound("x")] == [21]
+
+
+def test_a_class_longer_than_4_kb_is_bound_header_only_until_its_body_is_asked_for(tmp_path: Path) -> None:
+    """Resolving a name parses what binds it; a long class's body is parsed only when a caller needs it."""
+    method = "    def method_{0}(self, value: int) -> int:\n        return value + {0}\n\n"
+
+    def long_class(name: str, count: int, first: str = "") -> str:
+        return f"class {name}(Base):\n{first}" + "".join(method.format(i) for i in range(count))
+
+    text = "\n".join(
+        [long_class("Short", 40), long_class("Long", 60), long_class("Shape", 60, "    @abstractmethod\n")]
+    )
+    file = tmp_path / "m.py"
+    file.write_text(text)
+    lengths = {c.defines: c.end - c.start for c in Skim(text.encode()).chunks}
+    assert lengths["Short"] < 4096 < lengths["Long"] and lengths["Shape"] > 4096
+    info = skim_module("m", file, False)
+    bodies = {}
+    for name in ("Short", "Long", "Shape"):
+        node = info.bound(name)[0].node
+        assert isinstance(node, ast.ClassDef)
+        bodies[name] = len(node.body)
+    assert bodies == {"Short": 40, "Long": 1, "Shape": 60}  # Long: `pass` in place of its 60 methods
+    whole = info.full_node(info.bound("Long")[0].node)
+    parsed = ast.parse(text).body[1]
+    assert isinstance(whole, ast.ClassDef) and [_where(s) for s in whole.body] == [_where(s) for s in parsed.body]

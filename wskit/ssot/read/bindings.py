@@ -30,7 +30,7 @@ __all__ = [
 
 
 _Node = TypeVar("_Node", bound=ast.AST)
-HEADER_ONLY_CLASS_BYTES = 16_384  # a class this long is read header-only when its body cannot matter
+HEADER_ONLY_CLASS_BYTES = 4_096  # a class longer than this is read header-only when its body cannot matter
 SPARSE_CLASS_BYTES = 2_048  # a class this long is read member by member where only some members matter
 
 
