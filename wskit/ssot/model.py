@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Final, cast
@@ -22,6 +23,7 @@ __all__ = [
     "PathRow",
     "Sited",
     "SymbolSpec",
+    "compile_role",
     "notes",
 ]
 
@@ -44,6 +46,16 @@ IMPORT_KINDS: Final = ("import-canonical", "import-deprecated", "import-private"
 CALL_ERRORS: Final = ("direct-instantiation", "bad-arguments", "await-sync", "missing-await", "isinstance-protocol")
 KINDS: Final = (*IMPORT_KINDS, "call", *CALL_ERRORS, "unknown")
 """The kinds of audit rows, in the order reports sort and count them."""
+
+
+def compile_role(role: object) -> re.Pattern[str]:
+    """The role's regular expression (class names); raise `ValueError` saying what is wrong with it."""
+    if not isinstance(role, str) or not role:
+        raise ValueError(f"role must be a non-empty regular expression such as 'WebSocketManager'; got {role!r}")
+    try:
+        return re.compile(role)
+    except re.error as exc:
+        raise ValueError(f"role {role!r} is not a valid regular expression: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from wskit.ssot.checks.scan import compile_role, scan_source_tree
+from wskit.ssot.checks.scan import scan_source_tree
+from wskit.ssot.model import compile_role
 from wskit.ssot.read.bindings import absolute_module
 from wskit.ssot.read.gcpause import gc_paused
 from wskit.ssot.render.scan_report import ClassRecord, ScanReport

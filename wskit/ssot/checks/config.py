@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wskit.ssot.model import MODES, SymbolSpec
+from wskit.ssot.model import MODES, SymbolSpec, compile_role
 from wskit.ssot.resolve.import_path import parse_import_path
 
 if TYPE_CHECKING:
@@ -214,8 +214,6 @@ def parse_config(text: str, file: Path) -> SsotConfig:
         root = (file.parent / table["root"]).resolve()
     role = table.get("role")
     if role is not None:
-        from wskit.ssot.checks.scan import compile_role  # the scan's rules, only with a role
-
         try:
             compile_role(role)
         except ValueError as exc:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wskit.ssot.model import Finding
+from wskit.ssot.model import Finding, compile_role
 from wskit.ssot.read.bindings import HEADER_ONLY_CLASS_BYTES, absolute_module, dotted_name
 from wskit.ssot.read.gcpause import gc_paused
 from wskit.ssot.read.textsearch import any_between, required_literals
@@ -27,7 +27,7 @@ from wskit.ssot.resolve.aliases import find_aliases
 from wskit.ssot.resolve.static import Definition
 from wskit.ssot.resolve.tree import SourceFile, SourceTree
 
-__all__ = ["CLASSIFICATIONS", "ClassRecord", "ScanReport", "compile_role", "scan_source_tree", "scan_tree"]
+__all__ = ["CLASSIFICATIONS", "ClassRecord", "ScanReport", "scan_source_tree", "scan_tree"]
 
 _TEST_PREFIXES = ("Mock", "Fake", "Stub", "Dummy", "Test")
 # Deliberately loose (not anchored at line starts, which is 5x slower): a false hit only costs a parse.
@@ -75,16 +75,6 @@ def scan_tree(root: str | os.PathLike[str], role: str, *, include_tests: bool = 
     with gc_paused():
         # Everything parsed is freed when scan_source_tree returns, before the collector is back on.
         return scan_source_tree(SourceTree(root_path, include_tests), str(root), pattern)
-
-
-def compile_role(role: object) -> re.Pattern[str]:
-    """The role's regular expression; raise `ValueError` saying what is wrong with it."""
-    if not isinstance(role, str) or not role:
-        raise ValueError(f"role must be a non-empty regular expression such as 'WebSocketManager'; got {role!r}")
-    try:
-        return re.compile(role)
-    except re.error as exc:
-        raise ValueError(f"role {role!r} is not a valid regular expression: {exc}") from None
 
 
 def scan_source_tree(tree: SourceTree, root: str, pattern: re.Pattern[str]) -> ScanReport:
