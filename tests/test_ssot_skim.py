@@ -804,20 +804,25 @@ def test_a_class_longer_than_4_kb_is_bound_header_only_until_its_body_is_asked_f
     def long_class(name: str, count: int, first: str = "") -> str:
         return f"class {name}(Base):\n{first}" + "".join(method.format(i) for i in range(count))
 
+    decorated = "@decorator\n" + long_class("Decorated", 60)
+    function = '@decorator\ndef function():\n    """An example:\n\nclass Example:\n"""\n' + "    x = 1\n" * 600
     text = "\n".join(
-        [long_class("Short", 40), long_class("Long", 60), long_class("Shape", 60, "    @abstractmethod\n")]
+        [long_class("Short", 40), long_class("Long", 60), long_class("Shape", 60, "    @abstractmethod\n"), decorated]
     )
+    text += "\n" + function
     file = tmp_path / "m.py"
     file.write_text(text)
     lengths = {c.defines: c.end - c.start for c in Skim(text.encode()).chunks}
     assert lengths["Short"] < 4096 < lengths["Long"] and lengths["Shape"] > 4096
     info = skim_module("m", file, False)
     bodies = {}
-    for name in ("Short", "Long", "Shape"):
+    for name in ("Short", "Long", "Shape", "Decorated"):
         node = info.bound(name)[0].node
         assert isinstance(node, ast.ClassDef)
         bodies[name] = len(node.body)
-    assert bodies == {"Short": 40, "Long": 1, "Shape": 60}  # Long: `pass` in place of its 60 methods
+    assert bodies == {"Short": 40, "Long": 1, "Shape": 60, "Decorated": 1}  # `pass` in place of 60 methods
+    function_node = info.bound("function")[0].node  # a long function whose docstring holds a class line
+    assert isinstance(function_node, ast.FunctionDef) and len(function_node.body) == 601
     whole = info.full_node(info.bound("Long")[0].node)
     parsed = ast.parse(text).body[1]
     assert isinstance(whole, ast.ClassDef) and [_where(s) for s in whole.body] == [_where(s) for s in parsed.body]

@@ -315,7 +315,7 @@ def _header_is_enough(skim: Skim, index: int) -> bool:
     """Whether a class's bases and decorators tell all that resolution needs (no abstract methods)."""
     chunk = skim.chunks[index]
     return (
-        chunk.head in ("class", "@")
+        chunk.keyword == "class"
         and chunk.end - chunk.start > HEADER_ONLY_CLASS_BYTES
         and skim.data.find(b"abstractmethod", chunk.start, chunk.end) < 0
     )
