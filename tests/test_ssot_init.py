@@ -146,8 +146,42 @@ def test_a_dispatcher_is_proposed_for_each_class_it_returns_and_check_accepts_bo
         assert factory.path == "disp.clients:get_client"
         assert f"(disp/clients.py:{line})" in factory.why
     assert wskit("ssot", "init", ".", "--role", "Client$", cwd=root).returncode == 0
-    checked = wskit("ssot", "check", "--mode", "static", cwd=root)  # at run time it would need a probe
+    assert '\nmode = "static"\n' in (root / "pyproject.toml").read_text()  # at run time it would need a probe
+    checked = wskit("ssot", "check", cwd=root)
     assert checked.returncode == 0, checked.stdout
+
+
+def test_an_unannotated_factory_makes_init_propose_static_mode_so_check_passes_unedited(tmp_path: Path) -> None:
+    """Everything imports here, yet runtime mode calls a factory only with a probe: `check` right
+    after `init` reported a violation ("no return annotation; pass a probe") on a one-class project."""
+    root = write(
+        tmp_path,
+        {
+            "shop/__init__.py": "",
+            "shop/client.py": "class OneClient:\n    pass\n\n\ndef get_client():\n    return OneClient()\n",
+            "shop/use.py": "from shop.client import get_client\n\nclient = get_client()\n",
+        },
+    )
+    assert wskit("ssot", "init", ".", "--role", "OneClient", cwd=root).returncode == 0
+    section = (root / "pyproject.toml").read_text()
+    assert (
+        "# Runtime mode calls a factory only with a probe, else reads the class its return annotation names;\n"
+        "# these name none, so check statically, or annotate them (-> TheClass) and remove this line:\n"
+        "# shop.client:get_client.\n"
+        'mode = "static"\n'
+    ) in section
+    checked = wskit("ssot", "check", cwd=root)
+    assert checked.returncode == 0 and "✅ SSOT CONSOLIDATION VALIDATED" in checked.stdout, checked.stdout
+    at_run_time = wskit("ssot", "check", "--mode", "runtime", cwd=root)
+    assert at_run_time.returncode == 1 and "no return annotation; pass a probe" in at_run_time.stdout
+    # Annotated, the factory needs no probe: init proposes runtime mode, and check passes in it.
+    (root / "shop/client.py").write_text(
+        "class OneClient:\n    pass\n\n\ndef get_client() -> OneClient:\n    return OneClient()\n"
+    )
+    assert wskit("ssot", "init", ".", "--role", "OneClient", "--force", cwd=root).returncode == 0
+    assert "mode =" not in (root / "pyproject.toml").read_text()
+    checked = wskit("ssot", "check", cwd=root)
+    assert checked.returncode == 0 and "✅ SSOT CONSOLIDATION VALIDATED" in checked.stdout, checked.stdout
 
 
 def test_init_writes_a_section_check_accepts_and_leaves_the_rest_of_the_file_alone(shop: Path) -> None:

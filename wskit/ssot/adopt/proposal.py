@@ -132,6 +132,9 @@ class Proposal:
     missing: tuple[str, ...] = ()
     """Third-party modules the product code imports at module level that cannot be imported where
     `init` ran: runtime mode would fail there, so the proposal says `mode = "static"`."""
+    unannotated: tuple[str, ...] = ()
+    """Factory paths whose return annotation names no concrete class: runtime mode calls a factory
+    only with a probe, and init writes none, so the proposal says `mode = "static"`."""
 
     @property
     def test_doubles(self) -> list[ClassRecord]:
@@ -227,6 +230,7 @@ class _Proposer:
             loose_interfaces=tuple(path for _, path in interfaces if path.path not in attached),
             outside=tuple(outside),
             missing=tuple(missing_dependencies(self.tree, _modules_of(families))),
+            unannotated=tuple(dict.fromkeys(path for family in families for path in self._unannotated(family))),
         )
 
     # -- classes -------------------------------------------------------------------------------
@@ -443,6 +447,22 @@ class _Proposer:
             probe=probe,
             notes=tuple(notes),
         )
+
+    def _unannotated(self, family: Family) -> list[str]:
+        """The family's factory paths that runtime mode cannot check without calling them: their
+        return annotation, read statically, names no class, or an interface."""
+        found = []
+        for proposed in family.paths:
+            if proposed.kind not in ("factory", "async factory"):
+                continue
+            module, _, name = proposed.path.partition(":")
+            function = self.resolver.resolve(module, name).definition
+            annotated = None
+            if function is not None and isinstance(function.node, ast.FunctionDef | ast.AsyncFunctionDef):
+                annotated = self.resolver.resolve_return(function).definition
+            if annotated is None or "interface" in self.resolver.class_traits(annotated, inherited=False):
+                found.append(proposed.path)
+        return found
 
     def _probe(self, factory_paths: list[ProposedPath]) -> Probe | None:
         """What builds the first sync factory's first argument, read from its annotation."""

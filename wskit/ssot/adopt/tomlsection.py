@@ -152,16 +152,28 @@ def render_section(proposal: Proposal, *, config_dir: Path, command: str) -> str
         f"role = {_string(proposal.role)}  # the role scan's regular expression (class names)",
     ]
     if proposal.missing:
-        more = len(proposal.missing) - 8
-        shown = ", ".join(proposal.missing[:8]) + (f" and {more} more" if more > 0 else "")
         lines += [
-            f"# Runtime mode imports the paths for real; they import {shown}, which cannot be imported",
+            f"# Runtime mode imports the paths for real; they import {_some(proposal.missing)},"
+            " which cannot be imported",
             "# where init ran: check statically, or install the project's dependencies and remove this line.",
-            'mode = "static"',
         ]
+    if proposal.unannotated:
+        lines += [
+            "# Runtime mode calls a factory only with a probe, else reads the class its return annotation names;",
+            "# these name none, so check statically, or annotate them (-> TheClass) and remove this line:",
+            f"# {_some(proposal.unannotated)}.",
+        ]
+    if proposal.missing or proposal.unannotated:
+        lines.append('mode = "static"')
     for family in proposal.families:
         lines += _family(family)
     return "\n".join(lines) + "\n"
+
+
+def _some(items: tuple[str, ...]) -> str:
+    """The first eight of `items`, and how many more."""
+    more = len(items) - 8
+    return ", ".join(items[:8]) + (f" and {more} more" if more > 0 else "")
 
 
 def _table_spans(text: str) -> list[tuple[int, int]]:
