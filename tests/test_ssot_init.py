@@ -165,8 +165,9 @@ def test_an_unannotated_factory_makes_init_propose_static_mode_so_check_passes_u
     assert wskit("ssot", "init", ".", "--role", "OneClient", cwd=root).returncode == 0
     section = (root / "pyproject.toml").read_text()
     assert (
-        "# Runtime mode calls a factory only with a probe, else reads the class its return annotation names;\n"
-        "# these name none, so check statically, or annotate them (-> TheClass) and remove this line:\n"
+        "# Runtime mode calls a factory only with a probe, else reads the class its return annotation names\n"
+        "# at run time; these name none: check statically, or annotate them (-> TheClass) or configure a\n"
+        "# probe, and remove this line:\n"
         "# shop.client:get_client.\n"
         'mode = "static"\n'
     ) in section
@@ -174,7 +175,17 @@ def test_an_unannotated_factory_makes_init_propose_static_mode_so_check_passes_u
     assert checked.returncode == 0 and "✅ SSOT CONSOLIDATION VALIDATED" in checked.stdout, checked.stdout
     at_run_time = wskit("ssot", "check", "--mode", "runtime", cwd=root)
     assert at_run_time.returncode == 1 and "no return annotation; pass a probe" in at_run_time.stdout
-    # Annotated, the factory needs no probe: init proposes runtime mode, and check passes in it.
+    # Annotated with a class imported for type checkers only, it cannot be evaluated at run time.
+    (root / "shop/make.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from shop.client import OneClient\n\n\n"
+        'def make_client() -> "OneClient":\n    from shop.client import OneClient\n\n    return OneClient()\n'
+    )
+    assert wskit("ssot", "init", ".", "--role", "OneClient", "--force", cwd=root).returncode == 0
+    assert "# shop.client:get_client, shop.make:make_client.\n" in (root / "pyproject.toml").read_text()
+    at_run_time = wskit("ssot", "check", "--mode", "runtime", cwd=root)
+    assert "return annotation not evaluable (NameError: name 'OneClient' is not defined)" in at_run_time.stdout
+    # Annotated with the class itself, a factory needs no probe: init proposes runtime mode, and check passes in it.
+    (root / "shop/make.py").unlink()
     (root / "shop/client.py").write_text(
         "class OneClient:\n    pass\n\n\ndef get_client() -> OneClient:\n    return OneClient()\n"
     )

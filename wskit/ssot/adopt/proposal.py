@@ -133,8 +133,8 @@ class Proposal:
     """Third-party modules the product code imports at module level that cannot be imported where
     `init` ran: runtime mode would fail there, so the proposal says `mode = "static"`."""
     unannotated: tuple[str, ...] = ()
-    """Factory paths whose return annotation names no concrete class: runtime mode calls a factory
-    only with a probe, and init writes none, so the proposal says `mode = "static"`."""
+    """Factory paths whose return annotation names no concrete class at run time: runtime mode calls
+    a factory only with a probe, and init writes none, so the proposal says `mode = "static"`."""
 
     @property
     def test_doubles(self) -> list[ClassRecord]:
@@ -450,7 +450,8 @@ class _Proposer:
 
     def _unannotated(self, family: Family) -> list[str]:
         """The family's factory paths that runtime mode cannot check without calling them: their
-        return annotation, read statically, names no class, or an interface."""
+        return annotation names no class when evaluated at run time (none, one naming an interface
+        or no class, or one naming a class imported for type checkers only)."""
         found = []
         for proposed in family.paths:
             if proposed.kind not in ("factory", "async factory"):
@@ -459,7 +460,7 @@ class _Proposer:
             function = self.resolver.resolve(module, name).definition
             annotated = None
             if function is not None and isinstance(function.node, ast.FunctionDef | ast.AsyncFunctionDef):
-                annotated = self.resolver.resolve_return(function).definition
+                annotated = self.resolver.resolve_return(function, run_time=True).definition
             if annotated is None or "interface" in self.resolver.class_traits(annotated, inherited=False):
                 found.append(proposed.path)
         return found

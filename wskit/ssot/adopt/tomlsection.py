@@ -159,8 +159,9 @@ def render_section(proposal: Proposal, *, config_dir: Path, command: str) -> str
         ]
     if proposal.unannotated:
         lines += [
-            "# Runtime mode calls a factory only with a probe, else reads the class its return annotation names;",
-            "# these name none, so check statically, or annotate them (-> TheClass) and remove this line:",
+            "# Runtime mode calls a factory only with a probe, else reads the class its return annotation names",
+            "# at run time; these name none: check statically, or annotate them (-> TheClass) or configure a",
+            "# probe, and remove this line:",
             f"# {_some(proposal.unannotated)}.",
         ]
     if proposal.missing or proposal.unannotated:

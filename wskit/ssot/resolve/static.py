@@ -138,8 +138,10 @@ class StaticResolver:
             return Resolution(None, stop.status, stop.reason, tuple(walk.chain), tuple(walk.modules))
         return Resolution(definition, "resolved", "", tuple(walk.chain), tuple(walk.modules), tuple(walk.assumed))
 
-    def resolve_return(self, function: Definition) -> Resolution:
-        """Follow a function's return annotation to the class it names."""
+    def resolve_return(self, function: Definition, *, run_time: bool = False) -> Resolution:
+        """Follow a function's return annotation to the class it names; `run_time`: only through
+        names bound when the module runs, as evaluating the annotation would (a class imported for
+        type checkers only then names nothing)."""
         node = function.node
         assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         where = f"{function.identity} ({function.defined_at})"
@@ -156,7 +158,7 @@ class StaticResolver:
         walk = _Walk()
         try:
             info = self._load(function.module)
-            definition = self._expr(info, annotation, walk, type_only_ok=True)
+            definition = self._expr(info, annotation, walk, type_only_ok=not run_time)
         except _Stop as stop:
             return Resolution(None, stop.status, f"return annotation: {stop.reason}", tuple(walk.chain))
         if definition.kind != "class":
