@@ -323,7 +323,9 @@ def test_init_proposes_what_check_and_audit_accept_unedited_on_real_packages(
     tmp_path: Path, package: str, role: str
 ) -> None:
     """Installed code nobody here wrote: the proposal parses, every symbol checks (static mode,
-    nothing imported), and the audit reads the tree with it, skipping no file for an analyzer error."""
+    nothing imported, and the mode it proposes: runtime where everything imports here, unless a
+    factory could only be called), and the audit reads the tree with it, skipping no file for an
+    analyzer error."""
     spec = importlib.util.find_spec(package)
     assert spec is not None and spec.origin is not None
     root = Path(spec.origin).parent
@@ -337,6 +339,9 @@ def test_init_proposes_what_check_and_audit_accept_unedited_on_real_packages(
         assert symbol.preferred_path not in symbol.deprecated
         report = config.check(symbol, mode="static")
         assert report.rows and not [r for r in report.rows if r.status == "failed"], report.summary()
+        if config.mode == "runtime":  # what `wskit ssot check` does right after init
+            report = config.check(symbol)
+            assert report.consolidated and not [r for r in report.rows if r.status != "resolved"], report.summary()
     audit = audit_calls(config, root)
     assert not [reason for _, reason in audit.skipped if "analyzer error" in reason]
     assert not [reason for _, reason in proposal.scan.skipped if "analyzer error" in reason]
