@@ -335,11 +335,13 @@ def test_init_proposes_what_check_and_audit_accept_unedited_on_real_packages(
     pyproject.write_text(render_section(proposal, config_dir=tmp_path, command=f"wskit ssot init --role {role}"))
     config = load_config(pyproject)  # the validator that refused init's own output before
     assert len(config.symbols) == len(proposal.families)
-    for symbol in config.symbols:
+    for index, symbol in enumerate(config.symbols):
         assert symbol.preferred_path not in symbol.deprecated
         report = config.check(symbol, mode="static")
         assert report.rows and not [r for r in report.rows if r.status == "failed"], report.summary()
-        if config.mode == "runtime":  # what `wskit ssot check` does right after init
+        # What `wskit ssot check` does right after init; each path imported in a fresh interpreter,
+        # so only the first eight symbols (jupyter_server's 41 take 21 s).
+        if config.mode == "runtime" and index < 8:
             report = config.check(symbol)
             assert report.consolidated and not [r for r in report.rows if r.status != "resolved"], report.summary()
     audit = audit_calls(config, root)
