@@ -253,3 +253,14 @@ def test_a_dispatcher_is_a_factory_of_each_class_it_returns(tmp_path: Path) -> N
         "pkg.makers.get": ("pkg.models.Widget", ()),
         "pkg.makers.get_async": ("pkg.models.Widget", ()),
     }
+
+
+def test_every_one_of_twenty_factories_in_a_module_is_found(tmp_path: Path) -> None:
+    """One reader reads them all, one after another: none is taken for a deeper chain than allowed."""
+    text = "from pkg.models import Widget\n\n\n" + "".join(
+        f"def make_{i}():\n    return Widget()\n\n\n" for i in range(20)
+    )
+    text += "def wrap():\n    return make_19()\n"
+    factories = found(tmp_path, {"pkg/makers.py": text})
+    assert sorted(factories) == sorted([f"pkg.makers.make_{i}" for i in range(20)] + ["pkg.makers.wrap"])
+    assert factories["pkg.makers.wrap"].wraps == "pkg.makers.make_19"
