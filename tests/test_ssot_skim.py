@@ -826,3 +826,14 @@ def test_a_class_longer_than_4_kb_is_bound_header_only_until_its_body_is_asked_f
     whole = info.full_node(info.bound("Long")[0].node)
     parsed = ast.parse(text).body[1]
     assert isinstance(whole, ast.ClassDef) and [_where(s) for s in whole.body] == [_where(s) for s in parsed.body]
+
+
+def test_a_decorated_function_has_no_class_members_even_with_a_class_line_in_its_docstring() -> None:
+    """Only a class chunk (by its keyword) is split into members; this function was split from the
+    `class` line of its docstring on."""
+    text = '@decorator\ndef function():\n    """An example:\n\nclass Example:\n    x = 1\n"""\n' + "    y = 1\n" * 600
+    skim = Skim(text.encode())
+    assert skim.chunks[0].keyword == "def" and skim.members(0) is None
+    decorated = Skim(("@decorator\nclass Example:\n" + "    y = 1\n" * 600).encode())
+    members = decorated.members(0)
+    assert members is not None and [m.line for m in members[:2]] == [3, 4]

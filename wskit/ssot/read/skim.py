@@ -215,10 +215,12 @@ class Skim:
     def _header_colon(self, chunk: Chunk) -> int | None:
         """Offset of the colon that ends a class chunk's header; None when the chunk is no class
         or its header holds strings or comments (then only a parse can tell where it ends)."""
+        if chunk.keyword != "class":
+            return None
         data = self.data
         keyword = chunk.start if chunk.head == "class" else data.find(b"\nclass", chunk.start, chunk.end) + 1
         if keyword <= 0 and chunk.head != "class":
-            return None
+            return None  # a decorated class whose class line could not be found plainly
         depth = 0
         for position in range(keyword, min(chunk.end, keyword + 4096)):
             char = data[position : position + 1]
